@@ -69,6 +69,8 @@ def _read(source: str, split: str | None) -> datasets.Dataset:
             raise DataError(f"{source}: the file is not valid UTF-8 ({err.reason} at byte {err.start})") from err
         except Exception as err:  # datasets wraps parser errors in several types
             cause = err.__cause__ or err.__context__ or err
+            if "corresponds to no data" in str(err):
+                raise DataError(f"{source}: no rows (only a header?)") from err
             if isinstance(cause, UnicodeDecodeError):
                 raise DataError(f"{source}: the file is not valid UTF-8 ({cause.reason} at byte {cause.start})") from err
             raise DataError(f"{source}: could not be read as {fmt}: {cause}") from err

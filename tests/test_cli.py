@@ -1,0 +1,72 @@
+"""`dact train` / `dact eval` / `dact predict` end to end on a tiny random backbone and data we write."""
+
+import json
+import random
+
+import pandas as pd
+import pytest
+
+from conftest import WORDS
+from dact_core.cli import main
+
+
+@pytest.fixture
+def tiny_task(tmp_path):
+    rng = random.Random(0)
+    rows = []
+    for i in range(96):
+        label = i % 2
+        words = [rng.choice(WORDS) for _ in range(rng.randint(2, 12))]
+        words.insert(rng.randint(0, len(words)), "great" if label else "awful")
+        rows.append((" ".join(words), label))
+    path = tmp_path / "task.tsv"
+    path.write_text("sentence\tlabel\n" + "".join(f"{s}\t{y}\n" for s, y in rows))
+    return path
+
+
+def test_train_eval_predict(tmp_path, tiny_backbone, tiny_task, capsys):
+    out = tmp_path / "model"
+    code = main(
+        ["train", "--data", str(tiny_task), "--backbone", str(tiny_backbone), "--output-dir", str(out),
+         "--max-steps", "12", "--batch-size", "16", "--eval-steps", "6", "--label-names", "negative,positive",
+         "--ponder-penalty", "0.05"]
+    )
+    assert code == 0
+    assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()
+    record = json.loads((out / "training_config.json").read_text())
+    assert record["train_config"]["ponder_penalty"] == 0.05
+    assert "validation accuracy" in capsys.readouterr().out
+
+    evaluation = tmp_path / "eval"
+    assert main(["eval", "--model", str(out), "--data", str(tiny_task), "--output-dir", str(evaluation),
+                 "--traces-format", "csv"]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    assert metrics["num_examples"] == 96
+    assert metrics["agree_with_full_depth"] == 96
+    assert f"halted == full     96/96" in printed
+    assert sum(metrics["exit_layer_histogram"].values()) == 96
+    traces = pd.read_csv(evaluation / "traces.csv")
+    assert len(traces) == 96 and {"exit_layer", "halting_prob_1", "acc_prob_4_positive"} <= set(traces.columns)
+    assert traces["label_name"].isin(["negative", "positive"]).all()
+    assert (traces["agrees_with_full_depth"]).all()
+
+    assert main(["predict", "--model", str(out), "great", "film", "--bound", "paper"]) == 0
+    printed = capsys.readouterr().out
+    assert "<- exit" in printed and "prediction:" in printed and "paper bound" in printed
+
+
+def test_errors_are_reported_not_raised(tmp_path, capsys):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("words\tlabel\nhello\t1\n")
+    assert main(["eval", "--model", str(tmp_path / "missing"), "--data", str(bad)]) == 2
+    assert "error" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    (broken / "pytorch_model.bin").write_bytes(b"not a pickle you should load")
+    assert main(["predict", "--model", str(broken), "hello"]) == 2
+    assert "no .safetensors" in capsys.readouterr().err
+    (broken / "model.safetensors").write_bytes(b"garbage")
+    assert main(["predict", "--model", str(broken), "hello"]) == 2
+    assert "could not load" in capsys.readouterr().err

@@ -1,0 +1,143 @@
+"""DactBertForSequenceClassification on tiny random models: the halting guarantee and exactness."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig, BertModel
+
+from conftest import random_batch, tiny_config, tiny_model
+from dact_core import DactBertForSequenceClassification
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 100_000),
+    num_labels=st.integers(2, 5),
+    num_layers=st.integers(2, 6),
+    batch=st.integers(1, 12),
+    pooling=st.sampled_from(["mean", "cls"]),
+)
+def test_halted_equals_full_depth_under_both_bounds(seed, num_labels, num_layers, batch, pooling):
+    model = tiny_model(seed, num_labels, num_layers, pooling=pooling)
+    ids, mask = random_batch(seed, batch)
+    exits = {}
+    with torch.no_grad():
+        full = model(ids, mask)
+        for bound in ("tight", "paper"):
+            model.config.halting_bound = bound
+            halted = model(ids, mask, halt_early=True)
+            assert torch.equal(halted.probs.argmax(-1), full.probs.argmax(-1))
+            exits[bound] = halted.exit_layer
+            # the exit layer read off the full trace is the one halting inference took
+            full_exit = model(ids, mask).exit_layer
+            assert torch.equal(full_exit, halted.exit_layer)
+    assert (exits["tight"] <= exits["paper"]).all()
+
+
+def test_examples_halt_at_many_layers():
+    """The sharpened tiny models exercise early exits, not only the last layer."""
+    seen = set()
+    for seed in range(10):
+        with torch.no_grad():
+            seen |= set(tiny_model(seed, num_layers=4)(*random_batch(seed, 16), halt_early=True).exit_layer.tolist())
+    assert seen == {1, 2, 3, 4}
+
+
+def test_halting_trace_matches_full_trace_up_to_exit_and_is_nan_after():
+    model = tiny_model(7, num_labels=3, num_layers=5)
+    ids, mask = random_batch(7, 16)
+    with torch.no_grad():
+        full, halted = model(ids, mask), model(ids, mask, halt_early=True)
+    for i, exit_layer in enumerate(halted.exit_layer.tolist()):
+        for name in ("layer_probs", "halting_probs", "remaining_probs", "acc_probs"):
+            h, f = getattr(halted, name)[i], getattr(full, name)[i]
+            torch.testing.assert_close(h[:exit_layer], f[:exit_layer], rtol=1e-5, atol=1e-5)
+            assert torch.isnan(h[exit_layer:]).all()
+        torch.testing.assert_close(halted.probs[i], full.acc_probs[i, exit_layer - 1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(full.acc_probs.sum(-1), torch.ones_like(full.remaining_probs))
+
+
+@pytest.mark.parametrize("bound", ["tight", "paper"])
+def test_batch_equals_single_runs(bound):
+    model = tiny_model(11, num_labels=3, num_layers=4, halting_bound=bound)
+    ids, mask = random_batch(11, 9)
+    with torch.no_grad():
+        batched = model(ids, mask, halt_early=True)
+        for i in range(9):
+            n = int(mask[i].sum())
+            single = model(ids[i : i + 1, :n], mask[i : i + 1, :n], halt_early=True)
+            assert int(single.exit_layer) == int(batched.exit_layer[i])
+            assert int(single.probs.argmax()) == int(batched.probs[i].argmax())
+            torch.testing.assert_close(single.probs[0], batched.probs[i], rtol=1e-5, atol=1e-5)
+
+
+def test_manual_layer_loop_reproduces_bert_model():
+    model = tiny_model(3)
+    bert = BertModel(BertConfig(**{k: v for k, v in model.config.to_dict().items() if k in BertConfig.__dataclass_fields__}), add_pooling_layer=False)
+    bert.load_state_dict(model.bert.state_dict())
+    bert.eval()
+    ids, mask = random_batch(3, 5)
+    captured = []
+    handle = model.bert.encoder.layer[-1].register_forward_hook(lambda m, i, o: captured.append(o))
+    with torch.no_grad():
+        model(ids, mask)
+        reference = bert(ids, attention_mask=mask).last_hidden_state
+    handle.remove()
+    keep = mask.bool()
+    torch.testing.assert_close(captured[0][keep], reference[keep], rtol=1e-5, atol=1e-5)
+
+
+def test_save_load_round_trip(tmp_path):
+    model = tiny_model(5, num_labels=3, ponder_penalty=0.05, halting_bound="paper")
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    assert AutoConfig.from_pretrained(tmp_path).model_type == "dact-bert"
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, use_safetensors=True).eval()
+    assert isinstance(loaded, DactBertForSequenceClassification)
+    assert loaded.config.halting_bound == "paper" and loaded.config.ponder_penalty == 0.05
+    ids, mask = random_batch(5, 6)
+    with torch.no_grad():
+        a, b = model(ids, mask), loaded(ids, mask)
+    assert torch.equal(a.probs, b.probs) and torch.equal(a.exit_layer, b.exit_layer)
+
+
+def test_loss_trains_every_part_and_ponder_penalty_counts():
+    model = tiny_model(2, num_labels=2).train()
+    ids, mask = random_batch(2, 8)
+    labels = torch.randint(0, 2, (8,))
+    out = model(ids, mask, labels=labels)
+    out.loss.backward()
+    assert model.dact[0].halting.weight.grad.abs().sum() > 0
+    assert model.bert.encoder.layer[0].attention.self.query.weight.grad.abs().sum() > 0
+    model.config.ponder_penalty = 0.0
+    no_ponder = model(ids, mask, labels=labels).loss
+    model.config.ponder_penalty = 0.5
+    with_ponder = model(ids, mask, labels=labels).loss
+    torch.testing.assert_close(with_ponder - no_ponder, (0.5 * out.ponder_cost.mean()).float(), rtol=1e-4, atol=1e-5)
+
+
+def test_halting_with_labels_is_refused():
+    model = tiny_model(1)
+    ids, mask = random_batch(1, 2)
+    with pytest.raises(ValueError, match="full-depth|every layer"):
+        model(ids, mask, labels=torch.tensor([0, 1]), halt_early=True)
+
+
+def test_relaxation_halts_earlier_and_config_validates():
+    model = tiny_model(9, num_layers=5)
+    ids, mask = random_batch(9, 32)
+    with torch.no_grad():
+        exact = model(ids, mask, halt_early=True).exit_layer
+        model.config.halting_relaxation = 0.3
+        relaxed = model(ids, mask, halt_early=True).exit_layer
+    assert (relaxed <= exact).all() and (relaxed < exact).any()
+    assert not model.config.guarantee_holds
+    for bad in (dict(pooling="max"), dict(halting_bound="loose"), dict(halting_relaxation=1.5), dict(num_labels=1)):
+        with pytest.raises(Exception, match="pooling|halting_bound|halting_relaxation|num_labels"):
+            tiny_config(**bad)
+
+
+def test_halting_bias_initialisation():
+    model = DactBertForSequenceClassification(tiny_config(halting_bias_init=-1.5))
+    assert torch.equal(model.dact[2].halting.bias.detach(), torch.tensor([-1.5]))
