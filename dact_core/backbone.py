@@ -39,12 +39,17 @@ class CheckpointError(RuntimeError):
 
 
 def load_model(name_or_path: str | None = None, halting_bound: str | None = None, halting_relaxation: float | None = None):
-    """(model, tokenizer) from a trained DACT-BERT folder or hub name; None loads the shipped default.
+    """(model, tokenizer) from a trained model folder or hub name; None loads the shipped default.
+
+    DACT-BERT folders give a DactBertForSequenceClassification; a plain BERT classifier (the
+    full-depth reference) loads as itself. The halting settings apply to DACT-BERT only.
 
     Weights load from safetensors only, in float32 (shipped weights may be stored in float16).
     """
     import torch
     from transformers import AutoTokenizer
+
+    from transformers import AutoModelForSequenceClassification
 
     from .modeling_dact_bert import DactBertForSequenceClassification
 
@@ -56,10 +61,12 @@ def load_model(name_or_path: str | None = None, halting_bound: str | None = None
         if not any(local.glob("*.safetensors")):
             raise CheckpointError(f"{path}: no .safetensors weights (other weight formats are not loaded)")
     try:
-        model = DactBertForSequenceClassification.from_pretrained(path, use_safetensors=True, dtype=torch.float32)
+        model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as err:
         raise CheckpointError(f"{path}: could not load a DACT-BERT model: {err}") from err
+    if not isinstance(model, DactBertForSequenceClassification):
+        return model.eval(), tokenizer
     if halting_bound is not None:
         model.config.halting_bound = halting_bound
     if halting_relaxation is not None:

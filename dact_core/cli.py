@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         tr.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name])
     tr.add_argument("--pooling", choices=["mean", "cls"], default=defaults["pooling"])
     tr.add_argument("--label-names", default=None, help="comma-separated names of integer labels 0..C-1")
+    tr.add_argument(
+        "--method", choices=["dact", "reference"], default="dact",
+        help="dact (default) or reference: a plain full-depth BERT classifier, the accuracy to match",
+    )
     tr.add_argument("--init-from", default=None, help="continue from a trained DACT-BERT folder")
     tr.add_argument(
         "--train-word-embeddings", action="store_true", help="also train the word embeddings (frozen by default)"
@@ -86,6 +90,7 @@ def cmd_train(args) -> int:
         freeze_word_embeddings=not args.train_word_embeddings,
         pooling=args.pooling,
         init_from=args.init_from,
+        method=args.method,
         **{
             k: getattr(args, k)
             for k in (
@@ -96,17 +101,17 @@ def cmd_train(args) -> int:
         },
     )
     metrics = train(cfg)
-    print(
-        f"validation accuracy {metrics['eval_accuracy']:.4f}, average layers {metrics['eval_avg_layers']:.2f}; "
-        f"model written to {args.output_dir}"
-    )
+    layers = metrics.get("eval_avg_layers")
+    layers = f"average layers {layers:.2f}" if layers is not None else "full depth"
+    print(f"validation accuracy {metrics['eval_accuracy']:.4f}, {layers}; model written to {args.output_dir}")
     return 0
 
 
 def cmd_eval(args) -> int:
     from .backbone import load_model
     from .data import load_task
-    from .evaluate import evaluate
+    from .evaluate import evaluate, evaluate_plain_classifier
+    from .modeling_dact_bert import DactBertForSequenceClassification
 
     model, tokenizer = load_model(args.model, args.bound, args.relaxation)
     label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -119,9 +124,13 @@ def cmd_eval(args) -> int:
         max_rows=args.max_rows,
         require_labels=False,
     )
-    result = evaluate(
-        model, tokenizer, task, args.batch_size, args.max_length, check_full_depth=not args.no_full_depth_check
-    )
+    if isinstance(model, DactBertForSequenceClassification):
+        result = evaluate(
+            model, tokenizer, task, args.batch_size, args.max_length, check_full_depth=not args.no_full_depth_check
+        )
+    else:
+        result = evaluate_plain_classifier(model, tokenizer, task, args.batch_size, args.max_length)
+        result.metrics.update(halting_bound="none: full depth", guarantee_holds=True)
     m = result.metrics
     lines = [f"examples           {m['num_examples']}"]
     if "accuracy" in m:

@@ -163,6 +163,37 @@ def evaluate(
     return EvalResult(metrics, traces)
 
 
+@torch.inference_mode()
+def evaluate_plain_classifier(model, tokenizer, task: TaskData, batch_size: int = 64, max_length: int = 128,
+                              progress: bool = True) -> EvalResult:
+    """A plain full-depth classifier (the accuracy reference): every example runs every layer."""
+    model.eval()
+    config = model.config
+    label_names = [config.id2label[i] for i in range(config.num_labels)]
+    prediction = np.zeros(len(task), dtype=np.int64)
+    seconds = 0.0
+    for idx, enc, _ in tqdm(list(_batches(task, tokenizer, batch_size, max_length)), desc="evaluating",
+                            disable=not progress):
+        t0 = time.perf_counter()
+        prediction[idx] = model(**enc).logits.argmax(-1).numpy()
+        seconds += time.perf_counter() - t0
+    labels = np.asarray(task.dataset["label"])
+    traces = pd.DataFrame(
+        {
+            "text": task.dataset[task.text_columns[0]],
+            "label": labels,
+            "label_name": [label_names[i] for i in labels],
+            "prediction": prediction,
+            "prediction_name": [label_names[i] for i in prediction],
+            "correct": prediction == labels,
+            "exit_layer": config.num_hidden_layers,
+        }
+    )
+    metrics = summarize(traces, config.num_hidden_layers, label_names)
+    metrics.update(full_depth_seconds=round(seconds, 3), source=task.source, model_type=config.model_type)
+    return EvalResult(metrics, traces)
+
+
 def summarize(traces: pd.DataFrame, num_layers: int, label_names: list[str]) -> dict:
     """Metrics of a trace table: accuracy, average exit layer, histogram, agreement, breakdowns."""
     exit_layer = traces["exit_layer"]

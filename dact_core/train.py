@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
 from .backbone import resolve_backbone
 from .data import load_task, tokenize, train_validation_split
@@ -52,6 +52,7 @@ class TrainConfig:
     dact_hidden_size: int | None = None
     pooling: str = "mean"
     layer_loss_weight: float = 0.0
+    method: str = "dact"  # "dact", or "reference": a plain full-depth BERT classifier
     init_from: str | None = None  # continue from a trained DACT model instead of a plain backbone
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -64,12 +65,13 @@ class DactTrainer(Trainer):
 
 
 def compute_metrics(eval_pred) -> dict[str, float]:
-    logits, exit_layer = eval_pred.predictions
+    predictions = eval_pred.predictions
+    logits, exit_layer = predictions if isinstance(predictions, tuple) else (predictions, None)
     labels = eval_pred.label_ids
-    return {
-        "accuracy": float((np.asarray(logits).argmax(-1) == labels).mean()),
-        "avg_layers": float(np.asarray(exit_layer).mean()),
-    }
+    metrics = {"accuracy": float((np.asarray(logits).argmax(-1) == labels).mean())}
+    if exit_layer is not None:
+        metrics["avg_layers"] = float(np.asarray(exit_layer).mean())
+    return metrics
 
 
 class _Collator(DataCollatorWithPadding):
@@ -79,11 +81,20 @@ class _Collator(DataCollatorWithPadding):
         return super().__call__([{k: v for k, v in f.items() if k != "length"} for f in features])
 
 
-def build_model(cfg: TrainConfig, label_names: list[str]) -> DactBertForSequenceClassification:
-    dact_settings = dict(
+def build_model(cfg: TrainConfig, label_names: list[str]):
+    labels = dict(
         num_labels=len(label_names),
         id2label=dict(enumerate(label_names)),
         label2id={name: i for i, name in enumerate(label_names)},
+    )
+    if cfg.method == "reference":
+        return AutoModelForSequenceClassification.from_pretrained(
+            resolve_backbone(cfg.backbone), use_safetensors=True, **labels
+        )
+    if cfg.method != "dact":
+        raise ValueError(f"unknown method {cfg.method!r}; expected 'dact' or 'reference'")
+    dact_settings = dict(
+        **labels,
         ponder_penalty=cfg.ponder_penalty,
         halting_bias_init=cfg.halting_bias_init,
         dact_hidden_size=cfg.dact_hidden_size,
@@ -101,13 +112,13 @@ def build_model(cfg: TrainConfig, label_names: list[str]) -> DactBertForSequence
 
 
 def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with its own learning rate for the freshly initialised DACT modules."""
-    dact, backbone_decay, backbone_no_decay = [], [], []
+    """AdamW with its own learning rate for the freshly initialised head (DACT modules, classifier)."""
+    head, backbone_decay, backbone_no_decay = [], [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        if name.startswith("dact."):
-            dact.append(param)
+        if not name.startswith("bert."):
+            head.append(param)
         elif param.ndim < 2:  # biases and LayerNorm weights
             backbone_no_decay.append(param)
         else:
@@ -116,7 +127,7 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
         [
             {"params": backbone_decay, "lr": cfg.learning_rate, "weight_decay": cfg.weight_decay},
             {"params": backbone_no_decay, "lr": cfg.learning_rate, "weight_decay": 0.0},
-            {"params": dact, "lr": cfg.dact_learning_rate, "weight_decay": 0.0},
+            {"params": head, "lr": cfg.dact_learning_rate, "weight_decay": 0.0},
         ]
     )
 
@@ -139,8 +150,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
-    eval_steps = cfg.eval_steps or steps_per_epoch
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
+    eval_steps = min(cfg.eval_steps or steps_per_epoch, total_steps)
     work_dir = Path(cfg.output_dir) / "checkpoints"
     args = TrainingArguments(
         output_dir=str(work_dir),
@@ -178,7 +189,6 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
     out = Path(cfg.output_dir)
     model = trainer.model
-    model.config.halting_bound = "tight"
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     record = {"train_config": asdict(cfg), "validation": metrics, "command": shlex.join(cfg.command)}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Trains the SST-2 models behind assets/results/sst2_sweep.json with the project's own commands:
+# DACT-BERT (one epoch with a per-layer auxiliary loss, then a short run per ponder penalty started
+# from it) and a plain full-depth reference classifier with the same total budget.
+# About an hour on a 2-core CPU; minutes on a GPU. Then: python scripts/sst2_sweep.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data/sst2/train.tsv}
+OUT=${OUT:-runs/sst2}
+TAUS=${TAUS:-"0.005 0.02 0.05 0.1 0.2"}
+COMMON=(--data "$DATA" --label-names negative,positive --validation-fraction 0.05 --seed 42)
+export HF_HUB_OFFLINE=1
+
+[ -f "$OUT/dact-base/config.json" ] || dact train "${COMMON[@]}" --epochs 1 --eval-steps 500 \
+  --ponder-penalty 0.01 --layer-loss-weight 0.5 --halting-bias-init 2 --output-dir "$OUT/dact-base"
+for tau in $TAUS; do
+  [ -f "$OUT/dact-tau$tau/config.json" ] || dact train "${COMMON[@]}" --init-from "$OUT/dact-base" \
+    --epochs 0.3 --ponder-penalty "$tau" --layer-loss-weight 0.5 --output-dir "$OUT/dact-tau$tau"
+done
+[ -f "$OUT/reference/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 1.3 \
+  --eval-steps 500 --output-dir "$OUT/reference"
