@@ -73,7 +73,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(pr)
     pr.add_argument("text", nargs="+", help="the text (a second one makes a pair)")
     pr.add_argument("--max-length", type=int, default=128)
+    ap = sub.add_parser("app", help="start the Streamlit inspector app")
+    ap.add_argument("--model", default=None, help="trained model folder (default: the shipped model)")
+    ap.add_argument("--port", type=int, default=8501)
+    ap.add_argument("--address", default="127.0.0.1")
     return parser
+
+
+def cmd_app(args) -> int:
+    import subprocess
+
+    from .backbone import ASSETS_DIR
+
+    script = ASSETS_DIR.parent / "app" / "main.py"
+    if not script.exists():
+        raise FileNotFoundError(f"the app is not next to this package ({script}); install from a clone with -e")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    if args.model:
+        env["DACT_MODEL"] = str(Path(args.model).resolve())
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
+               "--server.address", args.address, "--browser.gatherUsageStats", "false"]
+    return subprocess.call(command, env=env)
 
 
 def cmd_train(args) -> int:
@@ -213,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     from .data import DataError
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict}
+    handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "app": cmd_app}
     try:
         return handlers[args.command](args)
     except (DataError, CheckpointError, FileNotFoundError, ValueError) as err:

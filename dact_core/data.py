@@ -118,7 +118,30 @@ def load_task(
         must be among the names. Without names, integer labels keep their values and string labels
         are sorted.
     """
-    ds = _read(source, split)
+    return prepare_task(
+        _read(source, split), source, text_columns, label_column, label_names, max_rows, require_labels
+    )
+
+
+def task_from_pandas(frame, name: str, text_columns=None, label_column=None, label_names=None,
+                     max_rows=None, require_labels=True) -> TaskData:
+    """A task from an in-memory table (an uploaded file), checked exactly like a file on disk."""
+    return prepare_task(
+        datasets.Dataset.from_pandas(frame, preserve_index=False), name, text_columns, label_column,
+        label_names, max_rows, require_labels,
+    )
+
+
+def prepare_task(
+    ds: datasets.Dataset,
+    source: str,
+    text_columns: str | tuple[str, ...] | list[str] | None = None,
+    label_column: str | None = None,
+    label_names: list[str] | None = None,
+    max_rows: int | None = None,
+    require_labels: bool = True,
+) -> TaskData:
+    """Resolve columns, check texts and map labels to ids (see `load_task`)."""
     if len(ds) == 0:
         raise DataError(f"{source}: no rows")
     columns = list(ds.column_names)
@@ -150,30 +173,32 @@ def load_task(
         return TaskData(ds, text_columns, names, source)
 
     raw = ds[label_column]
-    if any(v is None for v in raw):
-        row = next(i for i, v in enumerate(raw) if v is None)
-        raise DataError(f"{source}: row {row + 1} has no label")
-    values = sorted(set(raw), key=str)
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    missing_row = next((i for i, v in enumerate(raw) if v is None or (isinstance(v, str) and not v.strip())), None)
+    if missing_row is not None:
+        raise DataError(f"{source}: row {missing_row + 1} has no label")
+    as_str = [str(v).strip() for v in raw]
+    is_integer = all(v.lstrip("-").isdigit() for v in as_str) and not any(isinstance(v, bool) for v in raw[:1])
+    if label_names is not None and set(as_str) <= set(label_names):
+        lookup = {name: i for i, name in enumerate(label_names)}
+        ids = [lookup[v] for v in as_str]
+    elif is_integer:
+        ids = [int(v) for v in as_str]
+        if min(ids) < 0:
+            raise DataError(f"{source}: integer labels must be >= 0, found {min(ids)}")
         if label_names is None:
-            if min(values) < 0:
-                raise DataError(f"{source}: integer labels must be >= 0, found {min(values)}")
-            label_names = [str(i) for i in range(max(values) + 1)]
-        unknown = [v for v in values if not 0 <= v < len(label_names)]
+            label_names = [str(i) for i in range(max(ids) + 1)]
+        unknown = sorted({i for i in ids if i >= len(label_names)})
         if unknown:
             raise DataError(
                 f"{source}: labels {unknown[:10]} are outside 0..{len(label_names) - 1} (labels: {label_names})"
             )
-        ids = list(raw)
-    else:
-        as_str = [str(v) for v in raw]
-        if label_names is None:
-            label_names = sorted(set(as_str))
+    elif label_names is None:
+        label_names = sorted(set(as_str))
         lookup = {name: i for i, name in enumerate(label_names)}
-        unknown = sorted(set(as_str) - set(lookup))
-        if unknown:
-            raise DataError(f"{source}: unexpected label values {unknown[:10]}; expected {label_names}")
         ids = [lookup[v] for v in as_str]
+    else:
+        unknown = sorted(set(as_str) - set(label_names))
+        raise DataError(f"{source}: unexpected label values {unknown[:10]}; expected {label_names}")
     if len(label_names) < 2:
         raise DataError(f"{source}: a classification task needs at least 2 labels, found {label_names}")
     if label_column != "label":

@@ -32,7 +32,7 @@ def _batches(task: TaskData, tokenizer, batch_size: int, max_length: int, chunk_
     for start in range(0, len(task), chunk_size):
         chunk = task.dataset[start : start + chunk_size]
         texts = [chunk[c] for c in task.text_columns]
-        lengths = tokenizer(*texts, truncation=False, add_special_tokens=True)["input_ids"]
+        lengths = tokenizer(*texts, truncation=False, verbose=False)["input_ids"]
         lengths = np.array([len(ids) for ids in lengths])
         order = np.argsort(-lengths, kind="stable")
         for b in range(0, len(order), batch_size):
@@ -76,6 +76,7 @@ def evaluate(
     """
     model.eval()
     config = model.config
+    max_length = min(max_length, config.max_position_embeddings)
     label_names = [config.id2label[i] for i in range(config.num_labels)]
     num_layers = config.num_hidden_layers
     has_labels = "label" in task.dataset.column_names
@@ -169,6 +170,7 @@ def evaluate_plain_classifier(model, tokenizer, task: TaskData, batch_size: int 
     """A plain full-depth classifier (the accuracy reference): every example runs every layer."""
     model.eval()
     config = model.config
+    max_length = min(max_length, config.max_position_embeddings)
     label_names = [config.id2label[i] for i in range(config.num_labels)]
     prediction = np.zeros(len(task), dtype=np.int64)
     seconds = 0.0

@@ -84,3 +84,14 @@ def tiny_backbone(tmp_path, tiny_tokenizer):
 
 def requires_shared_data(*parts: str):
     return pytest.mark.skipif(not SHARED_DATA.joinpath(*parts).exists(), reason="../shared/data is absent")
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path, tiny_tokenizer):
+    """A saved tiny DACT-BERT with named labels and its tokenizer: a stand-in for a trained model."""
+    model = tiny_model(3, num_labels=2, id2label={0: "negative", 1: "positive"},
+                       label2id={"negative": 0, "positive": 1})
+    folder = tmp_path / "tiny-dact"
+    model.save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    return folder

@@ -1,0 +1,76 @@
+"""What the pages share: the model (loaded once), bounded caches, the shipped files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dact_core.backbone import ASSETS_DIR, load_model
+from dact_core.inspector import DactInspector
+
+MAX_ROWS = 20_000
+EXAMPLES_FILE = ASSETS_DIR / "examples.tsv"
+RESULTS_DIR = ASSETS_DIR / "results"
+
+
+def model_path() -> str | None:
+    """DACT_MODEL names another trained model folder; unset means the shipped default."""
+    return os.environ.get("DACT_MODEL") or None
+
+
+@st.cache_resource(show_spinner="Loading the model...")
+def get_inspector(path: str | None) -> DactInspector:
+    model, tokenizer = load_model(path)
+    return DactInspector(model, tokenizer)
+
+
+def inspector_or_stop() -> DactInspector:
+    try:
+        return get_inspector(model_path())
+    except Exception as err:  # a missing or broken model folder: say so and stop the page
+        st.error(f"The model could not be loaded: {err}")
+        st.stop()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_trace(path: str | None, text: str, bound: str, relaxation: float):
+    return get_inspector(path).trace(text, bound=bound, relaxation=relaxation)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_attribution(path: str | None, text: str, layer: int, target: int, n_steps: int):
+    return get_inspector(path).attribute(text, target=target, layer=layer, n_steps=n_steps)
+
+
+@st.cache_data(max_entries=4)
+def examples() -> pd.DataFrame:
+    return pd.read_csv(EXAMPLES_FILE, sep="\t", dtype=str, keep_default_na=False)
+
+
+@st.cache_data(max_entries=16)
+def results() -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(RESULTS_DIR).glob("*.json"))}
+
+
+def setting_controls(key: str) -> tuple[str, float]:
+    """The inference setting, with a visible note whenever the guarantee no longer holds."""
+    cols = st.columns([1, 2])
+    bound = cols[0].radio("Halting bound", ["tight", "paper"], horizontal=True, key=f"{key}_bound",
+                          help="Both guarantee that the halted prediction equals the full-depth prediction; "
+                          "the tight bound halts at the same layer or earlier.")
+    relaxation = cols[1].slider("Relaxation factor (1 = exact)", 0.0, 1.0, 1.0, 0.05, key=f"{key}_relax",
+                                help="Scales the number of layers left in the bound: lower halts earlier.")
+    if relaxation < 1.0:
+        st.warning(f"Relaxation {relaxation:g} < 1: halting is faster but the guarantee no longer holds; "
+                   "the halted answer may differ from the full-depth answer.", icon=":material/warning:")
+    return bound, relaxation
+
+
+def download_figure_data(fig, name: str, key: str) -> None:
+    from dact_core.charts import figure_csv
+
+    st.download_button("Chart data (CSV)", figure_csv(fig), file_name=f"{name}.csv", mime="text/csv", key=key)

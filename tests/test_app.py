@@ -1,0 +1,75 @@
+"""App wiring with Streamlit's AppTest, on a tiny model (DACT_MODEL points the app at it)."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+
+
+@pytest.fixture
+def app(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_inspect_page_default_example(app):
+    assert app.title[0].value == "Inspect one input"
+    labels = [m.label for m in app.metric]
+    assert {"Prediction", "Exit layer", "Full-depth answer", "Halted == full depth"} <= set(labels)
+    assert app.metric[3].value == "yes"
+    assert app.slider(key="inspect_upto").value == 4
+
+
+def test_inspect_empty_text_relaxation_and_attributions(app):
+    app.text_area(key="inspect_text").set_value("   ").run()
+    assert not app.exception
+    assert any("Type a sentence" in i.value for i in app.info)
+    app.text_area(key="inspect_text").set_value("the plot was dull but the actors were great").run()
+    app.slider(key="inspect_relax").set_value(0.5).run()
+    assert not app.exception
+    assert any("guarantee no longer holds" in w.value for w in app.warning)
+    app.toggle(key="ig_on").set_value(True).run()
+    assert not app.exception
+    assert any("Final answer" in m.value for m in app.markdown)
+
+
+def test_inspect_long_text_is_truncated_with_a_notice(app):
+    app.text_area(key="inspect_text").set_value(" ".join(["great film"] * 100)).run()
+    assert not app.exception
+    assert any("only the first" in w.value for w in app.warning)
+
+
+def test_curated_example_selection(app):
+    choice = app.selectbox(key="inspect_example").options[5]
+    app.selectbox(key="inspect_example").set_value(choice).run()
+    assert app.text_area(key="inspect_text").value == choice.split(": ", 1)[1]
+
+
+def test_dataset_page_demo_set(app):
+    app.switch_page("pages/dataset.py").run()
+    assert not app.exception
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Halted == full depth"].startswith(labels["Examples"])
+    assert len(app.get("download_button")) >= 2
+
+
+def test_dataset_page_hub_error_is_a_message(app):
+    app.switch_page("pages/dataset.py").run()
+    app.radio(key="ds_source").set_value("Hub data set").run()
+    app.text_input(key="ds_hub_name").set_value("glue/sst2").run()
+    app.button(key="ds_hub_load").click().run()
+    assert not app.exception
+    assert any("could not load hub data set" in e.value for e in app.error)
+
+
+def test_compare_and_about_pages(app):
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception
+    app.switch_page("pages/about.py").run()
+    assert not app.exception
+    assert len(app.get("graphviz_chart")) == 1
