@@ -73,3 +73,40 @@ def test_compare_and_about_pages(app):
     app.switch_page("pages/about.py").run()
     assert not app.exception
     assert len(app.get("graphviz_chart")) == 1
+
+
+def _upload(app, name, content):
+    app.switch_page("pages/dataset.py").run()
+    app.radio(key="ds_source").set_value("Upload a CSV/TSV file").run()
+    app.file_uploader(key="ds_upload").set_value((name, content, "text/csv")).run()
+    assert not app.exception
+
+
+def test_dataset_upload_with_columns_chosen(app):
+    rows = "".join(f"{'great fun' if i % 2 else 'dull mess'} number {i},{'positive' if i % 2 else 'negative'},x\n"
+                   for i in range(30))
+    _upload(app, "reviews.csv", ("review,sentiment,other\n" + rows).encode())
+    assert app.selectbox(key="ds_text_col").value == "review"
+    app.selectbox(key="ds_label_col").set_value("sentiment").run()
+    assert not app.exception
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Examples"] == "30" and labels["Halted == full depth"] == "30 / 30"
+    assert "Accuracy" in labels
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("latin.csv", "text,label\ncaf\u00e9,positive\n".encode("latin-1"), "not valid UTF-8"),
+        ("empty.csv", b"", "empty"),
+        ("bad_labels.csv", b"text,label\nfine film,maybe\nbad film,negative\n", "unexpected label values"),
+    ],
+)
+def test_dataset_upload_errors_are_messages(app, name, content, message):
+    _upload(app, name, content)
+    assert any(message in e.value for e in app.error), [e.value for e in app.error]
+
+
+def test_dataset_upload_too_many_rows(app):
+    _upload(app, "big.csv", b"text,label\n" + b"ok film,positive\n" * 20_001)
+    assert any("at most 20,000" in e.value for e in app.error)

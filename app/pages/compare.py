@@ -15,7 +15,7 @@ if not results:
 name = st.selectbox("Results", list(results), key="cmp_results")
 res = results[name]
 fig = charts.sweep_figure(res)
-st.plotly_chart(fig, key="cmp_sweep", use_container_width=True)
+st.plotly_chart(fig, key="cmp_sweep", width="stretch")
 state.download_figure_data(fig, name, "dl_cmp")
 if res.get("note"):
     st.caption(res["note"])
@@ -27,6 +27,6 @@ for point in res.get("dact", []):
     rows.append({"model": f"DACT tau={point['ponder_penalty']:g}",
                  **{k: v for k, v in point.items() if not isinstance(v, dict)}})
 if rows:
-    st.dataframe(pd.DataFrame(rows), use_container_width=True, hide_index=True)
+    st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True)
 with st.expander("Raw JSON"):
     st.json(res)

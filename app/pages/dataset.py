@@ -78,8 +78,9 @@ if task is None:
     st.stop()
 
 bound, relaxation = state.setting_controls("ds")
-signature = (task.source, len(task), task.text_columns, bound, relaxation, path,
-             hash(tuple(task.dataset[task.text_columns[0]])))
+labels = tuple(task.dataset["label"]) if "label" in task.dataset.column_names else None
+signature = (task.source, task.text_columns, bound, relaxation, path,
+             hash(tuple(task.dataset[task.text_columns[0]])), hash(labels))
 cache = st.session_state.setdefault("ds_results", {})
 if signature not in cache:
     progress = st.progress(0.0, text=f"Running {len(task):,} examples...")
@@ -110,17 +111,17 @@ left, right = st.columns(2)
 with left:
     hist = charts.exit_histogram_figure(traces, n_layers)
     event = st.plotly_chart(hist, key="ds_hist", on_select="rerun", selection_mode=("points",),
-                            use_container_width=True)
+                            width="stretch")
     state.download_figure_data(hist, "exit_layers", "dl_hist")
 with right:
     breakdown = charts.layers_breakdown_figure(traces, n_layers)
-    st.plotly_chart(breakdown, key="ds_breakdown", use_container_width=True)
+    st.plotly_chart(breakdown, key="ds_breakdown", width="stretch")
     state.download_figure_data(breakdown, "average_layers", "dl_breakdown")
 left, right = st.columns(2)
 for col, quantity in ((left, "remaining_prob"), (right, "halting_prob")):
     with col:
         fig = charts.mean_curves_figure(traces, n_layers, quantity)
-        st.plotly_chart(fig, key=f"ds_curve_{quantity}", use_container_width=True)
+        st.plotly_chart(fig, key=f"ds_curve_{quantity}", width="stretch")
         state.download_figure_data(fig, f"mean_{quantity}", f"dl_{quantity}")
 
 selected_layers = sorted({int(p["x"]) for p in (event.selection.points if event else []) if "x" in p})
@@ -129,7 +130,7 @@ st.subheader("Examples" + (f" exiting at layer {', '.join(map(str, selected_laye
 shown = [c for c in ("text", "label_name", "prediction_name", "correct", "exit_layer", "num_tokens")
          if c in table.columns]
 picked = st.dataframe(table[shown], key="ds_table", on_select="rerun", selection_mode="single-row",
-                      use_container_width=True, hide_index=True)
+                      width="stretch", hide_index=True)
 rows = picked.selection.rows if picked else []
 if rows:
     text = table.iloc[rows[0]]["text"]

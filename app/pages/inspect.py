@@ -58,11 +58,11 @@ figures = [
 left, right = st.columns(2)
 for i, (name, fig) in enumerate(figures):
     with (left if i % 2 == 0 else right):
-        st.plotly_chart(fig, key=f"fig_{name}", use_container_width=True)
+        st.plotly_chart(fig, key=f"fig_{name}", width="stretch")
         state.download_figure_data(fig, name, key=f"dl_{name}")
 
 with st.expander("Play the answer's evolution", expanded=False):
-    st.plotly_chart(charts.answer_animation_figure(trace), key="fig_animation", use_container_width=True)
+    st.plotly_chart(charts.answer_animation_figure(trace), key="fig_animation", width="stretch")
 
 st.subheader("Which tokens drive the answer")
 st.caption("Integrated Gradients (captum) on the word embeddings; green supports the predicted class, red opposes it.")
