@@ -9,13 +9,21 @@ from .modeling_dact_bert import (
     DactBertOutput,
 )
 
+from .modeling_multi_exit import MultiExitBertConfig, MultiExitBertForSequenceClassification
+
 AutoConfig.register(DactBertConfig.model_type, DactBertConfig, exist_ok=True)
 AutoModelForSequenceClassification.register(DactBertConfig, DactBertForSequenceClassification, exist_ok=True)
+AutoConfig.register(MultiExitBertConfig.model_type, MultiExitBertConfig, exist_ok=True)
+AutoModelForSequenceClassification.register(
+    MultiExitBertConfig, MultiExitBertForSequenceClassification, exist_ok=True
+)
 
 __all__ = [
     "DactBertConfig",
     "DactBertForSequenceClassification",
     "DactBertOutput",
+    "MultiExitBertConfig",
+    "MultiExitBertForSequenceClassification",
     "accumulate",
     "exit_layers_from_trace",
     "halting_margin",

@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--pooling", choices=["mean", "cls"], default=defaults["pooling"])
     tr.add_argument("--label-names", default=None, help="comma-separated names of integer labels 0..C-1")
     tr.add_argument(
-        "--method", choices=["dact", "reference"], default="dact",
-        help="dact (default) or reference: a plain full-depth BERT classifier, the accuracy to match",
+        "--method", choices=["dact", "reference", "multi-exit"], default="dact",
+        help="dact (default); reference: a plain full-depth BERT classifier, the accuracy to match; "
+        "multi-exit: one classifier per layer for the DeeBERT / PABEE / static early-exit rules",
     )
     tr.add_argument("--init-from", default=None, help="continue from a trained DACT-BERT folder")
     tr.add_argument(
@@ -73,11 +74,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(pr)
     pr.add_argument("text", nargs="+", help="the text (a second one makes a pair)")
     pr.add_argument("--max-length", type=int, default=128)
+    be = sub.add_parser("bench", help="every method at several operating points, measured in one process")
+    _add_data_args(be)
+    be.add_argument("--reference", required=True, help="the full-depth reference model folder")
+    be.add_argument("--dact", nargs="*", default=[], help="DACT-BERT model folders (one per ponder penalty)")
+    be.add_argument("--multi-exit", default=None, help="a multi-exit model folder (static, DeeBERT, PABEE)")
+    be.add_argument("--output-dir", required=True)
+    be.add_argument("--title", default="benchmark")
+    be.add_argument("--threads", type=int, default=2)
+    be.add_argument("--latency-examples", type=int, default=300, help="examples timed one by one per point")
+
     ap = sub.add_parser("app", help="start the Streamlit inspector app")
     ap.add_argument("--model", default=None, help="trained model folder (default: the shipped model)")
     ap.add_argument("--port", type=int, default=8501)
     ap.add_argument("--address", default="127.0.0.1")
     return parser
+
+
+def cmd_bench(args) -> int:
+    from .backbone import load_model
+    from .bench import operating_points, run_bench, table_markdown, targets, write_outputs
+    from .data import load_task
+
+    reference, tokenizer = load_model(args.reference)
+    label_names = [reference.config.id2label[i] for i in range(reference.config.num_labels)]
+    task = load_task(args.data, split=args.split, text_columns=args.text_columns, label_column=args.label_column,
+                     label_names=label_names if _labels_are_names(label_names) else None, max_rows=args.max_rows)
+    dact_models = [load_model(path)[0] for path in args.dact]
+    multi_exit = load_model(args.multi_exit)[0] if args.multi_exit else None
+    table = run_bench(operating_points(reference, dact_models, multi_exit), tokenizer, task, args.threads,
+                      args.latency_examples)
+    write_outputs(table, Path(args.output_dir), args.title)
+    print(table_markdown(table))
+    print(json.dumps(targets(table), indent=2))
+    print(f"wrote {args.output_dir}/bench.json, bench.csv, bench.md and the plots")
+    return 0
 
 
 def cmd_app(args) -> int:
@@ -233,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     from .data import DataError
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "app": cmd_app}
+    handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "app": cmd_app,
+                "bench": cmd_bench}
     try:
         return handlers[args.command](args)
     except (DataError, CheckpointError, FileNotFoundError, ValueError) as err:

@@ -131,6 +131,19 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B, H)
 
 
+def keep_rows(keep: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Rows still running leave the others behind: index every per-row tensor by `keep` (R,)."""
+    return tuple(t[keep] for t in tensors)
+
+
+def trim_padding(hidden: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop padding columns that no running row needs (inputs are right-padded)."""
+    length = int(attention_mask.sum(dim=1).max())
+    if length < attention_mask.shape[1] and not attention_mask[:, length:].any():
+        return hidden[:, :length], attention_mask[:, :length]
+    return hidden, attention_mask
+
+
 class DactBertPreTrainedModel(BertPreTrainedModel):
     config_class = DactBertConfig
     config: DactBertConfig
@@ -259,13 +272,10 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             if halt.all():
                 break
             if halt.any():
-                keep = ~halt  # (R,)
-                rows, hidden, attention_mask = rows[keep], hidden[keep], attention_mask[keep]
-                acc_prob, remaining_prob = acc_prob[keep], remaining_prob[keep]
-            # drop padding columns no running row needs (inputs are right-padded)
-            length = int(attention_mask.sum(dim=1).max())
-            if length < attention_mask.shape[1] and not attention_mask[:, length:].any():
-                hidden, attention_mask = hidden[:, :length], attention_mask[:, :length]
+                rows, hidden, attention_mask, acc_prob, remaining_prob = keep_rows(
+                    ~halt, rows, hidden, attention_mask, acc_prob, remaining_prob
+                )
+            hidden, attention_mask = trim_padding(hidden, attention_mask)
 
         return DactBertOutput(
             logits=probs.clamp(min=1e-12).log().to(hidden.dtype),

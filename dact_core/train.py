@@ -17,10 +17,11 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Data
 from .backbone import resolve_backbone
 from .data import load_task, tokenize, train_validation_split
 from .modeling_dact_bert import DactBertForSequenceClassification
+from .modeling_multi_exit import MultiExitBertForSequenceClassification
 
 # Outputs the Trainer should not gather at evaluation: everything but the answer and the exit layer.
 _GATHERED = ("logits", "exit_layer")
-_IGNORED = ["probs", "layer_probs", "halting_probs", "remaining_probs", "acc_probs", "ponder_cost"]
+_IGNORED = ["probs", "layer_probs", "halting_probs", "remaining_probs", "acc_probs", "ponder_cost", "layer_logits"]
 
 
 @dataclass
@@ -52,7 +53,7 @@ class TrainConfig:
     dact_hidden_size: int | None = None
     pooling: str = "mean"
     layer_loss_weight: float = 0.0
-    method: str = "dact"  # "dact", or "reference": a plain full-depth BERT classifier
+    method: str = "dact"  # "dact", "reference" (a plain full-depth BERT classifier) or "multi-exit"
     init_from: str | None = None  # continue from a trained DACT model instead of a plain backbone
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -91,8 +92,10 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
         return AutoModelForSequenceClassification.from_pretrained(
             resolve_backbone(cfg.backbone), use_safetensors=True, **labels
         )
+    if cfg.method == "multi-exit":
+        return MultiExitBertForSequenceClassification.from_backbone(cfg.backbone, pooling=cfg.pooling, **labels)
     if cfg.method != "dact":
-        raise ValueError(f"unknown method {cfg.method!r}; expected 'dact' or 'reference'")
+        raise ValueError(f"unknown method {cfg.method!r}; expected 'dact', 'reference' or 'multi-exit'")
     dact_settings = dict(
         **labels,
         ponder_penalty=cfg.ponder_penalty,

@@ -37,14 +37,14 @@ if trace.truncated:
 n_layers = trace.num_layers
 cols = st.columns(4)
 cols[0].metric("Prediction", trace.prediction_name, f"{trace.acc_probs[trace.exit_layer - 1].max():.2f}",
-               delta_color="off")
+               delta_color="off", delta_arrow="off")
 cols[1].metric("Exit layer", f"{trace.exit_layer} of {n_layers}",
-               f"tight {trace.exit_layer_tight} / paper {trace.exit_layer_paper}", delta_color="off")
+               f"tight {trace.exit_layer_tight} / paper {trace.exit_layer_paper}", delta_color="off", delta_arrow="off")
 full_name = trace.label_names[trace.full_depth_prediction]
-cols[2].metric("Full-depth answer", full_name, f"{trace.acc_probs[-1].max():.2f}", delta_color="off")
+cols[2].metric("Full-depth answer", full_name, f"{trace.acc_probs[-1].max():.2f}", delta_color="off", delta_arrow="off")
 same = trace.prediction == trace.full_depth_prediction
 cols[3].metric("Halted == full depth", "yes" if same else "NO",
-               "guaranteed" if trace.guarantee_holds else "not guaranteed (relaxed)", delta_color="off")
+               "guaranteed" if trace.guarantee_holds else "not guaranteed (relaxed)", delta_color="off", delta_arrow="off")
 
 upto = st.slider("Step through the layers", 1, n_layers, n_layers, key="inspect_upto",
                  help="Show the charts up to this layer (for talks); the answer chart below also has a Play button.")

@@ -1,0 +1,61 @@
+"""`dact bench` end to end on tiny random models, and the FLOPs formula."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from conftest import WORDS, tiny_config, tiny_model
+from dact_core.bench import layer_flops
+from dact_core.cli import main
+from test_multi_exit import tiny_multi_exit
+
+
+def test_layer_flops_formula():
+    # n = 10 tokens, H = 4, I = 8: 2 [10 (64 + 64) + 2 * 100 * 4] = 2 [1280 + 800]
+    assert layer_flops(np.array([10]), 4, 8)[0] == 2 * (1280 + 800)
+    assert layer_flops(np.array([0]), 4, 8)[0] == 0
+
+
+@pytest.fixture
+def bench_inputs(tmp_path, tiny_tokenizer):
+    labels = dict(id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    folders = {}
+    torch.manual_seed(0)
+    settings = {k: v for k, v in tiny_config().to_dict().items() if k in BertConfig.__dataclass_fields__}
+    settings.update(num_labels=2, **labels)
+    cfg = BertConfig(**settings)
+    models = {"reference": BertForSequenceClassification(cfg),
+              "dact": tiny_model(4, num_labels=2, **labels),
+              "multi": tiny_multi_exit(4, num_labels=2, num_layers=4, **labels)}
+    for name, model in models.items():
+        folders[name] = tmp_path / name
+        model.save_pretrained(folders[name])
+        tiny_tokenizer.save_pretrained(folders[name])
+    rng = np.random.default_rng(0)
+    rows = [(" ".join(rng.choice(WORDS, rng.integers(2, 15))), i % 2) for i in range(40)]
+    data = tmp_path / "d.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"{s}\t{y}\n" for s, y in rows))
+    return folders, data
+
+
+def test_bench_command(tmp_path, bench_inputs, capsys):
+    folders, data = bench_inputs
+    out = tmp_path / "bench"
+    code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact", str(folders["dact"]),
+                 "--multi-exit", str(folders["multi"]), "--output-dir", str(out), "--latency-examples", "5"])
+    assert code == 0
+    table = pd.read_csv(out / "bench.csv")
+    ref = table[table.method == "reference"].iloc[0]
+    assert ref.speedup_batch1 == 1 and ref.speedup_batch32 == 1 and ref.flops_ratio == 1 and ref.avg_layers == 4
+    static = table[table.method == "static"].set_index("setting")
+    assert list(static.avg_layers) == [1, 2, 3, 4]
+    np.testing.assert_allclose(static.flops_ratio, [0.25, 0.5, 0.75, 1.0])
+    assert set(table.method) == {"reference", "DACT-BERT", "static", "DeeBERT", "PABEE"}
+    summary = json.loads((out / "bench.json").read_text())
+    assert "dact_batch1_speedup_vs_ideal" in summary["targets"]
+    assert (out / "accuracy_vs_layers.html").exists()
+    assert "| DACT-BERT |" in capsys.readouterr().out

@@ -1,0 +1,81 @@
+"""Early-exit baselines (DeeBERT entropy, PABEE patience, static) on tiny random models."""
+
+import pytest
+import torch
+
+from conftest import WORDS, random_batch
+from dact_core import MultiExitBertConfig, MultiExitBertForSequenceClassification
+from dact_core.modeling_multi_exit import exit_layers_from_logits
+
+
+def tiny_multi_exit(seed=0, num_labels=3, num_layers=5, **kwargs):
+    torch.manual_seed(seed)
+    cfg = MultiExitBertConfig(vocab_size=len(WORDS) + 5, hidden_size=32, num_hidden_layers=num_layers,
+                              num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
+                              num_labels=num_labels, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                              **kwargs)
+    model = MultiExitBertForSequenceClassification(cfg).eval()
+    with torch.no_grad():
+        for head in model.exits:
+            head.weight.mul_(30)
+    return model
+
+
+SETTINGS = [dict(exit_rule="static", exit_layer=k) for k in (1, 3, 5)] + [
+    dict(exit_rule="entropy", exit_threshold=s) for s in (0.05, 0.3, 0.8)
+] + [dict(exit_rule="patience", exit_patience=t) for t in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
+def test_exiting_forward_matches_the_rule_on_the_full_trace(setting):
+    model = tiny_multi_exit(1)
+    for key, value in setting.items():
+        setattr(model.config, key, value)
+    ids, mask = random_batch(1, 24)
+    with torch.no_grad():
+        full = model(ids, mask)
+        exited = model(ids, mask, halt_early=True)
+    assert torch.equal(exited.exit_layer, full.exit_layer)
+    rows = torch.arange(24)
+    torch.testing.assert_close(exited.logits, full.layer_logits[rows, exited.exit_layer - 1], rtol=1e-4, atol=1e-4)
+    if setting["exit_rule"] == "static":
+        assert (exited.exit_layer == setting["exit_layer"]).all()
+
+
+def test_rules_by_hand():
+    cfg = MultiExitBertConfig(num_hidden_layers=4, num_labels=2, exit_rule="patience", exit_patience=2)
+    confident, unsure = [4.0, -4.0], [0.1, 0.0]
+    flip = [-4.0, 4.0]
+    logits = torch.tensor([
+        [confident, confident, confident, confident],  # same answer from layer 1: counter 1 at 2, 2 at 3
+        [confident, flip, confident, flip],  # never agrees twice: runs to the end
+    ])
+    assert exit_layers_from_logits(cfg, logits).tolist() == [3, 4]
+    cfg.exit_rule, cfg.exit_threshold = "entropy", 0.1
+    logits = torch.tensor([[unsure, confident, unsure, unsure], [unsure, unsure, unsure, unsure]])
+    assert exit_layers_from_logits(cfg, logits).tolist() == [2, 4]
+
+
+def test_weighted_loss_and_round_trip(tmp_path):
+    model = tiny_multi_exit(2, num_labels=2).train()
+    ids, mask = random_batch(2, 8)
+    labels = torch.randint(0, 2, (8,))
+    out = model(ids, mask, labels=labels)
+    n = 5
+    expected = sum((i + 1) * torch.nn.functional.cross_entropy(out.layer_logits[:, i], labels) for i in range(n))
+    torch.testing.assert_close(out.loss, expected / (n * (n + 1) / 2))
+    out.loss.backward()
+    assert model.exits[0].weight.grad.abs().sum() > 0
+    model.eval().save_pretrained(tmp_path)
+    from transformers import AutoModelForSequenceClassification
+
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, use_safetensors=True).eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(ids, mask).layer_logits, model(ids, mask).layer_logits)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(Exception, match="exit_rule"):
+        MultiExitBertConfig(exit_rule="vote")
+    with pytest.raises(Exception, match="exit_layer"):
+        MultiExitBertConfig(num_hidden_layers=4, exit_layer=7)

@@ -1,0 +1,39 @@
+"""The shipped default model reproduces its recorded SST-2 dev metrics (skipped without ../shared/data)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED_DATA, requires_shared_data
+from dact_core.backbone import DEFAULT_MODEL_DIR, load_model
+from dact_core.data import load_task
+from dact_core.evaluate import evaluate
+
+RESULTS = Path(__file__).resolve().parents[1] / "assets" / "results" / "sst2_sweep.json"
+
+pytestmark = [
+    pytest.mark.slow,
+    requires_shared_data("sst2", "dev.tsv"),
+    pytest.mark.skipif(not RESULTS.exists() or not DEFAULT_MODEL_DIR.exists(), reason="no shipped model yet"),
+]
+
+
+def test_shipped_default_reproduces_recorded_dev_metrics():
+    recorded = json.loads(RESULTS.read_text())["default"]
+    model, tokenizer = load_model()  # no arguments: the shipped default, offline
+    assert model.config.halting_bound == "tight" and model.config.guarantee_holds
+    dev = load_task(str(SHARED_DATA / "sst2" / "dev.tsv"), label_names=["negative", "positive"])
+    metrics = evaluate(model, tokenizer, dev, progress=False).metrics
+    assert metrics["num_examples"] == 872
+    assert metrics["agree_with_full_depth"] == 872
+    assert metrics["accuracy"] == pytest.approx(recorded["accuracy"], abs=2 / 872)
+    assert metrics["avg_layers_tight"] == pytest.approx(recorded["avg_layers_tight"], abs=0.02)
+    assert metrics["avg_layers_paper"] == pytest.approx(recorded["avg_layers_paper"], abs=0.02)
+
+
+def test_shipped_model_size_budget():
+    sizes = [p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir()]
+    assert sum(sizes) <= 50 * 2**20
+    assets = Path(__file__).resolve().parents[1] / "assets"
+    assert sum(p.stat().st_size for p in assets.rglob("*") if p.is_file()) <= 150 * 2**20
