@@ -9,21 +9,29 @@ from .modeling_dact_bert import (
     DactBertOutput,
 )
 
+from .modeling_adapler import AdaplerBertConfig, AdaplerBertForSequenceClassification
 from .modeling_multi_exit import MultiExitBertConfig, MultiExitBertForSequenceClassification
+from .modeling_token_gates import TokenGateBertConfig, TokenGateBertForSequenceClassification
 
-AutoConfig.register(DactBertConfig.model_type, DactBertConfig, exist_ok=True)
-AutoModelForSequenceClassification.register(DactBertConfig, DactBertForSequenceClassification, exist_ok=True)
-AutoConfig.register(MultiExitBertConfig.model_type, MultiExitBertConfig, exist_ok=True)
-AutoModelForSequenceClassification.register(
-    MultiExitBertConfig, MultiExitBertForSequenceClassification, exist_ok=True
-)
+for _config, _model in (
+    (DactBertConfig, DactBertForSequenceClassification),
+    (MultiExitBertConfig, MultiExitBertForSequenceClassification),
+    (AdaplerBertConfig, AdaplerBertForSequenceClassification),
+    (TokenGateBertConfig, TokenGateBertForSequenceClassification),
+):
+    AutoConfig.register(_config.model_type, _config, exist_ok=True)
+    AutoModelForSequenceClassification.register(_config, _model, exist_ok=True)
 
 __all__ = [
     "DactBertConfig",
     "DactBertForSequenceClassification",
     "DactBertOutput",
+    "AdaplerBertConfig",
+    "AdaplerBertForSequenceClassification",
     "MultiExitBertConfig",
     "MultiExitBertForSequenceClassification",
+    "TokenGateBertConfig",
+    "TokenGateBertForSequenceClassification",
     "accumulate",
     "exit_layers_from_trace",
     "halting_margin",

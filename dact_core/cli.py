@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dact", description="DACT-BERT: adaptive-depth BERT")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from .train import TrainConfig
+    from .train import METHODS, TrainConfig
 
     tr = sub.add_parser("train", help="fine-tune DACT-BERT with the Hugging Face Trainer")
     _add_data_args(tr)
@@ -45,16 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     for name in (
         "validation_fraction seed max_length epochs max_steps batch_size learning_rate dact_learning_rate "
-        "weight_decay warmup_ratio eval_steps ponder_penalty halting_bias_init dact_hidden_size layer_loss_weight"
+        "weight_decay warmup_ratio eval_steps ponder_penalty halting_bias_init dact_hidden_size layer_loss_weight "
+        "knob_learning_rate kl_weight length_weight gate_sparsity gate_bimodal"
     ).split():
         kind = int if name in ("seed", "max_length", "max_steps", "batch_size", "eval_steps", "dact_hidden_size") else float
         tr.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name])
     tr.add_argument("--pooling", choices=["mean", "cls"], default=defaults["pooling"])
     tr.add_argument("--label-names", default=None, help="comma-separated names of integer labels 0..C-1")
     tr.add_argument(
-        "--method", choices=["dact", "reference", "multi-exit"], default="dact",
+        "--method", choices=list(METHODS), default="dact",
         help="dact (default); reference: a plain full-depth BERT classifier, the accuracy to match; "
-        "multi-exit: one classifier per layer for the DeeBERT / PABEE / static early-exit rules",
+        "multi-exit: one classifier per layer for the DeeBERT / PABEE / static early-exit rules; "
+        "adapler / token-gates: token reduction, started from a reference given with --init-from",
     )
     tr.add_argument("--init-from", default=None, help="continue from a trained DACT-BERT folder")
     tr.add_argument(
@@ -147,7 +149,7 @@ def cmd_train(args) -> int:
             for k in (
                 "validation_fraction seed max_length epochs max_steps batch_size learning_rate dact_learning_rate "
                 "weight_decay warmup_ratio eval_steps ponder_penalty halting_bias_init dact_hidden_size "
-                "layer_loss_weight"
+                "layer_loss_weight knob_learning_rate kl_weight length_weight gate_sparsity gate_bimodal"
             ).split()
         },
     )

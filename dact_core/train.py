@@ -12,16 +12,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+from tqdm.auto import tqdm
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 
 from .backbone import resolve_backbone
 from .data import load_task, tokenize, train_validation_split
 from .modeling_dact_bert import DactBertForSequenceClassification
+from .modeling_adapler import AdaplerBertForSequenceClassification, saliency_targets
 from .modeling_multi_exit import MultiExitBertForSequenceClassification
+from .modeling_token_gates import TokenGateBertForSequenceClassification
 
 # Outputs the Trainer should not gather at evaluation: everything but the answer and the exit layer.
 _GATHERED = ("logits", "exit_layer")
-_IGNORED = ["probs", "layer_probs", "halting_probs", "remaining_probs", "acc_probs", "ponder_cost", "layer_logits"]
+_IGNORED = ["probs", "layer_probs", "halting_probs", "remaining_probs", "acc_probs", "ponder_cost", "layer_logits",
+            "tokens_per_layer"]
 
 
 @dataclass
@@ -53,9 +64,18 @@ class TrainConfig:
     dact_hidden_size: int | None = None
     pooling: str = "mean"
     layer_loss_weight: float = 0.0
-    method: str = "dact"  # "dact", "reference" (a plain full-depth BERT classifier) or "multi-exit"
-    init_from: str | None = None  # continue from a trained DACT model instead of a plain backbone
+    method: str = "dact"  # "dact", "reference" (plain full-depth classifier), "multi-exit", "adapler", "token-gates"
+    init_from: str | None = None  # dact: continue from a trained DACT model; adapler/token-gates: the reference
+    # token methods (AdapLeR, trainable token gates)
+    knob_learning_rate: float = 0.02  # AdapLeR thresholds eta, token gate parameters
+    kl_weight: float = 0.1  # AdapLeR gamma
+    length_weight: float = 0.01  # AdapLeR phi
+    gate_sparsity: float = 1e-3  # token gates lambda
+    gate_bimodal: float = 1e-3  # token gates mu
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+METHODS = ("dact", "reference", "multi-exit", "adapler", "token-gates")
 
 
 class DactTrainer(Trainer):
@@ -76,10 +96,39 @@ def compute_metrics(eval_pred) -> dict[str, float]:
 
 
 class _Collator(DataCollatorWithPadding):
-    """Pads a batch; the `length` column only serves the length-grouped sampler."""
+    """Pads a batch (saliency targets too); the `length` column only serves the length-grouped sampler."""
 
     def __call__(self, features):
-        return super().__call__([{k: v for k, v in f.items() if k != "length"} for f in features])
+        batch = super().__call__([{k: v for k, v in f.items() if k not in ("length", "saliency")} for f in features])
+        if "saliency" in features[0]:
+            width = batch["input_ids"].shape[1]
+            batch["saliency"] = torch.tensor([f["saliency"] + [0.0] * (width - len(f["saliency"])) for f in features])
+        return batch
+
+
+class SharpnessSchedule(TrainerCallback):
+    """AdapLeR's soft-removal sharpness grows tenfold per epoch: 10, 100, 1000, ..."""
+
+    def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+        model.config.sharpness = 10.0 ** (1 + int(state.epoch or 0))
+
+
+@torch.no_grad()
+def add_saliency(dataset, reference_dir: str, tokenizer, batch_size: int = 32):
+    """Per-token saliency targets (gradient x input of the gold logit) from the fine-tuned reference."""
+    from transformers import AutoModelForSequenceClassification as Auto
+
+    reference = Auto.from_pretrained(reference_dir, use_safetensors=True).eval()
+    collate = DataCollatorWithPadding(tokenizer)
+    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids", "label") if c in dataset.column_names]
+    values = []
+    for start in tqdm(range(0, len(dataset), batch_size), desc="saliency targets"):
+        rows = dataset.select(range(start, min(start + batch_size, len(dataset))))
+        batch = collate([{c: row[c] for c in columns} for row in rows])
+        with torch.enable_grad():
+            scores = saliency_targets(reference, batch["input_ids"], batch["attention_mask"], batch["labels"])
+        values += [s[: len(row["input_ids"])].tolist() for s, row in zip(scores, rows)]
+    return dataset.add_column("saliency", values)
 
 
 def build_model(cfg: TrainConfig, label_names: list[str]):
@@ -92,10 +141,21 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
         return AutoModelForSequenceClassification.from_pretrained(
             resolve_backbone(cfg.backbone), use_safetensors=True, **labels
         )
+    if cfg.method in ("adapler", "token-gates"):
+        if not cfg.init_from:
+            raise ValueError(f"--method {cfg.method} starts from a fine-tuned reference: pass --init-from PATH")
+        if cfg.method == "adapler":
+            return AdaplerBertForSequenceClassification.from_reference(
+                cfg.init_from, kl_weight=cfg.kl_weight, length_weight=cfg.length_weight
+            )
+        return TokenGateBertForSequenceClassification.from_reference(
+            cfg.init_from, gate_sparsity=cfg.gate_sparsity, gate_bimodal=cfg.gate_bimodal,
+            max_gated_length=cfg.max_length,
+        )
     if cfg.method == "multi-exit":
         return MultiExitBertForSequenceClassification.from_backbone(cfg.backbone, pooling=cfg.pooling, **labels)
     if cfg.method != "dact":
-        raise ValueError(f"unknown method {cfg.method!r}; expected 'dact', 'reference' or 'multi-exit'")
+        raise ValueError(f"unknown method {cfg.method!r}; expected one of {METHODS}")
     dact_settings = dict(
         **labels,
         ponder_penalty=cfg.ponder_penalty,
@@ -115,12 +175,15 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
 
 
 def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with its own learning rate for the freshly initialised head (DACT modules, classifier)."""
-    head, backbone_decay, backbone_no_decay = [], [], []
+    """AdamW with its own learning rate for the freshly initialised head (DACT modules, classifier,
+    contribution predictors) and another for the compute knobs (AdapLeR thresholds, token gates)."""
+    head, knobs, backbone_decay, backbone_no_decay = [], [], [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        if not name.startswith("bert."):
+        if name in ("eta", "gate_logits"):
+            knobs.append(param)
+        elif not name.startswith("bert."):
             head.append(param)
         elif param.ndim < 2:  # biases and LayerNorm weights
             backbone_no_decay.append(param)
@@ -131,6 +194,7 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
             {"params": backbone_decay, "lr": cfg.learning_rate, "weight_decay": cfg.weight_decay},
             {"params": backbone_no_decay, "lr": cfg.learning_rate, "weight_decay": 0.0},
             {"params": head, "lr": cfg.dact_learning_rate, "weight_decay": 0.0},
+            {"params": knobs, "lr": cfg.knob_learning_rate, "weight_decay": 0.0},
         ]
     )
 
@@ -148,6 +212,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     train_set = tokenize(train_part, tokenizer, cfg.max_length)
     valid_set = tokenize(valid_part, tokenizer, cfg.max_length)
 
+    if cfg.method == "adapler" and cfg.init_from:
+        train_set = add_saliency(train_set, cfg.init_from, tokenizer)
     model = build_model(cfg, task.label_names)
     if cfg.freeze_word_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -186,6 +252,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         data_collator=_Collator(tokenizer),
         compute_metrics=compute_metrics,
         optimizers=(make_optimizer(model, cfg), None),
+        callbacks=[SharpnessSchedule()] if cfg.method == "adapler" else None,
     )
     trainer.train()
     metrics = trainer.evaluate()

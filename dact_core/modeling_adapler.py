@@ -1,0 +1,199 @@
+"""AdapLeR (Modarressi, Mohebbi, Pilehvar, ACL 2022): drop tokens layer by layer (methods.md §3).
+
+Before each layer a Contribution Predictor (CP) scores every alive token,
+logit_t = w2 GELU(W1 h_t + b1) + b2 (W1: H -> 32), s = softmax over the alive tokens, and token t
+is dropped when s_t < eta_l / n_l (n_l alive tokens; 1/n is a uniform score). [CLS] is never dropped
+and a dropped token never returns. The classifier reads [CLS] after the last layer (BERT's pooler),
+so the model starts from a fine-tuned full-depth reference.
+
+Training (soft removal): a token's "alive" mass is the running product of
+sigmoid(lambda (s_t - eta_l / n_l)); its log is added to the attention scores of every query, so a
+dropped token fades out of attention while everything stays differentiable. lambda (sharpness) is
+annealed upward per epoch. Losses:
+    CE + gamma sum_l (N + 1 - l) KL(target_l || s^l)       -> network and CPs
+    CE + phi sum_l (soft number of alive tokens)/length     -> the thresholds eta_l
+Routing (our reading of the paper's two optimisers): the removal mask sees s detached, so the CPs
+learn from the KL term only and the thresholds from CE and the length term. target_l is the
+saliency (gradient x input at the embedding output, L2 over the hidden size, from the reference
+model; see `saliency_targets`) renormalised over the tokens still alive.
+Inference removes tokens physically: kept tokens are gathered, so later layers run on fewer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from huggingface_hub.dataclasses import strict
+from torch import nn
+from torch.nn import functional as F
+from transformers import BertConfig, BertModel
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_outputs import ModelOutput
+from transformers.models.bert.modeling_bert import BertPreTrainedModel
+
+NEG = -1e4  # additive attention bias of a removed or padding key
+
+
+@strict
+class AdaplerBertConfig(BertConfig):
+    """cp_hidden_size: width of each Contribution Predictor; kl_weight: gamma; length_weight: phi;
+    eta_init: initial threshold multiplier; sharpness: lambda of the soft removal (annealed in training)."""
+
+    model_type = "adapler-bert"
+
+    cp_hidden_size: int = 32
+    kl_weight: float = 0.1
+    length_weight: float = 0.01
+    eta_init: float = 0.25
+    sharpness: float = 10.0
+
+
+@dataclass
+class AdaplerOutput(ModelOutput):
+    """logits (B, C); tokens_per_layer (B, N): tokens each layer ran on; exit_layer (B,) is always N."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    tokens_per_layer: torch.Tensor | None = None
+    exit_layer: torch.Tensor | None = None
+
+
+class ContributionPredictor(nn.Module):
+    def __init__(self, config: AdaplerBertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.cp_hidden_size)
+        self.score = nn.Linear(config.cp_hidden_size, 1)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.score(F.gelu(self.dense(hidden))).squeeze(-1)  # (B, T)
+
+
+def masked_softmax(logits: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
+    """Softmax over the alive tokens (alive: (B, T) mass in [0, 1])."""
+    return (logits + torch.log(alive.clamp(min=1e-9))).softmax(dim=-1)  # (B, T)
+
+
+class AdaplerBertForSequenceClassification(BertPreTrainedModel):
+    config_class = AdaplerBertConfig
+    config: AdaplerBertConfig
+
+    def __init__(self, config: AdaplerBertConfig):
+        super().__init__(config)
+        self.bert = BertModel(config, add_pooling_layer=True)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.predictors = nn.ModuleList([ContributionPredictor(config) for _ in range(config.num_hidden_layers)])
+        self.eta = nn.Parameter(torch.full((config.num_hidden_layers,), config.eta_init))
+        self.post_init()
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if module is self:
+            self.eta.fill_(self.config.eta_init)
+
+    @classmethod
+    def from_reference(cls, reference: str, **config_kwargs) -> "AdaplerBertForSequenceClassification":
+        """Start from a fine-tuned full-depth BERT classifier (its encoder, pooler and classifier)."""
+        base = BertConfig.from_pretrained(reference)
+        settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
+        settings.update(config_kwargs)
+        return cls.from_pretrained(reference, config=AdaplerBertConfig(**settings), use_safetensors=True)
+
+    def _classify(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.bert.pooler(hidden)))  # (B, C)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        saliency: torch.Tensor | None = None,
+        halt_early: bool = False,
+        **kwargs,
+    ) -> AdaplerOutput:
+        """Soft removal (training, `halt_early=False`) or physical removal (`halt_early=True`)."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
+        if halt_early:
+            return self._pruning_forward(hidden, attention_mask)
+        num_layers = self.config.num_hidden_layers
+        pad = attention_mask.to(hidden.dtype)  # (B, T)
+        alive = pad.clone()  # (B, T) soft alive mass
+        is_cls = torch.zeros_like(pad, dtype=torch.bool)
+        is_cls[:, 0] = True
+        kl_terms, length_terms, tokens = [], [], []
+        for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
+            scores = masked_softmax(predictor(hidden), alive)  # (B, T)
+            n_alive = alive.sum(dim=1, keepdim=True)  # (B, 1)
+            eta = self.eta[n].clamp(0.01, 1.0)
+            keep = torch.sigmoid(self.config.sharpness * (scores.detach() - eta / n_alive.detach()))  # (B, T)
+            alive = torch.where(is_cls, alive, alive * keep)  # (B, T) a dropped token never returns
+            tokens.append(alive.sum(dim=1))
+            length_terms.append(alive.sum(dim=1) / pad.sum(dim=1))  # (B,) share of tokens still alive
+            if saliency is not None:
+                target = saliency * alive.detach()  # (B, T)
+                target = target / target.sum(dim=1, keepdim=True).clamp(min=1e-9)
+                kl = (target * (target.clamp(min=1e-9).log() - scores.clamp(min=1e-9).log())).sum(dim=1)  # (B,)
+                kl_terms.append((num_layers - n) * kl)  # weight N + 1 - l for 1-based l
+            bias = torch.where(pad > 0, torch.log(alive.clamp(min=1e-9)), torch.full_like(pad, NEG))  # (B, T)
+            hidden = layer(hidden, bias[:, None, None, :].to(hidden.dtype))  # (B, T, H)
+        logits = self._classify(hidden)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits, labels)
+            loss = loss + self.config.length_weight * torch.stack(length_terms, dim=1).sum(dim=1).mean()
+            if kl_terms:
+                loss = loss + self.config.kl_weight * torch.stack(kl_terms, dim=1).sum(dim=1).mean()
+        tokens_per_layer = torch.stack(tokens, dim=1).detach()  # (B, N) soft counts
+        exit_layer = torch.full((hidden.shape[0],), num_layers, dtype=torch.int64, device=hidden.device)
+        return AdaplerOutput(loss=loss, logits=logits, tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
+
+    def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> AdaplerOutput:
+        batch, num_layers = hidden.shape[0], self.config.num_hidden_layers
+        tokens_per_layer = torch.zeros(batch, num_layers, dtype=torch.int64, device=hidden.device)  # (B, N)
+        for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
+            alive = attention_mask.to(hidden.dtype)  # (B, T)
+            scores = masked_softmax(predictor(hidden), alive)  # (B, T)
+            threshold = self.eta[n].clamp(0.01, 1.0) / alive.sum(dim=1, keepdim=True)  # (B, 1)
+            keep = (scores >= threshold) & attention_mask.bool()  # (B, T)
+            keep[:, 0] = True  # [CLS] stays
+            hidden, attention_mask = gather_tokens(hidden, keep)
+            tokens_per_layer[:, n] = attention_mask.sum(dim=1)
+            mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+            hidden = layer(hidden, mask)  # (B, T', H)
+        exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
+        return AdaplerOutput(logits=self._classify(hidden), tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
+
+
+def gather_tokens(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Physically keep the tokens marked in `keep` (B, T), in order, right-padded to the longest row.
+
+    hidden (B, T, H) -> (B, T', H) and the new attention mask (B, T').
+    """
+    counts = keep.sum(dim=1)  # (B,)
+    length = int(counts.max())
+    # stable order: kept tokens first, in their original order
+    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :length]  # (B, T')
+    gathered = torch.gather(hidden, 1, order.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))  # (B, T', H)
+    new_mask = (torch.arange(length, device=hidden.device)[None, :] < counts[:, None]).long()  # (B, T')
+    return gathered, new_mask
+
+
+def saliency_targets(reference_model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     labels: torch.Tensor) -> torch.Tensor:
+    """Gradient x input of the gold-label logit at the embedding output, L2 over the hidden size.
+
+    captum's LayerGradientXActivation on the embeddings module; returns (B, T), zero on padding.
+    """
+    from captum.attr import LayerGradientXActivation
+
+    def forward(ids, mask):
+        return reference_model(input_ids=ids, attention_mask=mask).logits
+
+    attribution = LayerGradientXActivation(forward, reference_model.bert.embeddings)
+    scores = attribution.attribute(input_ids, target=labels, additional_forward_args=(attention_mask,))  # (B, T, H)
+    return scores.norm(dim=-1).detach() * attention_mask  # (B, T)

@@ -1,0 +1,102 @@
+"""AdapLeR and the trainable token gates on tiny random models: soft training, physical removal."""
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from conftest import random_batch, tiny_config
+from dact_core import (
+    AdaplerBertConfig,
+    AdaplerBertForSequenceClassification,
+    TokenGateBertConfig,
+    TokenGateBertForSequenceClassification,
+)
+from dact_core.modeling_adapler import gather_tokens, saliency_targets
+from dact_core.modeling_token_gates import significance
+
+
+def bert_settings(**extra):
+    settings = {k: v for k, v in tiny_config().to_dict().items() if k in BertConfig.__dataclass_fields__}
+    settings.update(extra)
+    return settings
+
+
+def test_gather_tokens_keeps_order_and_pads():
+    hidden = torch.arange(2 * 5, dtype=torch.float32).reshape(2, 5, 1)
+    keep = torch.tensor([[True, False, True, True, False], [True, False, False, False, False]])
+    out, mask = gather_tokens(hidden, keep)
+    assert out[0, :, 0].tolist() == [0, 2, 3] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert out[1, 0, 0] == 5
+
+
+def test_adapler_soft_training_reaches_every_part():
+    torch.manual_seed(0)
+    model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings())).train()
+    ids, mask = random_batch(0, 6)
+    saliency = torch.rand(ids.shape) * mask
+    out = model(ids, mask, labels=torch.randint(0, 2, (6,)), saliency=saliency)
+    out.loss.backward()
+    assert model.eta.grad.abs().sum() > 0
+    assert model.predictors[2].dense.weight.grad.abs().sum() > 0
+    assert model.bert.encoder.layer[0].attention.self.query.weight.grad.abs().sum() > 0
+
+
+def test_adapler_removal_rule_batch_equals_single_and_never_drops_cls():
+    torch.manual_seed(1)
+    model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings(eta_init=0.9))).eval()
+    with torch.no_grad():
+        for cp in model.predictors:
+            cp.score.weight.mul_(200)  # sharp scores, so some tokens fall under eta / n
+    ids, mask = random_batch(1, 8)
+    with torch.no_grad():
+        batched = model(ids, mask, halt_early=True)
+        tokens = batched.tokens_per_layer
+        assert (tokens[:, 1:] <= tokens[:, :-1]).all() and (tokens >= 1).all()
+        assert (tokens[:, -1] < mask.sum(1)).any()
+        for i in range(8):
+            n = int(mask[i].sum())
+            single = model(ids[i : i + 1, :n], mask[i : i + 1, :n], halt_early=True)
+            torch.testing.assert_close(single.logits[0], batched.logits[i], rtol=1e-4, atol=1e-4)
+            assert torch.equal(single.tokens_per_layer[0], tokens[i])
+        model.eta.fill_(-1.0)  # clamped to 0.01: a lower threshold keeps at least as many tokens
+        kept = model(ids, mask, halt_early=True).tokens_per_layer
+    assert (kept >= tokens).all() and (kept > tokens).any()
+
+
+def test_saliency_targets_with_captum():
+    torch.manual_seed(2)
+    reference = BertForSequenceClassification(BertConfig(**bert_settings())).eval()
+    ids, mask = random_batch(2, 4)
+    scores = saliency_targets(reference, ids, mask, torch.tensor([0, 1, 0, 1]))
+    assert scores.shape == ids.shape and (scores[mask == 0] == 0).all() and (scores[mask == 1] > 0).all()
+
+
+def test_token_gates_training_and_removal(tmp_path):
+    torch.manual_seed(3)
+    model = TokenGateBertForSequenceClassification(TokenGateBertConfig(**bert_settings(max_gated_length=64)))
+    ids, mask = random_batch(3, 6)
+    model.train()
+    out = model(ids, mask, labels=torch.randint(0, 2, (6,)))
+    out.loss.backward()
+    assert model.gate_logits.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        full, pruned = model(ids, mask), model(ids, mask, halt_early=True)
+        torch.testing.assert_close(full.logits, pruned.logits, rtol=1e-4, atol=1e-4)  # gates ~open: same answer
+        model.gate_logits[:, 4:] = -5.0  # close every gate after the 4th sorted position
+        pruned = model(ids, mask, halt_early=True)
+    assert (pruned.tokens_per_layer[:, 1:] <= 4).all()
+    assert (pruned.tokens_per_layer[:, 0] == mask.sum(1)).all()
+    model.save_pretrained(tmp_path)
+    from transformers import AutoModelForSequenceClassification
+
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, use_safetensors=True).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids, mask, halt_early=True).logits, pruned.logits)
+
+
+def test_significance_pins_cls_and_sinks_padding():
+    weights = torch.softmax(torch.randn(1, 2, 4, 4), dim=-1)
+    mask = torch.tensor([[1, 1, 1, 0]])
+    order = significance(weights, mask).argsort(dim=1, descending=True)[0].tolist()
+    assert order[0] == 0 and order[-1] == 3
