@@ -69,13 +69,19 @@ def evaluate(
     check_full_depth: bool = True,
     progress: bool = True,
     on_progress=None,
+    halting_bound: str | None = None,
+    halting_relaxation: float | None = None,
 ) -> EvalResult:
     """Halting inference over `task`; returns metrics and one trace row per example (input order).
 
     on_progress(done, total), if given, is called after every batch (the app's progress bar).
+    halting_bound / halting_relaxation: the inference setting (default: the model's config).
     """
     model.eval()
     config = model.config
+    bound = halting_bound or config.halting_bound
+    relaxation = config.halting_relaxation if halting_relaxation is None else float(halting_relaxation)
+    setting = dict(halting_bound=bound, halting_relaxation=relaxation)
     max_length = min(max_length, config.max_position_embeddings)
     label_names = [config.id2label[i] for i in range(config.num_labels)]
     num_layers = config.num_hidden_layers
@@ -97,18 +103,18 @@ def evaluate(
     bar = tqdm(total=n, desc="evaluating", unit="ex", disable=not progress)
     for idx, enc, lengths in _batches(task, tokenizer, batch_size, max_length):
         t0 = time.perf_counter()
-        halted = model(**enc, halt_early=True)
+        halted = model(**enc, halt_early=True, **setting)
         halting_seconds += time.perf_counter() - t0
         rows["exit_layer"][idx] = halted.exit_layer.numpy()
         rows["prediction"][idx] = halted.probs.argmax(-1).numpy()
         rows["num_tokens"][idx] = lengths
         trace = halted
         if check_full_depth:
-            trace = model(**enc)
+            trace = model(**enc, **setting)
             rows["full_depth_prediction"][idx] = trace.probs.argmax(-1).numpy()
-            for bound in ("tight", "paper"):
-                exits = exit_layers_from_trace(trace.acc_probs, trace.remaining_probs, bound, config.halting_relaxation)
-                rows[f"exit_layer_{bound}"][idx] = exits.numpy()
+            for name in ("tight", "paper"):
+                exits = exit_layers_from_trace(trace.acc_probs, trace.remaining_probs, name, relaxation)
+                rows[f"exit_layer_{name}"][idx] = exits.numpy()
         layer_probs[idx] = trace.layer_probs.float().numpy()
         acc_probs[idx] = trace.acc_probs.numpy()
         halting_probs[idx] = trace.halting_probs.float().numpy()
@@ -152,9 +158,9 @@ def evaluate(
 
     metrics = summarize(traces, num_layers, label_names)
     metrics.update(
-        halting_bound=config.halting_bound,
-        halting_relaxation=config.halting_relaxation,
-        guarantee_holds=config.guarantee_holds,
+        halting_bound=bound,
+        halting_relaxation=relaxation,
+        guarantee_holds=relaxation == 1.0,
         halting_seconds=round(halting_seconds, 3),
         source=task.source,
     )

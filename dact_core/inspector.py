@@ -97,13 +97,9 @@ class DactInspector:
         if not 0.0 <= relaxation <= 1.0:
             raise InputError(f"relaxation must lie in [0, 1], got {relaxation}")
         enc, num_tokens = self._encode(text)
-        saved = config.halting_bound, config.halting_relaxation
-        config.halting_bound, config.halting_relaxation = bound, relaxation
-        try:
-            full = self.model(**enc)
-            halted = self.model(**enc, halt_early=True)
-        finally:
-            config.halting_bound, config.halting_relaxation = saved
+        setting = dict(halting_bound=bound, halting_relaxation=relaxation)
+        full = self.model(**enc, **setting)
+        halted = self.model(**enc, halt_early=True, **setting)
         acc, rem = full.acc_probs[0], full.remaining_probs[0]  # (N, C), (N,)
         n_layers = rem.shape[0]
         layers_left = [(n_layers - n - 1) * relaxation for n in range(n_layers)]

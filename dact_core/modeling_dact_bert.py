@@ -189,15 +189,23 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         halt_early: bool = False,
+        halting_bound: str | None = None,
+        halting_relaxation: float | None = None,
         **kwargs,
     ) -> DactBertOutput:
+        """halt_early: halting inference. halting_bound / halting_relaxation override the config's for
+        this call only (the model object may be shared, e.g. by several app sessions)."""
+        bound = self.config.halting_bound if halting_bound is None else halting_bound
+        relaxation = self.config.halting_relaxation if halting_relaxation is None else float(halting_relaxation)
+        if bound not in BOUNDS or not 0.0 <= relaxation <= 1.0:
+            raise ValueError(f"halting bound must be one of {BOUNDS} and relaxation in [0, 1]; got {bound!r}, {relaxation}")
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
         if halt_early:
             if labels is not None:
                 raise ValueError("the loss needs every layer: call with halt_early=False to train or score")
-            return self._halting_forward(hidden, attention_mask)
+            return self._halting_forward(hidden, attention_mask, bound, relaxation)
 
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         layer_probs, halting_probs = [], []
@@ -223,7 +231,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             loss = loss.to(hidden.dtype)
 
         exit_layer = exit_layers_from_trace(
-            acc_probs.detach(), remaining_probs.detach(), self.config.halting_bound, self.config.halting_relaxation
+            acc_probs.detach(), remaining_probs.detach(), bound, relaxation
         )
         return DactBertOutput(
             loss=loss,
@@ -237,7 +245,9 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             ponder_cost=ponder_cost,
         )
 
-    def _halting_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> DactBertOutput:
+    def _halting_forward(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, bound: str, relaxation: float
+    ) -> DactBertOutput:
         """Run layer by layer; after each, rows whose bound holds are frozen and leave the batch."""
         batch, num_layers, num_classes = hidden.shape[0], self.num_layers, self.config.num_labels
         nan = float("nan")
@@ -263,9 +273,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             remaining_probs[rows, n] = remaining_prob
             ponder_cost[rows] += remaining_prob
 
-            halt = should_halt(
-                acc_prob, remaining_prob, n + 1, num_layers, self.config.halting_bound, self.config.halting_relaxation
-            )  # (R,)
+            halt = should_halt(acc_prob, remaining_prob, n + 1, num_layers, bound, relaxation)  # (R,)
             if halt.any():
                 probs[rows[halt]] = acc_prob[halt]
                 exit_layer[rows[halt]] = n + 1

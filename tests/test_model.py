@@ -141,3 +141,32 @@ def test_relaxation_halts_earlier_and_config_validates():
 def test_halting_bias_initialisation():
     model = DactBertForSequenceClassification(tiny_config(halting_bias_init=-1.5))
     assert torch.equal(model.dact[2].halting.bias.detach(), torch.tensor([-1.5]))
+
+
+def test_per_call_setting_overrides_without_touching_the_config():
+    model = tiny_model(13, num_layers=5)
+    ids, mask = random_batch(13, 16)
+    with torch.no_grad():
+        per_call = model(ids, mask, halt_early=True, halting_bound="paper", halting_relaxation=0.5)
+        assert model.config.halting_bound == "tight" and model.config.halting_relaxation == 1.0
+        model.config.halting_bound, model.config.halting_relaxation = "paper", 0.5
+        via_config = model(ids, mask, halt_early=True)
+    assert torch.equal(per_call.exit_layer, via_config.exit_layer)
+    with pytest.raises(ValueError, match="relaxation"):
+        model(ids, mask, halt_early=True, halting_relaxation=2.0)
+
+
+def test_evaluate_reports_the_setting_it_ran(tiny_tokenizer, tmp_path):
+    from dact_core.data import load_task
+    from dact_core.evaluate import evaluate
+
+    data = tmp_path / "d.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"the film was {w}\t{i % 2}\n" for i, w in
+                                                   enumerate(["good", "bad", "dull", "great"] * 5)))
+    model = tiny_model(14, num_labels=2)
+    task = load_task(str(data))
+    relaxed = evaluate(model, tiny_tokenizer, task, progress=False, halting_bound="tight", halting_relaxation=0.5)
+    assert relaxed.metrics["halting_bound"] == "tight" and relaxed.metrics["guarantee_holds"] is False
+    exact = evaluate(model, tiny_tokenizer, task, progress=False)
+    assert exact.metrics["agree_with_full_depth"] == 20 and exact.metrics["guarantee_holds"] is True
+    assert relaxed.metrics["avg_layers"] <= exact.metrics["avg_layers"]

@@ -84,15 +84,10 @@ signature = (task.source, task.text_columns, bound, relaxation, path,
 cache = st.session_state.setdefault("ds_results", {})
 if signature not in cache:
     progress = st.progress(0.0, text=f"Running {len(task):,} examples...")
-    cfg = inspector.model.config
-    saved = cfg.halting_bound, cfg.halting_relaxation
-    cfg.halting_bound, cfg.halting_relaxation = bound, relaxation
-    try:
-        result = evaluate(inspector.model, inspector.tokenizer, task, batch_size=32, progress=False,
-                          on_progress=lambda done, total: progress.progress(done / total,
-                                                                            text=f"{done:,} / {total:,} examples"))
-    finally:
-        cfg.halting_bound, cfg.halting_relaxation = saved
+    result = evaluate(inspector.model, inspector.tokenizer, task, batch_size=32, progress=False,
+                      halting_bound=bound, halting_relaxation=relaxation,
+                      on_progress=lambda done, total: progress.progress(done / total,
+                                                                        text=f"{done:,} / {total:,} examples"))
     progress.empty()
     while len(cache) >= 3:  # bounded: the three most recent runs
         cache.pop(next(iter(cache)))
