@@ -23,6 +23,16 @@ def resolve_backbone(name_or_path: str | None) -> str:
     return str(name_or_path)
 
 
+def derived_config(config_cls, checkpoint: str, **overrides):
+    """A config of `config_cls` (a BertConfig subclass) carrying a BERT checkpoint's architecture."""
+    from transformers import BertConfig
+
+    base = BertConfig.from_pretrained(checkpoint)
+    settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
+    settings.update(overrides)
+    return config_cls(**settings)
+
+
 def resolve_model(name_or_path: str | None) -> str:
     """A trained model to load: the given folder or hub name, or (None) the shipped default."""
     if name_or_path is not None:

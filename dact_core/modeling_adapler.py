@@ -96,10 +96,10 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
     @classmethod
     def from_reference(cls, reference: str, **config_kwargs) -> "AdaplerBertForSequenceClassification":
         """Start from a fine-tuned full-depth BERT classifier (its encoder, pooler and classifier)."""
-        base = BertConfig.from_pretrained(reference)
-        settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
-        settings.update(config_kwargs)
-        return cls.from_pretrained(reference, config=AdaplerBertConfig(**settings), use_safetensors=True)
+        from .backbone import derived_config
+
+        config = derived_config(AdaplerBertConfig, reference, **config_kwargs)
+        return cls.from_pretrained(reference, config=config, use_safetensors=True)
 
     def _classify(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.bert.pooler(hidden)))  # (B, C)

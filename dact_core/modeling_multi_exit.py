@@ -122,13 +122,11 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
 
     @classmethod
     def from_backbone(cls, backbone: str | None = None, **config_kwargs) -> "MultiExitBertForSequenceClassification":
-        from .backbone import resolve_backbone
+        from .backbone import derived_config, resolve_backbone
 
         path = resolve_backbone(backbone)
-        base = BertConfig.from_pretrained(path)
-        settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
-        settings.update(config_kwargs)
-        return cls.from_pretrained(path, config=MultiExitBertConfig(**settings), use_safetensors=True)
+        return cls.from_pretrained(path, config=derived_config(MultiExitBertConfig, path, **config_kwargs),
+                                   use_safetensors=True)
 
     def forward(
         self,

@@ -73,11 +73,10 @@ class TokenGateBertForSequenceClassification(BertPreTrainedModel):
 
     @classmethod
     def from_reference(cls, reference: str, **config_kwargs) -> "TokenGateBertForSequenceClassification":
-        base = BertConfig.from_pretrained(reference)
-        settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
-        settings.update(config_kwargs)
-        return cls.from_pretrained(reference, config=TokenGateBertConfig(**settings), use_safetensors=True,
-                                   attn_implementation="eager")
+        from .backbone import derived_config
+
+        config = derived_config(TokenGateBertConfig, reference, **config_kwargs)
+        return cls.from_pretrained(reference, config=config, use_safetensors=True, attn_implementation="eager")
 
     @property
     def gates(self) -> torch.Tensor:

@@ -44,7 +44,7 @@ def test_train_eval_predict(tmp_path, tiny_backbone, tiny_task, capsys):
     metrics = json.loads((evaluation / "metrics.json").read_text())
     assert metrics["num_examples"] == 96
     assert metrics["agree_with_full_depth"] == 96
-    assert f"halted == full     96/96" in printed
+    assert "halted == full     96/96" in printed
     assert sum(metrics["exit_layer_histogram"].values()) == 96
     traces = pd.read_csv(evaluation / "traces.csv")
     assert len(traces) == 96 and {"exit_layer", "halting_prob_1", "acc_prob_4_positive"} <= set(traces.columns)

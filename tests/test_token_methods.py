@@ -1,6 +1,5 @@
 """AdapLeR and the trainable token gates on tiny random models: soft training, physical removal."""
 
-import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
