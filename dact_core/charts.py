@@ -157,12 +157,12 @@ def exit_histogram_figure(traces: pd.DataFrame, num_layers: int) -> go.Figure:
     counts = traces["exit_layer"].value_counts().reindex(range(1, num_layers + 1), fill_value=0)
     fig = go.Figure(go.Bar(x=counts.index, y=counts.values, name="examples", marker_color="#1f77b4",
                            customdata=counts.index, text=counts.values, textposition="outside"))
+    fig = _layout(fig, "Where examples halt (exit layer)", "examples", num_layers)
     if "correct" in traces:
         acc = traces.groupby("exit_layer")["correct"].mean().reindex(range(1, num_layers + 1))
         fig.add_scatter(x=acc.index, y=acc.values, name="accuracy at this exit", yaxis="y2", mode="lines+markers",
                         line=dict(color="#2ca02c", width=3))
         fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.05]))
-    fig = _layout(fig, "Where examples halt (exit layer)", "examples", num_layers)
     fig.update_layout(clickmode="event+select")
     return fig
 

@@ -66,7 +66,7 @@ def tiny_tokenizer(tmp_path):
 
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    return BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=64)
+    return BertTokenizerFast(vocab=str(vocab), do_lower_case=True, model_max_length=64)
 
 
 @pytest.fixture

@@ -1,0 +1,91 @@
+"""Chart builders are plain functions of traces: testable without Streamlit or a browser."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import tiny_model
+from dact_core import charts
+from dact_core.inspector import DactInspector, InputError, TokenAttribution
+
+
+@pytest.fixture
+def inspector(tiny_tokenizer):
+    model = tiny_model(3, num_labels=3, id2label={0: "bad", 1: "meh", 2: "good"},
+                       label2id={"bad": 0, "meh": 1, "good": 2})
+    return DactInspector(model, tiny_tokenizer)
+
+
+def test_trace_is_plain_and_consistent(inspector):
+    trace = inspector.trace("the film was good but slow")
+    assert isinstance(trace.acc_probs, np.ndarray) and trace.acc_probs.shape == (4, 3)
+    np.testing.assert_allclose(trace.acc_probs.sum(1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(trace.layer_weights.sum(), 1.0, atol=1e-9)
+    assert trace.prediction == trace.full_depth_prediction
+    assert trace.exit_layer == trace.exit_layer_tight <= trace.exit_layer_paper
+    assert (trace.margin_tight[trace.exit_layer - 1] > 0) or trace.exit_layer == 4
+    assert trace.tokens[0] == "[CLS]"
+    with pytest.raises(InputError, match="empty"):
+        inspector.trace("  ")
+
+
+def test_inspect_figures(inspector):
+    trace = inspector.trace("the film was good but slow")
+    for build in (charts.halting_figure, charts.answer_evolution_figure, charts.bound_figure,
+                  charts.layer_weight_figure):
+        fig = build(trace)
+        assert fig.layout.xaxis.dtick == 1
+        assert any(shape.x0 == trace.exit_layer for shape in fig.layout.shapes)  # the exit marker
+        assert "series,x,y" in charts.figure_csv(fig)
+    evolution = charts.answer_evolution_figure(trace, upto_layer=2)
+    assert all(len(t.x) == 2 for t in evolution.data)
+    colours = {t.name: t.line.color for t in evolution.data}
+    assert colours["a_n good"] == colours["y_n good"] == charts.class_color(2)
+    animation = charts.answer_animation_figure(trace)
+    assert len(animation.frames) == 4 and animation.layout.updatemenus[0].buttons[0].label == "Play"
+
+
+def test_relaxed_setting_is_flagged_in_the_bound_chart(inspector):
+    trace = inspector.trace("good good good", relaxation=0.5)
+    assert not trace.guarantee_holds
+    assert "no guarantee" in charts.bound_figure(trace).layout.title.text
+
+
+def test_attribution_html_escapes_user_text():
+    attribution = TokenAttribution(tokens=["[CLS]", "<script>", "##x", "&", "[SEP]"],
+                                   scores=np.array([0.0, 0.5, -0.2, 0.1, 0.0]), target=0, layer=2,
+                                   convergence_delta=0.0)
+    html = charts.attribution_html(attribution)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
+    assert "[CLS]" not in html
+
+
+def test_attributions_with_captum(inspector):
+    attribution = inspector.attribute("the film was good", layer=2, n_steps=8)
+    assert attribution.layer == 2 and len(attribution.scores) == len(attribution.tokens)
+    assert np.abs(attribution.scores).sum() > 0
+    with pytest.raises(InputError, match="layer"):
+        inspector.attribute("the film", layer=9)
+
+
+def test_dataset_and_sweep_figures():
+    rng = np.random.default_rng(0)
+    traces = pd.DataFrame({
+        "exit_layer": rng.integers(1, 5, 50), "correct": rng.random(50) > 0.3,
+        "label_name": rng.choice(["bad", "good"], 50),
+        **{f"remaining_prob_{n}": rng.random(50) for n in range(1, 5)},
+        **{f"halting_prob_{n}": rng.random(50) for n in range(1, 5)},
+    })
+    hist = charts.exit_histogram_figure(traces, 4)
+    assert list(hist.data[0].x) == [1, 2, 3, 4] and sum(hist.data[0].y) == 50
+    assert hist.layout.yaxis2.title.text == "accuracy" and hist.layout.yaxis.title.text == "examples"
+    breakdown = charts.layers_breakdown_figure(traces, 4)
+    assert {"all", "class bad", "class good", "correct", "wrong"} == set(breakdown.data[0].x)
+    curves = charts.mean_curves_figure(traces, 4, "halting_prob")
+    assert len(curves.data) == traces.exit_layer.nunique()
+    sweep = charts.sweep_figure({
+        "num_layers": 6, "reference": {"accuracy": 0.9},
+        "dact": [{"ponder_penalty": 0.01, "accuracy": 0.89, "avg_layers_tight": 4.0, "avg_layers_paper": 4.2},
+                 {"ponder_penalty": 0.1, "accuracy": 0.85, "avg_layers_tight": 2.0, "avg_layers_paper": 2.3}],
+    })
+    assert list(sweep.data[0].x) == [2.0, 4.0] and sweep.layout.shapes[0].y0 == 90.0
