@@ -20,8 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import TaskData
-from .modeling_dact_bert import DactBertForSequenceClassification
-from .modeling_multi_exit import MultiExitBertForSequenceClassification
+from .evaluate import ADAPTIVE_MODEL_TYPES
 
 ENTROPY_THRESHOLDS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -42,6 +41,7 @@ class PointResult:
     accuracy: float
     avg_layers: float
     gflops: float  # per example, mean
+    avg_tokens: float  # tokens per executed layer-slot, mean over layers and examples
     latency_ms_batch1: float
     throughput_batch32: float  # examples per second
     speedup_batch1: float = 1.0
@@ -63,8 +63,9 @@ def _apply(model, overrides: dict):
     return saved
 
 
-def _run(model, enc, halt: bool):
-    if halt and isinstance(model, (DactBertForSequenceClassification, MultiExitBertForSequenceClassification)):
+def _run(model, enc):
+    """The method's own inference: halting / exiting / token removal; plain full depth for the reference."""
+    if model.config.model_type == "dact-bert" or model.config.model_type in ADAPTIVE_MODEL_TYPES:
         return model(**enc, halt_early=True)
     return model(**enc)
 
@@ -93,30 +94,34 @@ def measure(point: OperatingPoint, tokenizer, task: TaskData, max_length: int = 
                              return_tensors="pt") for idx in batches]
         prediction = np.zeros(len(texts), dtype=np.int64)
         exit_layer = np.zeros(len(texts), dtype=np.int64)
-        _run(model, encoded[0], halt=True)  # warm-up
+        layers = np.arange(1, cfg.num_hidden_layers + 1)
+        tokens_per_layer = np.zeros((len(texts), cfg.num_hidden_layers))  # (B, N) tokens each layer ran on
+        _run(model, encoded[0])  # warm-up
         times = []
         for r in range(repeats):
             t0 = time.perf_counter()
             for idx, enc in zip(batches, encoded):
-                out = _run(model, enc, halt=True)
+                out = _run(model, enc)
                 if r == 0:
                     prediction[idx] = out.logits.argmax(-1).numpy()
                     exit_layer[idx] = _exit_layers(model, out).numpy()
+                    if getattr(out, "tokens_per_layer", None) is not None:
+                        tokens_per_layer[idx] = out.tokens_per_layer.numpy()
+                    else:
+                        executed = layers[None, :] <= exit_layer[idx][:, None]
+                        tokens_per_layer[idx] = np.where(executed, lengths[idx][:, None], 0)
             times.append(time.perf_counter() - t0)
         throughput = len(texts) / statistics.median(times)
 
         sample = np.random.default_rng(0).permutation(len(texts))[:latency_examples]
         singles = [tokenizer(texts[i], truncation=True, max_length=max_length, return_tensors="pt") for i in sample]
         for enc in singles[:10]:
-            _run(model, enc, halt=True)
+            _run(model, enc)
         latencies = []
         for enc in singles:
             t0 = time.perf_counter()
-            _run(model, enc, halt=True)
+            _run(model, enc)
             latencies.append(time.perf_counter() - t0)
-
-        layers = np.arange(1, cfg.num_hidden_layers + 1)
-        tokens_per_layer = np.where(layers[None, :] <= exit_layer[:, None], lengths[:, None], 0)  # (B, N)
         flops = layer_flops(tokens_per_layer, cfg.hidden_size, cfg.intermediate_size).sum(1)  # (B,)
         result = PointResult(
             method=point.method,
@@ -124,6 +129,7 @@ def measure(point: OperatingPoint, tokenizer, task: TaskData, max_length: int = 
             accuracy=float((prediction == labels).mean()),
             avg_layers=float(exit_layer.mean()),
             gflops=float(flops.mean() / 1e9),
+            avg_tokens=float(tokens_per_layer.mean()),
             latency_ms_batch1=1000 * statistics.median(latencies),
             throughput_batch32=throughput,
         )
@@ -132,8 +138,14 @@ def measure(point: OperatingPoint, tokenizer, task: TaskData, max_length: int = 
         _apply(model, saved)
 
 
-def operating_points(reference, dact_models: list, multi_exit=None) -> list[OperatingPoint]:
+def operating_points(reference, dact_models: list, multi_exit=None, token_models: list = ()) -> list[OperatingPoint]:
+    """The reference first (speed ratios are taken against it), then every method's settings."""
     points = [OperatingPoint("reference", "full depth", reference, {})]
+    for model in token_models:
+        name = {"adapler-bert": "AdapLeR", "token-gate-bert": "token gates"}[model.config.model_type]
+        knob = (f"phi={model.config.length_weight:g}" if name == "AdapLeR"
+                else f"lambda={model.config.gate_sparsity:g}")
+        points.append(OperatingPoint(name, knob, model, {}))
     for model in dact_models:
         points.append(OperatingPoint("DACT-BERT", f"tau={model.config.ponder_penalty:g}", model,
                                      {"halting_bound": "tight", "halting_relaxation": 1.0}))
@@ -191,6 +203,16 @@ def targets(table: pd.DataFrame) -> dict:
         out["dact_batch32_throughput_ratio"] = {"min": float(dact.speedup_batch32.min()),
                                                 "max": float(dact.speedup_batch32.max()),
                                                 "met_by_some_point": bool((dact.speedup_batch32 >= 1.5).any())}
+    reference_accuracy = float(table[table.method == "reference"].accuracy.iloc[0])
+    for method in ("AdapLeR", "token gates"):
+        rows = table[table.method == method]
+        if len(rows):
+            close = rows[rows.accuracy >= reference_accuracy - 0.01]
+            best = float(close.speedup_batch1.max()) if len(close) else None
+            out[f"{method.lower().replace(' ', '_')}_speedup_within_1_point"] = {
+                "best_batch1_speedup": best, "accuracy_loss_points": [
+                    round(100 * (reference_accuracy - a), 2) for a in rows.accuracy],
+                "met": best is not None and best >= 1.5}
     return out
 
 

@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--reference", required=True, help="the full-depth reference model folder")
     be.add_argument("--dact", nargs="*", default=[], help="DACT-BERT model folders (one per ponder penalty)")
     be.add_argument("--multi-exit", default=None, help="a multi-exit model folder (static, DeeBERT, PABEE)")
+    be.add_argument("--token-methods", nargs="*", default=[], help="AdapLeR / token-gate model folders")
     be.add_argument("--output-dir", required=True)
     be.add_argument("--title", default="benchmark")
     be.add_argument("--threads", type=int, default=2)
@@ -104,8 +105,9 @@ def cmd_bench(args) -> int:
                      label_names=label_names if _labels_are_names(label_names) else None, max_rows=args.max_rows)
     dact_models = [load_model(path)[0] for path in args.dact]
     multi_exit = load_model(args.multi_exit)[0] if args.multi_exit else None
-    table = run_bench(operating_points(reference, dact_models, multi_exit), tokenizer, task, args.threads,
-                      args.latency_examples)
+    token_models = [load_model(path)[0] for path in args.token_methods]
+    points = operating_points(reference, dact_models, multi_exit, token_models)
+    table = run_bench(points, tokenizer, task, args.threads, args.latency_examples)
     write_outputs(table, Path(args.output_dir), args.title)
     print(table_markdown(table))
     print(json.dumps(targets(table), indent=2))
@@ -177,24 +179,27 @@ def cmd_eval(args) -> int:
         max_rows=args.max_rows,
         require_labels=False,
     )
-    if isinstance(model, DactBertForSequenceClassification):
+    is_dact = isinstance(model, DactBertForSequenceClassification)
+    if is_dact:
         result = evaluate(
             model, tokenizer, task, args.batch_size, args.max_length, check_full_depth=not args.no_full_depth_check
         )
     else:
         result = evaluate_plain_classifier(model, tokenizer, task, args.batch_size, args.max_length)
-        result.metrics.update(halting_bound="none: full depth", guarantee_holds=True)
     m = result.metrics
     lines = [f"examples           {m['num_examples']}"]
     if "accuracy" in m:
         lines.append(f"accuracy           {m['accuracy']:.4f}")
-    lines.append(f"average layers     {m['avg_layers']:.3f} of {m['num_layers']} ({m['halting_bound']} bound)")
+    setting = f" ({m['halting_bound']} bound)" if is_dact else ""
+    lines.append(f"average layers     {m['avg_layers']:.3f} of {m['num_layers']}{setting}")
     if "avg_layers_paper" in m:
         lines.append(f"  tight / paper    {m['avg_layers_tight']:.3f} / {m['avg_layers_paper']:.3f}")
     lines.append("exit layers        " + "  ".join(f"{k}:{v}" for k, v in m["exit_layer_histogram"].items()))
+    if "avg_tokens_per_layer" in m:
+        lines.append("tokens per layer   " + "  ".join(f"{v:.1f}" for v in m["avg_tokens_per_layer"]))
     if "agree_with_full_depth" in m:
         lines.append(f"halted == full     {m['agree_with_full_depth']}/{m['num_examples']}")
-    if not m["guarantee_holds"]:
+    if is_dact and not m["guarantee_holds"]:
         lines.append(f"note: relaxation {m['halting_relaxation']} < 1, the halting guarantee does not hold")
     print("\n".join(lines))
     if args.output_dir:

@@ -21,6 +21,9 @@ from .halting import exit_layers_from_trace, layer_weights
 from .modeling_dact_bert import DactBertForSequenceClassification
 
 
+ADAPTIVE_MODEL_TYPES = ("multi-exit-bert", "adapler-bert", "token-gate-bert")
+
+
 @dataclass
 class EvalResult:
     metrics: dict
@@ -173,32 +176,49 @@ def evaluate(
 @torch.inference_mode()
 def evaluate_plain_classifier(model, tokenizer, task: TaskData, batch_size: int = 64, max_length: int = 128,
                               progress: bool = True) -> EvalResult:
-    """A plain full-depth classifier (the accuracy reference): every example runs every layer."""
+    """Any other classifier: the full-depth reference, or a peer method (multi-exit, AdapLeR, token gates).
+
+    Peer methods run their early-exit / token-removal inference (`halt_early=True`); the traces record
+    each example's exit layer and, for the token methods, the tokens each layer ran on.
+    """
     model.eval()
     config = model.config
     max_length = min(max_length, config.max_position_embeddings)
     label_names = [config.id2label[i] for i in range(config.num_labels)]
+    n_layers = config.num_hidden_layers
+    adaptive = config.model_type in ADAPTIVE_MODEL_TYPES
     prediction = np.zeros(len(task), dtype=np.int64)
+    exit_layer = np.full(len(task), n_layers, dtype=np.int64)
+    tokens = np.zeros((len(task), n_layers), dtype=np.int64)
     seconds = 0.0
     for idx, enc, _ in tqdm(list(_batches(task, tokenizer, batch_size, max_length)), desc="evaluating",
                             disable=not progress):
         t0 = time.perf_counter()
-        prediction[idx] = model(**enc).logits.argmax(-1).numpy()
+        out = model(**enc, halt_early=True) if adaptive else model(**enc)
         seconds += time.perf_counter() - t0
+        prediction[idx] = out.logits.argmax(-1).numpy()
+        if getattr(out, "exit_layer", None) is not None:
+            exit_layer[idx] = out.exit_layer.numpy()
+        if getattr(out, "tokens_per_layer", None) is not None:
+            tokens[idx] = out.tokens_per_layer.numpy()
+        else:  # every executed layer runs on the whole (unpadded) input
+            lengths = enc["attention_mask"].sum(1).numpy()
+            tokens[idx] = np.where(np.arange(1, n_layers + 1)[None] <= exit_layer[idx][:, None], lengths[:, None], 0)
     labels = np.asarray(task.dataset["label"])
-    traces = pd.DataFrame(
-        {
-            "text": task.dataset[task.text_columns[0]],
-            "label": labels,
-            "label_name": [label_names[i] for i in labels],
-            "prediction": prediction,
-            "prediction_name": [label_names[i] for i in prediction],
-            "correct": prediction == labels,
-            "exit_layer": config.num_hidden_layers,
-        }
-    )
-    metrics = summarize(traces, config.num_hidden_layers, label_names)
-    metrics.update(full_depth_seconds=round(seconds, 3), source=task.source, model_type=config.model_type)
+    frame = {
+        "text": task.dataset[task.text_columns[0]],
+        "label": labels,
+        "label_name": [label_names[i] for i in labels],
+        "prediction": prediction,
+        "prediction_name": [label_names[i] for i in prediction],
+        "correct": prediction == labels,
+        "exit_layer": exit_layer,
+        **{f"tokens_{n + 1}": tokens[:, n] for n in range(n_layers)},
+    }
+    traces = pd.DataFrame(frame)
+    metrics = summarize(traces, n_layers, label_names)
+    metrics.update(seconds=round(seconds, 3), source=task.source, model_type=config.model_type,
+                   avg_tokens_per_layer=[float(v) for v in tokens.mean(0)])
     return EvalResult(metrics, traces)
 
 

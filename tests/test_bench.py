@@ -9,6 +9,12 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from conftest import WORDS, tiny_config, tiny_model
+from dact_core import (
+    AdaplerBertConfig,
+    AdaplerBertForSequenceClassification,
+    TokenGateBertConfig,
+    TokenGateBertForSequenceClassification,
+)
 from dact_core.bench import layer_flops
 from dact_core.cli import main
 from test_multi_exit import tiny_multi_exit
@@ -28,7 +34,10 @@ def bench_inputs(tmp_path, tiny_tokenizer):
     settings = {k: v for k, v in tiny_config().to_dict().items() if k in BertConfig.__dataclass_fields__}
     settings.update(num_labels=2, **labels)
     cfg = BertConfig(**settings)
+    token_cfg = {k: v for k, v in settings.items()}
     models = {"reference": BertForSequenceClassification(cfg),
+              "adapler": AdaplerBertForSequenceClassification(AdaplerBertConfig(**token_cfg)),
+              "gates": TokenGateBertForSequenceClassification(TokenGateBertConfig(max_gated_length=64, **token_cfg)),
               "dact": tiny_model(4, num_labels=2, **labels),
               "multi": tiny_multi_exit(4, num_labels=2, num_layers=4, **labels)}
     for name, model in models.items():
@@ -46,7 +55,8 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     folders, data = bench_inputs
     out = tmp_path / "bench"
     code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact", str(folders["dact"]),
-                 "--multi-exit", str(folders["multi"]), "--output-dir", str(out), "--latency-examples", "5"])
+                 "--multi-exit", str(folders["multi"]), "--token-methods", str(folders["adapler"]), str(folders["gates"]),
+                 "--output-dir", str(out), "--latency-examples", "5"])
     assert code == 0
     table = pd.read_csv(out / "bench.csv")
     ref = table[table.method == "reference"].iloc[0]
@@ -54,8 +64,11 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     static = table[table.method == "static"].set_index("setting")
     assert list(static.avg_layers) == [1, 2, 3, 4]
     np.testing.assert_allclose(static.flops_ratio, [0.25, 0.5, 0.75, 1.0])
-    assert set(table.method) == {"reference", "DACT-BERT", "static", "DeeBERT", "PABEE"}
+    assert set(table.method) == {"reference", "DACT-BERT", "static", "DeeBERT", "PABEE", "AdapLeR", "token gates"}
+    gates = table[table.method == "token gates"].iloc[0]
+    assert gates.avg_layers == 4 and 0 < gates.flops_ratio <= 1.0
     summary = json.loads((out / "bench.json").read_text())
     assert "dact_batch1_speedup_vs_ideal" in summary["targets"]
+    assert "adapler_speedup_within_1_point" in summary["targets"]
     assert (out / "accuracy_vs_layers.html").exists()
     assert "| DACT-BERT |" in capsys.readouterr().out

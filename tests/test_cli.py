@@ -70,3 +70,22 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     (broken / "model.safetensors").write_bytes(b"garbage")
     assert main(["predict", "--model", str(broken), "hello"]) == 2
     assert "could not load" in capsys.readouterr().err
+
+
+def test_eval_of_a_peer_method_records_tokens_per_layer(tmp_path, tiny_tokenizer, tiny_task, capsys):
+    from conftest import tiny_config
+    from dact_core import TokenGateBertConfig, TokenGateBertForSequenceClassification
+    from transformers import BertConfig
+
+    settings = {k: v for k, v in tiny_config().to_dict().items() if k in BertConfig.__dataclass_fields__}
+    settings.update(id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    model = TokenGateBertForSequenceClassification(TokenGateBertConfig(max_gated_length=64, **settings))
+    with __import__("torch").no_grad():
+        model.gate_logits[1:, 3:] = -5.0  # from layer 2 on keep the 3 most significant tokens
+    model.save_pretrained(tmp_path / "gates")
+    tiny_tokenizer.save_pretrained(tmp_path / "gates")
+    assert main(["eval", "--model", str(tmp_path / "gates"), "--data", str(tiny_task), "--output-dir",
+                 str(tmp_path / "ev")]) == 0
+    assert "tokens per layer" in capsys.readouterr().out
+    traces = pd.read_parquet(tmp_path / "ev" / "traces.parquet")
+    assert (traces["tokens_3"] <= 3).all() and (traces["tokens_1"] == traces["tokens_1"].max()).any()
