@@ -14,7 +14,9 @@ from dact_core.inspector import DactInspector
 
 MAX_ROWS = 20_000
 EXAMPLES_FILE = ASSETS_DIR / "examples.tsv"
-RESULTS_DIR = ASSETS_DIR / "results"
+def results_dir() -> str:
+    """DACT_RESULTS_DIR names another results folder; unset means assets/results."""
+    return os.environ.get("DACT_RESULTS_DIR") or str(ASSETS_DIR / "results")
 
 
 def model_path() -> str | None:
@@ -52,8 +54,10 @@ def examples() -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=16)
-def results() -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(RESULTS_DIR).glob("*.json"))}
+def results(folder: str) -> dict[str, dict]:
+    found = {p.stem: p for p in sorted(Path(folder).glob("*.json"))}
+    found.update({p.parent.name: p for p in sorted(Path(folder).glob("*/bench.json"))})
+    return {name: json.loads(path.read_text()) for name, path in found.items()}
 
 
 def setting_controls(key: str) -> tuple[str, float]:

@@ -221,6 +221,31 @@ def sweep_figure(results: dict) -> go.Figure:
     return fig
 
 
+METHOD_COLORS = {"reference": "#444444", "DACT-BERT": "#1f77b4", "DeeBERT": "#ff7f0e", "PABEE": "#2ca02c",
+                 "static": "#7f7f7f", "AdapLeR": "#9467bd", "token gates": "#8c564b"}
+
+
+def bench_figure(points: list[dict], x: str = "avg_layers") -> go.Figure:
+    """Accuracy against compute for every method of a `dact bench` run (x: avg_layers, speedup_batch1,
+    speedup_batch32 or flops_ratio)."""
+    table = pd.DataFrame(points)
+    labels = {"avg_layers": "average executed layers", "speedup_batch1": "wall-clock speed-up, batch 1 (x)",
+              "speedup_batch32": "throughput ratio, batch 32 (x)", "flops_ratio": "FLOPs / full depth"}
+    fig = go.Figure()
+    for method, rows in table.groupby("method", sort=False):
+        rows = rows.sort_values(x)
+        mode = "markers" if method == "reference" else "lines+markers"
+        fig.add_scatter(x=rows[x], y=100 * rows["accuracy"], mode=mode, name=method, text=rows["setting"],
+                        hovertemplate="%{text}: %{y:.2f}%<extra>" + method + "</extra>",
+                        line=dict(color=METHOD_COLORS.get(method), width=3),
+                        marker=dict(size=12 if method == "reference" else 8, color=METHOD_COLORS.get(method)))
+    fig.update_layout(title=f"Accuracy against {labels[x]}", font=FONT, template="plotly_white", height=440,
+                      legend=dict(orientation="h", y=-0.2), margin=dict(l=60, r=20, t=60, b=60))
+    fig.update_xaxes(title=labels[x], dtick=1 if x == "avg_layers" else None)
+    fig.update_yaxes(title="accuracy (%)")
+    return fig
+
+
 def figure_csv(fig: go.Figure) -> str:
     """The data behind a figure's traces as CSV (one row per point), for the download buttons."""
     rows = []

@@ -67,9 +67,31 @@ def test_dataset_page_hub_error_is_a_message(app):
     assert any("could not load hub data set" in e.value for e in app.error)
 
 
-def test_compare_and_about_pages(app):
-    app.switch_page("pages/compare.py").run()
-    assert not app.exception
+def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, tmp_path):
+    import json
+
+    (tmp_path / "bench-x").mkdir()
+    (tmp_path / "sweep_x.json").write_text(json.dumps({
+        "num_layers": 6, "reference": {"accuracy": 0.9},
+        "dact": [{"ponder_penalty": 0.05, "accuracy": 0.89, "avg_layers_tight": 3.0, "avg_layers_paper": 3.2}]}))
+    (tmp_path / "bench-x" / "bench.json").write_text(json.dumps({"title": "t", "targets": {"x": 1}, "points": [
+        {"method": "reference", "setting": "full depth", "accuracy": 0.9, "avg_layers": 6, "speedup_batch1": 1,
+         "speedup_batch32": 1, "flops_ratio": 1}]}))
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("DACT_RESULTS_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert set(at.selectbox(key="cmp_results").options) == {"sweep_x", "bench-x"}
+    assert len(at.dataframe) == 1
+    at.selectbox(key="cmp_results").set_value("bench-x").run()
+    assert not at.exception and at.radio(key="cmp_axis").value == "avg_layers"
+    at.radio(key="cmp_axis").set_value("speedup_batch1").run()
+    assert not at.exception
+
+
+def test_about_page(app):
     app.switch_page("pages/about.py").run()
     assert not app.exception
     assert len(app.get("graphviz_chart")) == 1

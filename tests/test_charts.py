@@ -89,3 +89,16 @@ def test_dataset_and_sweep_figures():
                  {"ponder_penalty": 0.1, "accuracy": 0.85, "avg_layers_tight": 2.0, "avg_layers_paper": 2.3}],
     })
     assert list(sweep.data[0].x) == [2.0, 4.0] and sweep.layout.shapes[0].y0 == 90.0
+
+
+def test_bench_figure():
+    points = [
+        {"method": "reference", "setting": "full depth", "accuracy": 0.9, "avg_layers": 6, "speedup_batch1": 1.0},
+        {"method": "DACT-BERT", "setting": "tau=0.05", "accuracy": 0.89, "avg_layers": 3, "speedup_batch1": 1.9},
+        {"method": "DACT-BERT", "setting": "tau=0.01", "accuracy": 0.9, "avg_layers": 4.5, "speedup_batch1": 1.3},
+        {"method": "PABEE", "setting": "t=2", "accuracy": 0.88, "avg_layers": 3.5, "speedup_batch1": 1.6},
+    ]
+    fig = charts.bench_figure(points)
+    assert [t.name for t in fig.data] == ["reference", "DACT-BERT", "PABEE"]
+    assert list(fig.data[1].x) == [3, 4.5]
+    assert list(charts.bench_figure(points, "speedup_batch1").data[1].x) == [1.3, 1.9]
