@@ -72,7 +72,7 @@ class TrainConfig:
     length_weight: float = 0.01  # AdapLeR phi
     gate_sparsity: float = 1e-3  # token gates lambda
     gate_bimodal: float = 1e-3  # token gates mu
-    command: list[str] = field(default_factory=lambda: list(sys.argv))
+    command: list[str] = field(default_factory=lambda: ["dact", *sys.argv[1:]])
 
 
 METHODS = ("dact", "reference", "multi-exit", "adapler", "token-gates")

@@ -163,6 +163,8 @@ def ship(folder: Path, runs: Path, chosen: dict) -> None:
 def write_card(chosen: dict, reference: dict, shipped: dict, runs: Path) -> None:
     stage2 = training_record(runs / chosen["model"])
     stage1 = training_record(runs / "dact-base")
+    for record in (stage1, stage2):  # the command as a user types it, whatever the install path
+        record["command"] = "dact " + record["command"].split(" ", 1)[1]
     cfg = stage2["train_config"]
     card = f"""# DACT-BERT for SST-2 (MiniLM-L6 backbone), the default model of DACT-BERT Inspector
 
