@@ -259,8 +259,8 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         rows = torch.arange(batch, device=hidden.device)  # (R,) original index of each running row
         acc_prob = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (R, C)  a_0
         remaining_prob = hidden.new_ones(batch, dtype=torch.float64)  # (R,)  p_0
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
-            mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
             hidden = layer(hidden, mask)  # (R, T, H)
             layer_prob, halting_prob = dact(pool(hidden, attention_mask, self.config.pooling))  # (R, C), (R,)
             acc_prob, remaining_prob = accumulate_step(acc_prob, remaining_prob, layer_prob, halting_prob)
@@ -271,16 +271,21 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             ponder_cost[rows] += remaining_prob
 
             halt = should_halt(acc_prob, remaining_prob, n + 1, num_layers, bound, relaxation)  # (R,)
-            if halt.any():
+            num_halted = int(halt.sum())  # the one synchronisation per layer
+            if num_halted:
                 probs[rows[halt]] = acc_prob[halt]
                 exit_layer[rows[halt]] = n + 1
-            if halt.all():
+            if num_halted == len(rows):
                 break
-            if halt.any():
+            if num_halted:
                 rows, hidden, attention_mask, acc_prob, remaining_prob = keep_rows(
                     ~halt, rows, hidden, attention_mask, acc_prob, remaining_prob
                 )
-            hidden, attention_mask = trim_padding(hidden, attention_mask)
+                hidden, attention_mask = trim_padding(hidden, attention_mask)
+                # the attention mask changes only when rows leave
+                mask = create_bidirectional_mask(
+                    config=self.config, inputs_embeds=hidden, attention_mask=attention_mask
+                )
 
         return DactBertOutput(
             logits=probs.clamp(min=1e-12).log().to(hidden.dtype),

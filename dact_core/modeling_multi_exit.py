@@ -167,19 +167,23 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
         exit_layer = torch.zeros(batch, dtype=torch.int64, device=hidden.device)  # (B,)
         rows = torch.arange(batch, device=hidden.device)  # (R,)
         state = ExitState(self.config, batch, hidden.device)
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         for n, (layer, head) in enumerate(zip(self.bert.encoder.layer, self.exits)):
-            mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
             hidden = layer(hidden, mask)  # (R, T, H)
             z = head(pool(hidden, attention_mask, self.config.pooling))  # (R, C)
             layer_logits[rows, n] = z
             stop = state.step(n + 1, z)  # (R,)
-            if stop.any():
+            num_stopped = int(stop.sum())
+            if num_stopped:
                 logits[rows[stop]] = z[stop]
                 exit_layer[rows[stop]] = n + 1
-            if stop.all():
+            if num_stopped == len(rows):
                 break
-            if stop.any():
+            if num_stopped:
                 rows, hidden, attention_mask = keep_rows(~stop, rows, hidden, attention_mask)
                 state.keep(~stop)
-            hidden, attention_mask = trim_padding(hidden, attention_mask)
+                hidden, attention_mask = trim_padding(hidden, attention_mask)
+                mask = create_bidirectional_mask(
+                    config=self.config, inputs_embeds=hidden, attention_mask=attention_mask
+                )
         return MultiExitOutput(logits=logits, exit_layer=exit_layer, layer_logits=layer_logits)
