@@ -29,6 +29,14 @@ from transformers.models.bert.modeling_bert import BertPreTrainedModel
 from .halting import BOUNDS, accumulate, accumulate_step, exit_layers_from_trace, should_halt
 
 
+POOLINGS = ("mean", "cls")
+
+
+def check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+
+
 @strict
 class DactBertConfig(BertConfig):
     """BertConfig plus the DACT settings.
@@ -57,8 +65,7 @@ class DactBertConfig(BertConfig):
     layer_loss_weight: float = 0.0
 
     def validate_dact_settings(self):
-        if self.pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+        check_pooling(self.pooling)
         if self.halting_bound not in BOUNDS:
             raise ValueError(f"halting_bound must be one of {BOUNDS}, got {self.halting_bound!r}")
         if not 0.0 <= self.halting_relaxation <= 1.0:

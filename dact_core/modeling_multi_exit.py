@@ -24,7 +24,7 @@ from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
 
-from .modeling_dact_bert import keep_rows, pool, trim_padding
+from .modeling_dact_bert import check_pooling, keep_rows, pool, trim_padding
 
 EXIT_RULES = ("static", "entropy", "patience")
 
@@ -46,8 +46,7 @@ class MultiExitBertConfig(BertConfig):
     exit_patience: int = 1
 
     def validate_exit_settings(self):
-        if self.pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+        check_pooling(self.pooling)
         if self.exit_rule not in EXIT_RULES:
             raise ValueError(f"exit_rule must be one of {EXIT_RULES}, got {self.exit_rule!r}")
         if self.exit_layer != -1 and not 1 <= self.exit_layer <= self.num_hidden_layers:
