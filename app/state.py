@@ -9,11 +9,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dact_core.backbone import ASSETS_DIR, load_model
-from dact_core.inspector import DactInspector
+from dact_core.backbone import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model
+from dact_core.inspector import TOKEN_METHOD_NAMES, DactInspector, TokenInspector
 
 MAX_ROWS = 20_000
 EXAMPLES_FILE = ASSETS_DIR / "examples.tsv"
+METHOD_NAMES = {"dact-bert": "DACT-BERT", **TOKEN_METHOD_NAMES}
+
+
 def results_dir() -> str:
     """DACT_RESULTS_DIR names another results folder; unset means assets/results."""
     return os.environ.get("DACT_RESULTS_DIR") or str(ASSETS_DIR / "results")
@@ -24,23 +27,54 @@ def model_path() -> str | None:
     return os.environ.get("DACT_MODEL") or None
 
 
+def models_dir() -> Path:
+    """DACT_MODELS_DIR names another folder of model folders to offer; unset means assets/models."""
+    return Path(os.environ.get("DACT_MODELS_DIR") or ASSETS_DIR / "models")
+
+
+def model_choices() -> dict[str, str | None]:
+    """What the Inspect page offers: the DACT-BERT model (default or DACT_MODEL), then every other
+    model folder in models_dir() (the shipped token-reduction methods), labelled by method."""
+    own = model_path()
+    choices: dict[str, str | None] = {f"DACT_MODEL: {own}" if own else "DACT-BERT, SST-2 (shipped default)": None}
+    for folder in sorted(models_dir().glob("*/config.json")):
+        folder = folder.parent
+        if folder == DEFAULT_MODEL_DIR:
+            continue
+        model_type = json.loads((folder / "config.json").read_text()).get("model_type")
+        choices[f"{METHOD_NAMES.get(model_type, model_type)} ({folder.name})"] = str(folder)
+    return choices
+
+
 @st.cache_resource(show_spinner="Loading the model...")
-def get_inspector(path: str | None) -> DactInspector:
-    model, tokenizer = load_model(path)
+def get_inspector(path: str | None) -> DactInspector | TokenInspector:
+    """A DactInspector for DACT-BERT, a TokenInspector for AdapLeR / token gates (None: model_path())."""
+    model, tokenizer = load_model(path or model_path())
+    if model.config.model_type in TOKEN_METHOD_NAMES:
+        return TokenInspector(model, tokenizer)
     return DactInspector(model, tokenizer)
 
 
-def inspector_or_stop() -> DactInspector:
+def inspector_or_stop(path: str | None = None, dact_only: bool = True) -> DactInspector | TokenInspector:
     try:
-        return get_inspector(model_path())
+        inspector = get_inspector(path)
     except Exception as err:  # a missing or broken model folder: say so and stop the page
         st.error(f"The model could not be loaded: {err}")
         st.stop()
+    if dact_only and not isinstance(inspector, DactInspector):
+        st.error(f"This page needs a DACT-BERT model; {path or model_path()} is a {inspector.method} model.")
+        st.stop()
+    return inspector
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_trace(path: str | None, text: str, bound: str, relaxation: float):
     return get_inspector(path).trace(text, bound=bound, relaxation=relaxation)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_token_trace(path: str, text: str):
+    return get_inspector(path).trace(text)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -49,8 +83,18 @@ def cached_attribution(path: str | None, text: str, layer: int, target: int, n_s
 
 
 @st.cache_data(max_entries=4)
-def examples() -> pd.DataFrame:
+def all_examples() -> pd.DataFrame:
     return pd.read_csv(EXAMPLES_FILE, sep="\t", dtype=str, keep_default_na=False)
+
+
+def examples(label_names: list[str] | None = None) -> pd.DataFrame:
+    """The curated examples of the task whose labels the model predicts (all of them when none matches)."""
+    frame = all_examples()
+    if label_names:
+        for _, rows in frame.groupby("task", sort=False):
+            if set(rows.label[rows.label != ""]) <= set(label_names):
+                return rows.reset_index(drop=True)
+    return frame
 
 
 @st.cache_data(max_entries=16)

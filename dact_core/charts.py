@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from .inspector import ExampleTrace, TokenAttribution
+from .inspector import ExampleTrace, TokenAttribution, TokenTrace
 
 CLASS_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 HALTING_COLOR, REMAINING_COLOR, WEIGHT_COLOR = "#7f7f7f", "#111111", "#9467bd"
@@ -147,6 +147,60 @@ def attribution_html(attribution: TokenAttribution, skip_special: bool = True) -
             f'{joiner}<span title="{float(score):+.4f}" style="background: rgba({rgb},{alpha:.2f}); '
             f'padding: 1px 3px; border-radius: 3px">{text}</span>'
         )
+    return '<div style="font-size: 1.3em; line-height: 2.0">' + "".join(spans).strip() + "</div>"
+
+
+# ---- token-reduction methods (take a TokenTrace) ----
+
+KEPT_COLOR, REMOVED_COLOR = "#1f77b4", "#e6e6e6"
+
+
+def _token_label(token: str) -> str:
+    return token[2:] if token.startswith("##") else token
+
+
+def token_survival_figure(trace: TokenTrace) -> go.Figure:
+    """One square per (layer, input token): dark where the layer still runs on the token, pale where it was removed."""
+    layers, positions = np.meshgrid(np.arange(1, trace.num_layers + 1), np.arange(len(trace.tokens)), indexing="ij")
+    fig = go.Figure()
+    for name, mask, color in (("kept", trace.kept, KEPT_COLOR), ("removed", ~trace.kept, REMOVED_COLOR)):
+        fig.add_scatter(
+            x=positions[mask], y=layers[mask], mode="markers", name=name,
+            marker={"symbol": "square", "size": 14, "color": color, "line": {"color": "#999", "width": 0.5}},
+            text=[trace.tokens[t] for t in positions[mask]],
+            hovertemplate="layer %{y}: %{text}<extra>" + name + "</extra>",
+        )
+    fig = _layout(fig, f"{trace.method}: the tokens each layer runs on", "layer", trace.num_layers)
+    fig.update_xaxes(title=None, tickvals=list(range(len(trace.tokens))),
+                     ticktext=[_token_label(t) for t in trace.tokens], tickangle=-60, range=None, dtick=None)
+    fig.update_yaxes(dtick=1, range=[trace.num_layers + 0.5, 0.5])  # layer 1 on top, as the text flows down
+    fig.update_layout(height=300 + 12 * trace.num_layers, legend={"orientation": "h", "y": 1.12})
+    return fig
+
+
+def tokens_per_layer_figure(trace: TokenTrace) -> go.Figure:
+    """Tokens each layer runs on, against the full length."""
+    layers = np.arange(1, trace.num_layers + 1)
+    counts = trace.tokens_per_layer
+    fig = go.Figure(go.Bar(x=layers, y=counts, name="tokens kept", marker_color=KEPT_COLOR,
+                           text=[str(int(c)) for c in counts], textposition="outside"))
+    fig.add_hline(y=len(trace.tokens), line_dash="dash", line_color="#444",
+                  annotation_text=f"full length {len(trace.tokens)}")
+    return _layout(fig, "Tokens each layer runs on", "tokens", trace.num_layers, [0, 1.15 * len(trace.tokens)])
+
+
+def survival_html(trace: TokenTrace, layer: int) -> str:
+    """The text as layer `layer` (1-based) sees it: removed tokens struck through and faded; HTML-escaped."""
+    kept = trace.kept[max(1, min(int(layer), trace.num_layers)) - 1]
+    spans = []
+    for token, alive in zip(trace.tokens, kept):
+        if token == "[PAD]":
+            continue
+        text = html.escape(_token_label(token))
+        joiner = "" if token.startswith("##") else " "
+        style = ("background: rgba(31,119,180,0.18); padding: 1px 3px; border-radius: 3px" if alive
+                 else "color: #aaa; text-decoration: line-through; padding: 1px 3px")
+        spans.append(f'{joiner}<span style="{style}">{text}</span>')
     return '<div style="font-size: 1.3em; line-height: 2.0">' + "".join(spans).strip() + "</div>"
 
 

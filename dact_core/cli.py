@@ -1,4 +1,4 @@
-"""The `dact` command: train, eval, predict."""
+"""The `dact` command: train, eval, predict, bench, export, app."""
 
 from __future__ import annotations
 
@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--threads", type=int, default=2)
     be.add_argument("--latency-examples", type=int, default=300, help="examples timed one by one per point")
 
+    ex = sub.add_parser("export", help="write a trained model as a compact checkpoint for shipping")
+    ex.add_argument("--model", required=True, help="trained model folder")
+    ex.add_argument("--output-dir", required=True, help="the new folder (replaced if it exists)")
+    ex.add_argument("--float32", action="store_true", help="keep float32 weights (default: float16)")
+    ex.add_argument("--no-shared-weights", action="store_true",
+                    help="store every tensor, also those identical to the backbone's (the frozen word embeddings)")
+
     ap = sub.add_parser("app", help="start the Streamlit inspector app")
     ap.add_argument("--model", default=None, help="trained model folder (default: the shipped model)")
     ap.add_argument("--port", type=int, default=8501)
@@ -112,6 +119,17 @@ def cmd_bench(args) -> int:
     print(table_markdown(table))
     print(json.dumps(targets(table), indent=2))
     print(f"wrote {args.output_dir}/bench.json, bench.csv, bench.md and the plots")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .backbone import export_model
+
+    summary = export_model(args.model, args.output_dir, float16=not args.float32,
+                           share_backbone_weights=not args.no_shared_weights)
+    shared = ", ".join(summary["shared_from_backbone"]) or "none"
+    print(f"wrote {summary['output_dir']}: weights {summary['weights_mb']} MB "
+          f"({'float16' if summary['float16'] else 'float32'}); read from the backbone at load time: {shared}")
     return 0
 
 
@@ -272,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "app": cmd_app,
-                "bench": cmd_bench}
+                "bench": cmd_bench, "export": cmd_export}
     try:
         return handlers[args.command](args)
     except (DataError, CheckpointError, FileNotFoundError, ValueError) as err:

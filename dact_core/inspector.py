@@ -2,8 +2,9 @@
 
 `DactInspector(model, tokenizer).trace(text)` gives every per-layer quantity the app draws;
 `.attribute(text, ...)` gives token attributions (captum Integrated Gradients) for the final
-answer or the answer at any layer. Chart builders (`dact_core.charts`) take these traces,
-never the model.
+answer or the answer at any layer. `TokenInspector` does the same for the token-reduction
+methods (AdapLeR, token gates): which tokens each layer still runs on. Chart builders
+(`dact_core.charts`) take these traces, never the model.
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ class TokenAttribution:
     convergence_delta: float
 
 
+def encode_text(tokenizer, text: str, max_length: int):
+    """Tokenized text (truncated to max_length) and its length before truncation; empty text is refused."""
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("the text is empty")
+    num_tokens = len(tokenizer(text, truncation=False, verbose=False)["input_ids"])
+    enc = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
+    return enc, num_tokens
+
+
 class DactInspector:
     def __init__(self, model: DactBertForSequenceClassification, tokenizer, max_length: int = 128):
         if not isinstance(model, DactBertForSequenceClassification):
@@ -82,11 +92,7 @@ class DactInspector:
         self.label_names = [config.id2label[i] for i in range(config.num_labels)]
 
     def _encode(self, text: str):
-        if not isinstance(text, str) or not text.strip():
-            raise InputError("the text is empty")
-        num_tokens = len(self.tokenizer(text, truncation=False, verbose=False)["input_ids"])
-        enc = self.tokenizer(text, truncation=True, max_length=self.max_length, return_tensors="pt")
-        return enc, num_tokens
+        return encode_text(self.tokenizer, text, self.max_length)
 
     @torch.inference_mode()
     def trace(self, text: str, bound: str | None = None, relaxation: float | None = None) -> ExampleTrace:
@@ -174,4 +180,74 @@ class DactInspector:
             target=target,
             layer=layer,
             convergence_delta=float(delta.abs().max()),
+        )
+
+
+TOKEN_METHOD_NAMES = {"adapler-bert": "AdapLeR", "token-gate-bert": "token gates"}
+
+
+@dataclass
+class TokenTrace:
+    """Which input tokens each layer of a token-reduction model runs on (N layers, T tokens)."""
+
+    text: str
+    method: str  # "AdapLeR" or "token gates"
+    tokens: list[str]
+    label_names: list[str]
+    kept: np.ndarray  # (N, T) bool: token t is among layer n's inputs
+    probs: np.ndarray  # (C,) the answer of the pruned model
+    prediction: int
+    num_tokens: int  # before truncation
+    max_length: int
+
+    @property
+    def num_layers(self) -> int:
+        return self.kept.shape[0]
+
+    @property
+    def tokens_per_layer(self) -> np.ndarray:
+        return self.kept.sum(axis=1)  # (N,)
+
+    @property
+    def compute_share(self) -> float:
+        """Tokens processed over all layers, as a share of the full model's (linear-cost view)."""
+        return float(self.kept.sum() / self.kept.size)
+
+    @property
+    def truncated(self) -> bool:
+        return self.num_tokens > self.max_length
+
+    @property
+    def prediction_name(self) -> str:
+        return self.label_names[self.prediction]
+
+
+class TokenInspector:
+    """Runs a token-reduction model (AdapLeR or token gates) with physical token removal on one text."""
+
+    def __init__(self, model, tokenizer, max_length: int = 128):
+        model_type = getattr(model.config, "model_type", None)
+        if model_type not in TOKEN_METHOD_NAMES:
+            raise TypeError(f"TokenInspector needs an AdapLeR or token-gate model, got {model_type!r}")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.method = TOKEN_METHOD_NAMES[model_type]
+        self.max_length = min(max_length, model.config.max_position_embeddings)
+        self.label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+    @torch.inference_mode()
+    def trace(self, text: str) -> TokenTrace:
+        enc, num_tokens = encode_text(self.tokenizer, text, self.max_length)
+        out = self.model(**enc, halt_early=True, output_kept_tokens=True)
+        probs = out.logits[0].float().softmax(-1).numpy()  # (C,)
+        return TokenTrace(
+            text=text,
+            method=self.method,
+            tokens=self.tokenizer.convert_ids_to_tokens(enc["input_ids"][0]),
+            label_names=self.label_names,
+            kept=out.kept_tokens[0].numpy(),
+            probs=probs,
+            prediction=int(probs.argmax()),
+            num_tokens=num_tokens,
+            max_length=self.max_length,
         )

@@ -51,12 +51,14 @@ class AdaplerBertConfig(BertConfig):
 
 @dataclass
 class AdaplerOutput(ModelOutput):
-    """logits (B, C); tokens_per_layer (B, N): tokens each layer ran on; exit_layer (B,) is always N."""
+    """logits (B, C); tokens_per_layer (B, N): tokens each layer ran on; exit_layer (B,) is always N;
+    kept_tokens (B, N, T), with `output_kept_tokens=True` at inference: input token t is among layer n's inputs."""
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     tokens_per_layer: torch.Tensor | None = None
     exit_layer: torch.Tensor | None = None
+    kept_tokens: torch.Tensor | None = None
 
 
 class ContributionPredictor(nn.Module):
@@ -112,6 +114,7 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
         labels: torch.Tensor | None = None,
         saliency: torch.Tensor | None = None,
         halt_early: bool = False,
+        output_kept_tokens: bool = False,
         **kwargs,
     ) -> AdaplerOutput:
         """Soft removal (training, `halt_early=False`) or physical removal (`halt_early=True`)."""
@@ -119,7 +122,7 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
             attention_mask = torch.ones_like(input_ids)
         hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
         if halt_early:
-            return self._pruning_forward(hidden, attention_mask)
+            return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
         num_layers = self.config.num_hidden_layers
         pad = attention_mask.to(hidden.dtype)  # (B, T)
         alive = pad.clone()  # (B, T) soft alive mass
@@ -152,27 +155,33 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
         exit_layer = torch.full((hidden.shape[0],), num_layers, dtype=torch.int64, device=hidden.device)
         return AdaplerOutput(loss=loss, logits=logits, tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
 
-    def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> AdaplerOutput:
+    def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
+                         output_kept_tokens: bool = False) -> AdaplerOutput:
         batch, num_layers = hidden.shape[0], self.config.num_hidden_layers
         tokens_per_layer = torch.zeros(batch, num_layers, dtype=torch.int64, device=hidden.device)  # (B, N)
+        survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
         for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
             alive = attention_mask.to(hidden.dtype)  # (B, T)
             scores = masked_softmax(predictor(hidden), alive)  # (B, T)
             threshold = self.eta[n].clamp(0.01, 1.0) / alive.sum(dim=1, keepdim=True)  # (B, 1)
             keep = (scores >= threshold) & attention_mask.bool()  # (B, T)
             keep[:, 0] = True  # [CLS] stays
-            hidden, attention_mask = gather_tokens(hidden, keep)
+            hidden, attention_mask, order = gather_tokens(hidden, keep)
             tokens_per_layer[:, n] = attention_mask.sum(dim=1)
+            if survival is not None:
+                survival.record(n, order, attention_mask)
             mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
             hidden = layer(hidden, mask)  # (B, T', H)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
-        return AdaplerOutput(logits=self._classify(hidden), tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
+        return AdaplerOutput(logits=self._classify(hidden), tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
+                             kept_tokens=None if survival is None else survival.kept)
 
 
-def gather_tokens(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def gather_tokens(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Physically keep the tokens marked in `keep` (B, T), in order, right-padded to the longest row.
 
-    hidden (B, T, H) -> (B, T', H) and the new attention mask (B, T').
+    hidden (B, T, H) -> (B, T', H), the new attention mask (B, T') and `order` (B, T'): the position
+    in the old sequence of each new position.
     """
     counts = keep.sum(dim=1)  # (B,)
     length = int(counts.max())
@@ -180,7 +189,27 @@ def gather_tokens(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tenso
     order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :length]  # (B, T')
     gathered = torch.gather(hidden, 1, order.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))  # (B, T', H)
     new_mask = (torch.arange(length, device=hidden.device)[None, :] < counts[:, None]).long()  # (B, T')
-    return gathered, new_mask
+    return gathered, new_mask, order
+
+
+class TokenSurvival:
+    """Follows the input positions through repeated `gather_tokens` calls, for the inspector.
+
+    kept (B, N, T): input token t is among layer n's inputs.
+    """
+
+    def __init__(self, attention_mask: torch.Tensor, num_layers: int):
+        batch, length = attention_mask.shape
+        self.positions = torch.arange(length, device=attention_mask.device).expand(batch, -1)  # (B, T')
+        self.kept = torch.zeros(batch, num_layers, length, dtype=torch.bool, device=attention_mask.device)
+
+    def record(self, layer: int, order: torch.Tensor | None, attention_mask: torch.Tensor) -> None:
+        """Layer `layer` (0-based) runs on the current tokens, after an optional gather with `order`."""
+        if order is not None:
+            self.positions = torch.gather(self.positions, 1, order)  # (B, T')
+        rows = torch.arange(self.positions.shape[0], device=self.positions.device)[:, None].expand_as(self.positions)
+        real = attention_mask.bool()  # (B, T')
+        self.kept[rows[real], layer, self.positions[real]] = True
 
 
 def saliency_targets(reference_model, input_ids: torch.Tensor, attention_mask: torch.Tensor,

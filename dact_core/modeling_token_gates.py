@@ -25,7 +25,7 @@ from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
 
-from .modeling_adapler import AdaplerOutput, gather_tokens
+from .modeling_adapler import AdaplerOutput, TokenSurvival, gather_tokens
 
 
 @strict
@@ -88,12 +88,13 @@ class TokenGateBertForSequenceClassification(BertPreTrainedModel):
         return layer.feed_forward_chunk(attn_out), attn_weights
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, halt_early=False,
-                **kwargs) -> AdaplerOutput:
+                output_kept_tokens=False, **kwargs) -> AdaplerOutput:
+        """Gated (training, `halt_early=False`) or physical removal (`halt_early=True`)."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
         if halt_early:
-            return self._pruning_forward(hidden, attention_mask)
+            return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
         batch, length = attention_mask.shape
         gates = self.gates  # (N, K)
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
@@ -115,12 +116,17 @@ class TokenGateBertForSequenceClassification(BertPreTrainedModel):
         return AdaplerOutput(loss=loss, logits=logits, tokens_per_layer=torch.stack(tokens, dim=1),
                              exit_layer=exit_layer)
 
-    def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> AdaplerOutput:
+    def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
+                         output_kept_tokens: bool = False) -> AdaplerOutput:
         batch, num_layers = hidden.shape[0], self.config.num_hidden_layers
         tokens_per_layer = torch.zeros(batch, num_layers, dtype=torch.int64, device=hidden.device)  # (B, N)
+        survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
         keep_gate = self.gates >= 0.5  # (N, K)
+        order = None
         for n, layer in enumerate(self.bert.encoder.layer):
             tokens_per_layer[:, n] = attention_mask.sum(dim=1)
+            if survival is not None:
+                survival.record(n, order, attention_mask)
             mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
             hidden, attn_weights = self._layer(layer, hidden, mask)  # (B, T, H), (B, h, T, T)
             if n == num_layers - 1:
@@ -128,7 +134,8 @@ class TokenGateBertForSequenceClassification(BertPreTrainedModel):
             rank = significance(attn_weights, attention_mask).argsort(dim=1, descending=True).argsort(dim=1)  # (B, T)
             keep = keep_gate[n][rank.clamp(max=keep_gate.shape[1] - 1)] & attention_mask.bool()  # (B, T)
             keep[:, 0] = True
-            hidden, attention_mask = gather_tokens(hidden, keep)
+            hidden, attention_mask, order = gather_tokens(hidden, keep)
         logits = self.classifier(self.dropout(self.bert.pooler(hidden)))
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
-        return AdaplerOutput(logits=logits, tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
+        return AdaplerOutput(logits=logits, tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
+                             kept_tokens=None if survival is None else survival.kept)

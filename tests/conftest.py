@@ -95,3 +95,31 @@ def tiny_model_dir(tmp_path, tiny_tokenizer):
     model.save_pretrained(folder)
     tiny_tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def tiny_token_models_dir(tmp_path, tiny_backbone, tiny_tokenizer):
+    """A folder with compact (dact export) tiny AdapLeR and token-gate models that do remove tokens."""
+    import json
+
+    from dact_core import AdaplerBertForSequenceClassification, TokenGateBertForSequenceClassification
+    from dact_core.backbone import export_model
+
+    labels = dict(num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    folder = tmp_path / "models"
+    for name, cls, extra in (("adapler", AdaplerBertForSequenceClassification, {"eta_init": 0.9}),
+                             ("gates", TokenGateBertForSequenceClassification, {})):
+        torch.manual_seed(0)
+        model = cls.from_reference(str(tiny_backbone), **labels, **extra)
+        with torch.no_grad():
+            if name == "adapler":
+                for cp in model.predictors:
+                    cp.score.weight.mul_(200)  # sharp scores, so some tokens fall under eta / n
+            else:
+                model.gate_logits[:, 3:] = -5.0  # after layer 1 keep the 3 most significant tokens
+        raw = tmp_path / f"raw-{name}"
+        model.save_pretrained(raw)
+        tiny_tokenizer.save_pretrained(raw)
+        (raw / "training_config.json").write_text(json.dumps({"train_config": {"backbone": str(tiny_backbone)}}))
+        export_model(raw, folder / name)
+    return folder

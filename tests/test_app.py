@@ -132,3 +132,21 @@ def test_dataset_upload_errors_are_messages(app, name, content, message):
 def test_dataset_upload_too_many_rows(app):
     _upload(app, "big.csv", b"text,label\n" + b"ok film,positive\n" * 20_001)
     assert any("at most 20,000" in e.value for e in app.error)
+
+
+def test_inspect_page_token_method(tiny_model_dir, tiny_token_models_dir, monkeypatch):
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("DACT_MODELS_DIR", str(tiny_token_models_dir))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    options = app.selectbox(key="inspect_model").options
+    assert options[0].startswith("DACT_MODEL") and "token gates (gates)" in options and "AdapLeR (adapler)" in options
+    app.selectbox(key="inspect_model").set_value("token gates (gates)").run()
+    assert not app.exception
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Tokens at the last layer"].startswith("3 of")
+    assert app.slider(key="inspect_token_layer").value == 4
+    app.slider(key="inspect_token_layer").set_value(2).run()
+    assert not app.exception and any("line-through" in h.proto.body for h in app.get("html"))
+    app.text_area(key="inspect_text").set_value("<script>alert(1)</script> bad plot").run()
+    assert not app.exception and not any("<script>" in h.proto.body for h in app.get("html"))

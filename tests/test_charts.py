@@ -102,3 +102,33 @@ def test_bench_figure():
     assert [t.name for t in fig.data] == ["reference", "DACT-BERT", "PABEE"]
     assert list(fig.data[1].x) == [3, 4.5]
     assert list(charts.bench_figure(points, "speedup_batch1").data[1].x) == [1.3, 1.9]
+
+
+def token_trace():
+    from dact_core.inspector import TokenTrace
+
+    kept = np.array([[1, 1, 1, 1, 1], [1, 0, 1, 1, 1], [1, 0, 1, 0, 1]], dtype=bool)
+    return TokenTrace(text="x", method="AdapLeR", tokens=["[CLS]", "<b>bold</b>", "film", "##s", "[SEP]"],
+                      label_names=["bad", "good"], kept=kept, probs=np.array([0.3, 0.7]), prediction=1,
+                      num_tokens=5, max_length=128)
+
+
+def test_token_survival_charts():
+    trace = token_trace()
+    fig = charts.token_survival_figure(trace)
+    kept, removed = fig.data
+    assert (kept.name, removed.name) == ("kept", "removed")
+    assert len(kept.x) == 12 and len(removed.x) == 3 and set(removed.y) == {2, 3}
+    assert list(fig.layout.xaxis.ticktext) == ["[CLS]", "<b>bold</b>", "film", "s", "[SEP]"]
+    assert "removed,1,2" in charts.figure_csv(fig).replace("\r", "")
+    bars = charts.tokens_per_layer_figure(trace)
+    assert list(bars.data[0].y) == [5, 4, 3]
+    assert trace.compute_share == pytest.approx(12 / 15)
+
+
+def test_survival_html_escapes_and_strikes_removed_tokens():
+    html = charts.survival_html(token_trace(), 3)
+    assert "<b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert html.count("line-through") == 2  # the two tokens removed before layer 3
+    assert "films" not in html and ">film</span><span" in html  # word pieces join without a space
+    assert charts.survival_html(token_trace(), 1).count("line-through") == 0

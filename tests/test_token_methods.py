@@ -1,5 +1,6 @@
 """AdapLeR and the trainable token gates on tiny random models: soft training, physical removal."""
 
+import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
@@ -23,7 +24,7 @@ def bert_settings(**extra):
 def test_gather_tokens_keeps_order_and_pads():
     hidden = torch.arange(2 * 5, dtype=torch.float32).reshape(2, 5, 1)
     keep = torch.tensor([[True, False, True, True, False], [True, False, False, False, False]])
-    out, mask = gather_tokens(hidden, keep)
+    out, mask, order = gather_tokens(hidden, keep)
     assert out[0, :, 0].tolist() == [0, 2, 3] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
     assert out[1, 0, 0] == 5
 
@@ -99,3 +100,41 @@ def test_significance_pins_cls_and_sinks_padding():
     mask = torch.tensor([[1, 1, 1, 0]])
     order = significance(weights, mask).argsort(dim=1, descending=True)[0].tolist()
     assert order[0] == 0 and order[-1] == 3
+
+
+def test_kept_tokens_follow_the_removals(tiny_token_models_dir):
+    from dact_core.backbone import load_model
+
+    ids, mask = random_batch(4, 6)
+    for name in ("adapler", "gates"):
+        model, _ = load_model(str(tiny_token_models_dir / name))
+        with torch.no_grad():
+            out = model(ids, mask, halt_early=True, output_kept_tokens=True)
+            plain = model(ids, mask, halt_early=True)
+        kept = out.kept_tokens  # (B, N, T)
+        assert plain.kept_tokens is None and torch.equal(out.logits, plain.logits)
+        assert torch.equal(kept.sum(-1), out.tokens_per_layer)
+        assert kept[:, :, 0].all()  # [CLS] stays
+        assert not (kept & (mask == 0)[:, None, :]).any()  # padding is never among a layer's inputs
+        assert (kept[:, 1:] <= kept[:, :-1]).all()  # a removed token never returns
+        assert (out.tokens_per_layer[:, -1] < mask.sum(1)).any()  # these models do remove tokens
+        for i in range(6):
+            n = int(mask[i].sum())
+            with torch.no_grad():
+                single = model(ids[i : i + 1, :n], mask[i : i + 1, :n], halt_early=True, output_kept_tokens=True)
+            assert torch.equal(single.kept_tokens[0], kept[i, :, :n])
+
+
+def test_token_inspector_trace(tiny_token_models_dir):
+    from dact_core.backbone import load_model
+    from dact_core.inspector import InputError, TokenInspector
+
+    model, tokenizer = load_model(str(tiny_token_models_dir / "gates"))
+    trace = TokenInspector(model, tokenizer).trace("the film was not very funny but the actors were great")
+    assert trace.method == "token gates" and trace.kept.shape == (4, len(trace.tokens))
+    assert trace.kept[0].all() and trace.tokens_per_layer[1:].max() <= 3
+    assert 0 < trace.compute_share < 1 and abs(trace.probs.sum() - 1) < 1e-5
+    with pytest.raises(InputError, match="empty"):
+        TokenInspector(model, tokenizer).trace("  ")
+    with pytest.raises(TypeError, match="AdapLeR or token-gate"):
+        TokenInspector(BertForSequenceClassification(BertConfig(**bert_settings())), tokenizer)

@@ -38,9 +38,9 @@ def read_upload(upload) -> pd.DataFrame:
 task = None
 try:
     if source == "Shipped demo set":
-        frame = state.examples()
+        frame = state.examples(label_names)
         frame = frame[frame.label != ""]
-        st.caption(f"{len(frame)} curated sentences with labels (easy, negated, contrastive, sarcastic, long).")
+        st.caption(f"{len(frame)} curated sentences with labels ({', '.join(frame.category.unique())}).")
         task = task_from_pandas(frame, "demo set", "sentence", "label", label_names)
     elif source == "Upload a CSV/TSV file":
         upload = st.file_uploader("CSV or TSV with a header row", type=["csv", "tsv", "txt"], key="ds_upload")

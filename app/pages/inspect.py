@@ -1,15 +1,20 @@
-"""Inspect one input layer by layer."""
+"""Inspect one input layer by layer: DACT-BERT's halting, or which tokens a token method keeps."""
 
 import streamlit as st
 
 import state
 from dact_core import charts
+from dact_core.inspector import DactInspector
 
 st.title("Inspect one input")
-inspector = state.inspector_or_stop()
-path = state.model_path()
+models = state.model_choices()
+model_label = st.selectbox("Model", list(models), key="inspect_model",
+                           help="DACT-BERT halts whole inputs early; AdapLeR and token gates drop tokens layer by layer.")
+path = models[model_label]
+inspector = state.inspector_or_stop(path, dact_only=False)
+is_dact = isinstance(inspector, DactInspector)
 
-examples = state.examples()
+examples = state.examples(inspector.label_names)
 choices = ["(type your own)"] + [f"{row.category}: {row.sentence}" for row in examples.itertuples()]
 
 
@@ -24,54 +29,87 @@ if "open_text" in st.session_state:  # sent here from the Data set page
     st.session_state["inspect_text"] = st.session_state.pop("open_text")
 st.session_state.setdefault("inspect_text", examples.sentence.iloc[0])
 text = st.text_area("Text", key="inspect_text", height=90, max_chars=5000)
-bound, relaxation = state.setting_controls("inspect")
+if is_dact:
+    bound, relaxation = state.setting_controls("inspect")
 
 if not text.strip():
-    st.info("Type a sentence (or pick a curated example) to see how DACT-BERT reads it layer by layer.")
+    st.info("Type a sentence (or pick a curated example) to see how the model reads it layer by layer.")
     st.stop()
 
-trace = state.cached_trace(path, text, bound, relaxation)
-if trace.truncated:
-    st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
 
-n_layers = trace.num_layers
-cols = st.columns(4)
-cols[0].metric("Prediction", trace.prediction_name, f"{trace.acc_probs[trace.exit_layer - 1].max():.2f}",
-               delta_color="off", delta_arrow="off")
-cols[1].metric("Exit layer", f"{trace.exit_layer} of {n_layers}",
-               f"tight {trace.exit_layer_tight} / paper {trace.exit_layer_paper}", delta_color="off", delta_arrow="off")
-full_name = trace.label_names[trace.full_depth_prediction]
-cols[2].metric("Full-depth answer", full_name, f"{trace.acc_probs[-1].max():.2f}", delta_color="off", delta_arrow="off")
-same = trace.prediction == trace.full_depth_prediction
-cols[3].metric("Halted == full depth", "yes" if same else "NO",
-               "guaranteed" if trace.guarantee_holds else "not guaranteed (relaxed)", delta_color="off", delta_arrow="off")
+def show_token_method():
+    trace = state.cached_token_trace(path, text)
+    if trace.truncated:
+        st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
+    n_layers = trace.num_layers
+    cols = st.columns(3)
+    cols[0].metric("Prediction", trace.prediction_name, f"{trace.probs.max():.2f}", delta_color="off",
+                   delta_arrow="off")
+    cols[1].metric("Tokens at the last layer", f"{int(trace.tokens_per_layer[-1])} of {len(trace.tokens)}")
+    cols[2].metric("Token-layers computed", f"{100 * trace.compute_share:.0f}%",
+                   "of the full model's", delta_color="off", delta_arrow="off")
+    st.caption(f"{trace.method} removes tokens physically: later layers run on fewer tokens. "
+               "[CLS] always stays (the classifier reads it).")
+    fig = charts.token_survival_figure(trace)
+    st.plotly_chart(fig, key="fig_survival", width="stretch")
+    state.download_figure_data(fig, "token_survival", key="dl_survival")
+    layer = st.slider("The text as this layer sees it", 1, n_layers, n_layers, key="inspect_token_layer")
+    st.html(charts.survival_html(trace, layer))
+    fig = charts.tokens_per_layer_figure(trace)
+    st.plotly_chart(fig, key="fig_tokens_per_layer", width="stretch")
+    state.download_figure_data(fig, "tokens_per_layer", key="dl_tokens_per_layer")
 
-upto = st.slider("Step through the layers", 1, n_layers, n_layers, key="inspect_upto",
-                 help="Show the charts up to this layer (for talks); the answer chart below also has a Play button.")
 
-figures = [
-    ("answer_evolution", charts.answer_evolution_figure(trace, upto)),
-    ("halting", charts.halting_figure(trace, upto)),
-    ("bound_margin", charts.bound_figure(trace, upto)),
-    ("layer_weights", charts.layer_weight_figure(trace, upto)),
-]
-left, right = st.columns(2)
-for i, (name, fig) in enumerate(figures):
-    with (left if i % 2 == 0 else right):
-        st.plotly_chart(fig, key=f"fig_{name}", width="stretch")
-        state.download_figure_data(fig, name, key=f"dl_{name}")
+def show_dact():
+    trace = state.cached_trace(path, text, bound, relaxation)
+    if trace.truncated:
+        st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
 
-with st.expander("Play the answer's evolution", expanded=False):
-    st.plotly_chart(charts.answer_animation_figure(trace), key="fig_animation", width="stretch")
+    n_layers = trace.num_layers
+    cols = st.columns(4)
+    cols[0].metric("Prediction", trace.prediction_name, f"{trace.acc_probs[trace.exit_layer - 1].max():.2f}",
+                   delta_color="off", delta_arrow="off")
+    cols[1].metric("Exit layer", f"{trace.exit_layer} of {n_layers}",
+                   f"tight {trace.exit_layer_tight} / paper {trace.exit_layer_paper}", delta_color="off",
+                   delta_arrow="off")
+    full_name = trace.label_names[trace.full_depth_prediction]
+    cols[2].metric("Full-depth answer", full_name, f"{trace.acc_probs[-1].max():.2f}", delta_color="off",
+                   delta_arrow="off")
+    same = trace.prediction == trace.full_depth_prediction
+    cols[3].metric("Halted == full depth", "yes" if same else "NO",
+                   "guaranteed" if trace.guarantee_holds else "not guaranteed (relaxed)", delta_color="off",
+                   delta_arrow="off")
 
-st.subheader("Which tokens drive the answer")
-st.caption("Integrated Gradients (captum) on the word embeddings; green supports the predicted class, red opposes it.")
-n_steps = st.select_slider("Integration steps", [8, 16, 32, 64], value=16, key="ig_steps")
-if st.toggle("Compute attributions (a few seconds on a CPU)", key="ig_on"):
-    with st.spinner("Attributing..."):
-        final = state.cached_attribution(path, text, n_layers, trace.prediction, n_steps)
-        at_exit = state.cached_attribution(path, text, trace.exit_layer, trace.prediction, n_steps)
-    st.markdown(f"**Final answer** (a_{n_layers}, class *{trace.prediction_name}*)")
-    st.html(charts.attribution_html(final))
-    st.markdown(f"**Answer at the exit layer** (a_{trace.exit_layer}, class *{trace.prediction_name}*)")
-    st.html(charts.attribution_html(at_exit))
+    upto = st.slider("Step through the layers", 1, n_layers, n_layers, key="inspect_upto",
+                     help="Show the charts up to this layer (for talks); the answer chart below also has a Play button.")
+
+    figures = [
+        ("answer_evolution", charts.answer_evolution_figure(trace, upto)),
+        ("halting", charts.halting_figure(trace, upto)),
+        ("bound_margin", charts.bound_figure(trace, upto)),
+        ("layer_weights", charts.layer_weight_figure(trace, upto)),
+    ]
+    left, right = st.columns(2)
+    for i, (name, fig) in enumerate(figures):
+        with (left if i % 2 == 0 else right):
+            st.plotly_chart(fig, key=f"fig_{name}", width="stretch")
+            state.download_figure_data(fig, name, key=f"dl_{name}")
+
+    with st.expander("Play the answer's evolution", expanded=False):
+        st.plotly_chart(charts.answer_animation_figure(trace), key="fig_animation", width="stretch")
+
+    st.subheader("Which tokens drive the answer")
+    st.caption("Integrated Gradients (captum) on the word embeddings; green supports the predicted class, "
+               "red opposes it.")
+    n_steps = st.select_slider("Integration steps", [8, 16, 32, 64], value=16, key="ig_steps")
+    if st.toggle("Compute attributions (a few seconds on a CPU)", key="ig_on"):
+        with st.spinner("Attributing..."):
+            final = state.cached_attribution(path, text, n_layers, trace.prediction, n_steps)
+            at_exit = state.cached_attribution(path, text, trace.exit_layer, trace.prediction, n_steps)
+        st.markdown(f"**Final answer** (a_{n_layers}, class *{trace.prediction_name}*)")
+        st.html(charts.attribution_html(final))
+        st.markdown(f"**Answer at the exit layer** (a_{trace.exit_layer}, class *{trace.prediction_name}*)")
+        st.html(charts.attribution_html(at_exit))
+
+
+show_dact() if is_dact else show_token_method()
