@@ -2,8 +2,9 @@
 
 For each operating point: accuracy, average executed layers, FLOPs per example from the real
 per-layer token counts against the unpadded length, wall-clock latency at batch size 1 (median
-over examples) and throughput at batch size 32 (length-sorted batches, median of repeats), the
-speed figures as ratios to the full-depth reference measured in the same run.
+over a fixed sample of examples) and throughput at batch size 32 (length-sorted batches, median
+of three timed passes over a fixed sample of batches), the speed figures as ratios to the
+full-depth reference measured in the same run.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _exit_layers(model, out) -> torch.Tensor:
 
 @torch.inference_mode()
 def measure(point: OperatingPoint, tokenizer, task: TaskData, max_length: int = 128, latency_examples: int = 300,
-            repeats: int = 3) -> tuple[PointResult, np.ndarray]:
+            throughput_examples: int = 2048, repeats: int = 3) -> tuple[PointResult, np.ndarray]:
     """Measure one operating point; returns the result and the per-example exit layers."""
     model = point.model.eval()
     saved = _apply(model, point.config_overrides)
@@ -96,22 +97,28 @@ def measure(point: OperatingPoint, tokenizer, task: TaskData, max_length: int = 
         exit_layer = np.zeros(len(texts), dtype=np.int64)
         layers = np.arange(1, cfg.num_hidden_layers + 1)
         tokens_per_layer = np.zeros((len(texts), cfg.num_hidden_layers))  # (B, N) tokens each layer ran on
-        _run(model, encoded[0])  # warm-up
+        # accuracy, exits and token counts: one pass over every example
+        for idx, enc in zip(batches, encoded):
+            out = _run(model, enc)
+            prediction[idx] = out.logits.argmax(-1).numpy()
+            exit_layer[idx] = _exit_layers(model, out).numpy()
+            if getattr(out, "tokens_per_layer", None) is not None:
+                tokens_per_layer[idx] = out.tokens_per_layer.numpy()
+            else:
+                executed = layers[None, :] <= exit_layer[idx][:, None]
+                tokens_per_layer[idx] = np.where(executed, lengths[idx][:, None], 0)
+        # throughput: median of timed passes over at most `throughput_examples` examples, every k-th
+        # batch of the length-sorted order so that the mix of lengths is the data set's
+        step = max(1, len(batches) // max(1, throughput_examples // 32))
+        timed = encoded[::step]
+        timed_examples = sum(len(idx) for idx in batches[::step])
         times = []
-        for r in range(repeats):
+        for _ in range(repeats):
             t0 = time.perf_counter()
-            for idx, enc in zip(batches, encoded):
-                out = _run(model, enc)
-                if r == 0:
-                    prediction[idx] = out.logits.argmax(-1).numpy()
-                    exit_layer[idx] = _exit_layers(model, out).numpy()
-                    if getattr(out, "tokens_per_layer", None) is not None:
-                        tokens_per_layer[idx] = out.tokens_per_layer.numpy()
-                    else:
-                        executed = layers[None, :] <= exit_layer[idx][:, None]
-                        tokens_per_layer[idx] = np.where(executed, lengths[idx][:, None], 0)
+            for enc in timed:
+                _run(model, enc)
             times.append(time.perf_counter() - t0)
-        throughput = len(texts) / statistics.median(times)
+        throughput = timed_examples / statistics.median(times)
 
         sample = np.random.default_rng(0).permutation(len(texts))[:latency_examples]
         singles = [tokenizer(texts[i], truncation=True, max_length=max_length, return_tensors="pt") for i in sample]
@@ -161,11 +168,12 @@ def operating_points(reference, dact_models: list, multi_exit=None, token_models
 
 
 def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: int = 2,
-              latency_examples: int = 300) -> pd.DataFrame:
+              latency_examples: int = 300, throughput_examples: int = 2048) -> pd.DataFrame:
     torch.set_num_threads(threads)
     results = []
     for point in tqdm(points, desc="operating points"):
-        result, _ = measure(point, tokenizer, task, latency_examples=latency_examples)
+        result, _ = measure(point, tokenizer, task, latency_examples=latency_examples,
+                            throughput_examples=throughput_examples)
         results.append(result)
     ref = results[0]
     n_layers = points[0].model.config.num_hidden_layers
@@ -216,12 +224,14 @@ def targets(table: pd.DataFrame) -> dict:
     return out
 
 
-def write_outputs(table: pd.DataFrame, out_dir: Path, title: str) -> None:
+def write_outputs(table: pd.DataFrame, out_dir: Path, title: str, settings: dict | None = None) -> None:
+    """bench.csv / .json / .md and the plots; `settings` (data, sample sizes, threads) go into bench.json."""
     import plotly.express as px
 
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "bench.csv", index=False)
-    summary = {"title": title, "points": table.to_dict(orient="records"), "targets": targets(table)}
+    summary = {"title": title, "settings": settings or {}, "points": table.to_dict(orient="records"),
+               "targets": targets(table)}
     (out_dir / "bench.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out_dir / "bench.md").write_text(table_markdown(table))
     for x, name in (("avg_layers", "accuracy_vs_layers"), ("speedup_batch1", "accuracy_vs_speedup_batch1")):

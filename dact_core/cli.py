@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--title", default="benchmark")
     be.add_argument("--threads", type=int, default=2)
     be.add_argument("--latency-examples", type=int, default=300, help="examples timed one by one per point")
+    be.add_argument("--throughput-examples", type=int, default=2048,
+                    help="examples (in batches of 32) timed per point for the throughput")
 
     ex = sub.add_parser("export", help="write a trained model as a compact checkpoint for shipping")
     ex.add_argument("--model", required=True, help="trained model folder")
@@ -114,8 +116,11 @@ def cmd_bench(args) -> int:
     multi_exit = load_model(args.multi_exit)[0] if args.multi_exit else None
     token_models = [load_model(path)[0] for path in args.token_methods]
     points = operating_points(reference, dact_models, multi_exit, token_models)
-    table = run_bench(points, tokenizer, task, args.threads, args.latency_examples)
-    write_outputs(table, Path(args.output_dir), args.title)
+    table = run_bench(points, tokenizer, task, args.threads, args.latency_examples, args.throughput_examples)
+    settings = {"data": args.data, "split": args.split, "max_rows": args.max_rows, "num_examples": len(task),
+                "threads": args.threads, "latency_examples": args.latency_examples,
+                "throughput_examples": args.throughput_examples}
+    write_outputs(table, Path(args.output_dir), args.title, settings)
     print(table_markdown(table))
     print(json.dumps(targets(table), indent=2))
     print(f"wrote {args.output_dir}/bench.json, bench.csv, bench.md and the plots")

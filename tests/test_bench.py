@@ -56,7 +56,7 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     out = tmp_path / "bench"
     code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact", str(folders["dact"]),
                  "--multi-exit", str(folders["multi"]), "--token-methods", str(folders["adapler"]), str(folders["gates"]),
-                 "--output-dir", str(out), "--latency-examples", "5"])
+                 "--output-dir", str(out), "--latency-examples", "5", "--throughput-examples", "64"])
     assert code == 0
     table = pd.read_csv(out / "bench.csv")
     ref = table[table.method == "reference"].iloc[0]
@@ -70,5 +70,6 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     summary = json.loads((out / "bench.json").read_text())
     assert "dact_batch1_speedup_vs_ideal" in summary["targets"]
     assert "adapler_speedup_within_1_point" in summary["targets"]
+    assert summary["settings"]["num_examples"] == 40 and summary["settings"]["throughput_examples"] == 64
     assert (out / "accuracy_vs_layers.html").exists()
     assert "| DACT-BERT |" in capsys.readouterr().out
