@@ -7,9 +7,12 @@ and a dropped token never returns. The classifier reads [CLS] after the last lay
 so the model starts from a fine-tuned full-depth reference.
 
 Training (soft removal): a token's "alive" mass is the running product of
-sigmoid(lambda (s_t - eta_l / n_l)); its log is added to the attention scores of every query, so a
+sigmoid(lambda (n_l s_t - eta_l)); its log is added to the attention scores of every query, so a
 dropped token fades out of attention while everything stays differentiable. lambda (sharpness) is
-annealed upward per epoch. Losses:
+annealed upward per epoch (10, 100, ...). Our reading: the paper writes sigmoid(lambda (s_t - eta_l / n_l));
+we multiply the difference by n_l (a score relative to the uniform 1/n), since with scores near
+1/n ~ 0.02 a sharpness of 10 or 100 would leave every token half alive and training would not see
+the removal that inference does. Both have the same hard limit. Losses:
     CE + gamma sum_l (N + 1 - l) KL(target_l || s^l)       -> network and CPs
     CE + phi sum_l (soft number of alive tokens)/length     -> the thresholds eta_l
 Routing (our reading of the paper's two optimisers): the removal mask sees s detached, so the CPs
@@ -133,7 +136,8 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
             scores = masked_softmax(predictor(hidden), alive)  # (B, T)
             n_alive = alive.sum(dim=1, keepdim=True)  # (B, 1)
             eta = self.eta[n].clamp(0.01, 1.0)
-            keep = torch.sigmoid(self.config.sharpness * (scores.detach() - eta / n_alive.detach()))  # (B, T)
+            # s_t < eta / n  <=>  n s_t < eta: comparing n s_t keeps the sharpness independent of the length
+            keep = torch.sigmoid(self.config.sharpness * (scores.detach() * n_alive.detach() - eta))  # (B, T)
             alive = torch.where(is_cls, alive, alive * keep)  # (B, T) a dropped token never returns
             tokens.append(alive.sum(dim=1))
             length_terms.append(alive.sum(dim=1) / pad.sum(dim=1))  # (B,) share of tokens still alive

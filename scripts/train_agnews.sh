@@ -16,10 +16,6 @@ export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=${THREADS:-2}
 
 [ -f "$OUT/reference/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 1 \
   --output-dir "$OUT/reference"
-for phi in $PHIS; do
-  [ -f "$OUT/adapler-phi$phi/config.json" ] || dact train "${COMMON[@]}" --method adapler \
-    --init-from "$OUT/reference" --epochs 2 --kl-weight 0.1 --length-weight "$phi" --output-dir "$OUT/adapler-phi$phi"
-done
 for lambda in $LAMBDAS; do
   [ -f "$OUT/token-gates-lambda$lambda/config.json" ] || dact train "${COMMON[@]}" --method token-gates \
     --init-from "$OUT/reference" --epochs 1 --gate-sparsity "$lambda" --gate-bimodal 0.01 --knob-learning-rate 0.05 \
@@ -28,6 +24,10 @@ done
 for tau in $TAUS; do
   [ -f "$OUT/dact-tau$tau/config.json" ] || dact train "${COMMON[@]}" --epochs 1 --ponder-penalty "$tau" \
     --layer-loss-weight 0.5 --output-dir "$OUT/dact-tau$tau"
+done
+for phi in $PHIS; do
+  [ -f "$OUT/adapler-phi$phi/config.json" ] || dact train "${COMMON[@]}" --method adapler \
+    --init-from "$OUT/reference" --epochs 2 --kl-weight 0.1 --length-weight "$phi" --output-dir "$OUT/adapler-phi$phi"
 done
 [ -f "$OUT/multi-exit/config.json" ] || dact train "${COMMON[@]}" --method multi-exit --epochs 1 \
   --output-dir "$OUT/multi-exit"

@@ -138,3 +138,15 @@ def test_token_inspector_trace(tiny_token_models_dir):
         TokenInspector(model, tokenizer).trace("  ")
     with pytest.raises(TypeError, match="AdapLeR or token-gate"):
         TokenInspector(BertForSequenceClassification(BertConfig(**bert_settings())), tokenizer)
+
+
+def test_adapler_soft_removal_becomes_the_hard_rule_when_sharp(tiny_token_models_dir):
+    from dact_core.backbone import load_model
+
+    model, _ = load_model(str(tiny_token_models_dir / "adapler"))
+    ids, mask = random_batch(5, 6)
+    model.config.sharpness = 1e5
+    with torch.no_grad():
+        soft, hard = model(ids, mask), model(ids, mask, halt_early=True)
+    torch.testing.assert_close(soft.tokens_per_layer, hard.tokens_per_layer.float(), atol=1e-3, rtol=0)
+    torch.testing.assert_close(soft.logits, hard.logits, atol=1e-3, rtol=1e-3)
