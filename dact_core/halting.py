@@ -23,8 +23,8 @@ def accumulate_step(
     acc_prob (B, C) and remaining_prob (B,) are a_{n-1} and p_{n-1}; layer_prob (B, C) is y_n and
     halting_prob (B,) is h_n. Start from a_0 = 0, p_0 = 1.
     """
-    p_prev = remaining_prob.unsqueeze(-1)  # (B, 1)
-    acc_prob = layer_prob.to(acc_prob.dtype) * p_prev + acc_prob * (1 - p_prev)  # (B, C)
+    # a_{n-1} + p_{n-1} (y_n - a_{n-1}) in one kernel: the per-layer cost matters at batch size 1
+    acc_prob = torch.lerp(acc_prob, layer_prob.to(acc_prob.dtype), remaining_prob.unsqueeze(-1))  # (B, C)
     remaining_prob = halting_prob.to(remaining_prob.dtype) * remaining_prob  # (B,)
     return acc_prob, remaining_prob
 

@@ -130,12 +130,17 @@ class DactModule(nn.Module):
         return layer_prob, halting_prob
 
 
-def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """hidden (B, T, H), attention_mask (B, T) -> (B, H)."""
+def pooling_weights(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Masked-mean weights (B, 1, T): 1 / length on real tokens, 0 on padding. Computed once per mask."""
+    mask = attention_mask.to(dtype)  # (B, T)
+    return (mask / mask.sum(dim=1, keepdim=True).clamp(min=1.0)).unsqueeze(1)  # (B, 1, T)
+
+
+def pool(hidden: torch.Tensor, weights: torch.Tensor, pooling: str) -> torch.Tensor:
+    """hidden (B, T, H) -> (B, H): [CLS], or the masked mean as one batched matmul with `pooling_weights`."""
     if pooling == "cls":
         return hidden[:, 0]
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B, H)
+    return torch.bmm(weights, hidden).squeeze(1)  # (B, H)
 
 
 def keep_rows(keep: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -212,10 +217,11 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             return self._halting_forward(hidden, attention_mask, bound, relaxation)
 
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        weights = pooling_weights(attention_mask, hidden.dtype)  # (B, 1, T)
         layer_probs, halting_probs = [], []
         for layer, dact in zip(self.bert.encoder.layer, self.dact):
             hidden = layer(hidden, mask)  # (B, T, H)
-            layer_prob, halting_prob = dact(pool(hidden, attention_mask, self.config.pooling))  # (B, C), (B,)
+            layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (B, C), (B,)
             layer_probs.append(layer_prob)
             halting_probs.append(halting_prob)
         layer_probs = torch.stack(layer_probs, dim=1)  # (B, N, C)
@@ -252,48 +258,53 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
     def _halting_forward(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, bound: str, relaxation: float
     ) -> DactBertOutput:
-        """Run layer by layer; after each, rows whose bound holds are frozen and leave the batch."""
-        batch, num_layers, num_classes = hidden.shape[0], self.num_layers, self.config.num_labels
-        nan = float("nan")
-        layer_probs = hidden.new_full((batch, num_layers, num_classes), nan)  # (B, N, C)
-        halting_probs = hidden.new_full((batch, num_layers), nan)  # (B, N)
-        acc_probs = hidden.new_full((batch, num_layers, num_classes), nan, dtype=torch.float64)  # (B, N, C)
-        remaining_probs = hidden.new_full((batch, num_layers), nan, dtype=torch.float64)  # (B, N)
-        probs = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (B, C)
-        exit_layer = torch.zeros(batch, dtype=torch.int64, device=hidden.device)  # (B,)
-        ponder_cost = hidden.new_zeros(batch, dtype=torch.float64)  # (B,)
+        """Run layer by layer; after each, rows whose bound holds are frozen and leave the batch.
 
-        rows = torch.arange(batch, device=hidden.device)  # (R,) original index of each running row
+        Per-layer work is kept to a few kernels (it is most of the overhead at batch size 1): the
+        per-layer quantities are collected in lists and laid out as (B, N, ...) once at the end.
+        """
+        batch, num_layers, num_classes = hidden.shape[0], self.num_layers, self.config.num_labels
+        probs = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (B, C)
+        exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)  # (B,)
+        records = []  # per layer: (rows or None when every row ran, y_n, h_n, a_n, p_n)
+
+        rows = None  # original index of each running row; None while all rows run
         acc_prob = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (R, C)  a_0
         remaining_prob = hidden.new_ones(batch, dtype=torch.float64)  # (R,)  p_0
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        weights = pooling_weights(attention_mask, hidden.dtype)  # (R, 1, T)
         for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
             hidden = layer(hidden, mask)  # (R, T, H)
-            layer_prob, halting_prob = dact(pool(hidden, attention_mask, self.config.pooling))  # (R, C), (R,)
+            layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (R, C), (R,)
             acc_prob, remaining_prob = accumulate_step(acc_prob, remaining_prob, layer_prob, halting_prob)
-            layer_probs[rows, n] = layer_prob
-            halting_probs[rows, n] = halting_prob
-            acc_probs[rows, n] = acc_prob
-            remaining_probs[rows, n] = remaining_prob
-            ponder_cost[rows] += remaining_prob
-
+            records.append((rows, layer_prob, halting_prob, acc_prob, remaining_prob))
+            if n + 1 == num_layers:  # every row still running stops here
+                _write_rows(probs, rows, acc_prob)
+                break
             halt = should_halt(acc_prob, remaining_prob, n + 1, num_layers, bound, relaxation)  # (R,)
             num_halted = int(halt.sum())  # the one synchronisation per layer
-            if num_halted:
-                probs[rows[halt]] = acc_prob[halt]
-                exit_layer[rows[halt]] = n + 1
-            if num_halted == len(rows):
+            if num_halted == halt.shape[0]:
+                _write_rows(probs, rows, acc_prob)
+                _write_rows(exit_layer, rows, n + 1)
                 break
             if num_halted:
+                if rows is None:
+                    rows = torch.arange(batch, device=hidden.device)  # (R,)
+                probs[rows[halt]] = acc_prob[halt]
+                exit_layer[rows[halt]] = n + 1
                 rows, hidden, attention_mask, acc_prob, remaining_prob = keep_rows(
                     ~halt, rows, hidden, attention_mask, acc_prob, remaining_prob
                 )
                 hidden, attention_mask = trim_padding(hidden, attention_mask)
-                # the attention mask changes only when rows leave
+                # the attention mask and the pooling weights change only when rows leave
                 mask = create_bidirectional_mask(
                     config=self.config, inputs_embeds=hidden, attention_mask=attention_mask
                 )
+                weights = pooling_weights(attention_mask, hidden.dtype)
 
+        layer_probs, halting_probs, acc_probs, remaining_probs = (
+            _layout_by_layer([(r[0], r[i]) for r in records], batch, num_layers) for i in range(1, 5)
+        )
         return DactBertOutput(
             logits=probs.clamp(min=1e-12).log().to(hidden.dtype),
             probs=probs,
@@ -302,5 +313,28 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             halting_probs=halting_probs,
             remaining_probs=remaining_probs,
             acc_probs=acc_probs,
-            ponder_cost=ponder_cost,
+            ponder_cost=remaining_probs.nan_to_num(0.0).sum(dim=1),  # (B,) sum of p_n over executed layers
         )
+
+
+def _write_rows(target: torch.Tensor, rows: torch.Tensor | None, value) -> None:
+    """target[rows] = value, where rows None means every row."""
+    if rows is None:
+        target[:] = value
+    else:
+        target[rows] = value
+
+
+def _layout_by_layer(per_layer: list, batch: int, num_layers: int) -> torch.Tensor:
+    """[(rows or None, value (R, ...))] for layers 1..k -> (B, N, ...), NaN where a row did not run."""
+    full = [value for rows, value in per_layer if rows is None]  # a prefix: rows only ever leave
+    first = per_layer[0][1]
+    out = torch.stack(full, dim=1) if full else first.new_empty((batch, 0, *first.shape[1:]))  # (B, k, ...)
+    if len(per_layer) == num_layers and len(full) == num_layers:
+        return out
+    nan = first.new_full((batch, num_layers - len(full), *first.shape[1:]), float("nan"))  # (B, N - k, ...)
+    out = torch.cat([out, nan], dim=1)  # (B, N, ...)
+    for n in range(len(full), len(per_layer)):
+        rows, value = per_layer[n]
+        out[rows, n] = value
+    return out

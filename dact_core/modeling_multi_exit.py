@@ -24,7 +24,7 @@ from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
 
-from .modeling_dact_bert import check_pooling, keep_rows, pool, trim_padding
+from .modeling_dact_bert import check_pooling, keep_rows, pool, pooling_weights, trim_padding
 
 EXIT_RULES = ("static", "entropy", "patience")
 
@@ -144,10 +144,11 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
                 raise ValueError("the loss needs every layer: call with halt_early=False to train or score")
             return self._exiting_forward(hidden, attention_mask)
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        weights = pooling_weights(attention_mask, hidden.dtype)  # (B, 1, T)
         layer_logits = []
         for layer, head in zip(self.bert.encoder.layer, self.exits):
             hidden = layer(hidden, mask)  # (B, T, H)
-            layer_logits.append(head(self.dropout(pool(hidden, attention_mask, self.config.pooling))))  # (B, C)
+            layer_logits.append(head(self.dropout(pool(hidden, weights, self.config.pooling))))  # (B, C)
         layer_logits = torch.stack(layer_logits, dim=1)  # (B, N, C)
         loss = None
         if labels is not None:
@@ -167,9 +168,10 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
         rows = torch.arange(batch, device=hidden.device)  # (R,)
         state = ExitState(self.config, batch, hidden.device)
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        weights = pooling_weights(attention_mask, hidden.dtype)  # (R, 1, T)
         for n, (layer, head) in enumerate(zip(self.bert.encoder.layer, self.exits)):
             hidden = layer(hidden, mask)  # (R, T, H)
-            z = head(pool(hidden, attention_mask, self.config.pooling))  # (R, C)
+            z = head(pool(hidden, weights, self.config.pooling))  # (R, C)
             layer_logits[rows, n] = z
             stop = state.step(n + 1, z)  # (R,)
             num_stopped = int(stop.sum())
@@ -185,4 +187,5 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
                 mask = create_bidirectional_mask(
                     config=self.config, inputs_embeds=hidden, attention_mask=attention_mask
                 )
+                weights = pooling_weights(attention_mask, hidden.dtype)
         return MultiExitOutput(logits=logits, exit_layer=exit_layer, layer_logits=layer_logits)
