@@ -151,7 +151,7 @@ def operating_points(reference, dact_models: list, multi_exit=None, token_models
     for model in token_models:
         name = {"adapler-bert": "AdapLeR", "token-gate-bert": "token gates"}[model.config.model_type]
         knob = (f"phi={model.config.length_weight:g}" if name == "AdapLeR"
-                else f"lambda={model.config.gate_sparsity:g}")
+                else f"lambda={model.config.gate_sparsity:g}, mu={model.config.gate_bimodal:g}")
         points.append(OperatingPoint(name, knob, model, {}))
     for model in dact_models:
         points.append(OperatingPoint("DACT-BERT", f"tau={model.config.ponder_penalty:g}", model,

@@ -75,7 +75,8 @@ def write_card(out: Path, method: str, chosen: dict, reference: dict) -> None:
     if BENCH.exists():
         bench = json.loads(BENCH.read_text())
         knob = json.loads((out / "config.json").read_text())
-        setting = (f"phi={knob['length_weight']:g}" if method == "AdapLeR" else f"lambda={knob['gate_sparsity']:g}")
+        setting = (f"phi={knob['length_weight']:g}" if method == "AdapLeR"
+                   else f"lambda={knob['gate_sparsity']:g}, mu={knob['gate_bimodal']:g}")
         rows = [p for p in bench["points"] if p["method"] in ("reference", method)
                 and (p["method"] == "reference" or p["setting"] == setting)]
         if len(rows) == 2:

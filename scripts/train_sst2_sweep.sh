@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/sst2/train.tsv}
 OUT=${OUT:-runs/sst2}
-TAUS=${TAUS:-"0.005 0.02 0.05 0.1 0.2"}
+TAUS=${TAUS:-"0.005 0.02 0.05 0.1 0.13 0.16 0.2"}
 COMMON=(--data "$DATA" --label-names negative,positive --validation-fraction 0.05 --seed 42)
 export HF_HUB_OFFLINE=1
 

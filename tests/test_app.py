@@ -150,3 +150,16 @@ def test_inspect_page_token_method(tiny_model_dir, tiny_token_models_dir, monkey
     assert not app.exception and any("line-through" in h.proto.body for h in app.get("html"))
     app.text_area(key="inspect_text").set_value("<script>alert(1)</script> bad plot").run()
     assert not app.exception and not any("<script>" in h.proto.body for h in app.get("html"))
+
+
+def test_switching_model_after_picking_an_example(tiny_model_dir, tiny_token_models_dir, monkeypatch):
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("DACT_MODELS_DIR", str(tiny_token_models_dir))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    choice = app.selectbox(key="inspect_example").options[3]
+    app.selectbox(key="inspect_example").set_value(choice).run()
+    app.selectbox(key="inspect_model").set_value("AdapLeR (adapler)").run()
+    assert not app.exception
+    assert app.text_area(key="inspect_text").value == choice.split(": ", 1)[1]  # the text stays
+    assert any(m.label == "Tokens at the last layer" for m in app.metric)
