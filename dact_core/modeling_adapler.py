@@ -7,9 +7,9 @@ and a dropped token never returns. The classifier reads [CLS] after the last lay
 so the model starts from a fine-tuned full-depth reference.
 
 Training (soft removal): a token's "alive" mass is the running product of
-sigmoid(lambda (n_l s_t - eta_l)); its log is added to the attention scores of every query, so a
-dropped token fades out of attention while everything stays differentiable. lambda (sharpness) is
-annealed upward per epoch (10, 100, ...). Our reading: the paper writes sigmoid(lambda (s_t - eta_l / n_l));
+sigmoid(lambda (n_l s_t - eta_l)); its log (a sum of log-sigmoids, exact, no floor) is added to the
+attention scores of every query, so a dropped token fades out of attention while everything stays
+differentiable. lambda (sharpness) is annealed upward per epoch (100, 1000, ...). Our reading: the paper writes sigmoid(lambda (s_t - eta_l / n_l));
 we multiply the difference by n_l (a score relative to the uniform 1/n), since with scores near
 1/n ~ 0.02 a sharpness of 10 or 100 would leave every token half alive and training would not see
 the removal that inference does. Both have the same hard limit. Losses:
@@ -49,7 +49,7 @@ class AdaplerBertConfig(BertConfig):
     kl_weight: float = 0.1
     length_weight: float = 0.01
     eta_init: float = 0.25
-    sharpness: float = 10.0
+    sharpness: float = 100.0
 
 
 @dataclass
@@ -74,9 +74,9 @@ class ContributionPredictor(nn.Module):
         return self.score(F.gelu(self.dense(hidden))).squeeze(-1)  # (B, T)
 
 
-def masked_softmax(logits: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
-    """Softmax over the alive tokens (alive: (B, T) mass in [0, 1])."""
-    return (logits + torch.log(alive.clamp(min=1e-9))).softmax(dim=-1)  # (B, T)
+def masked_softmax(logits: torch.Tensor, log_alive: torch.Tensor) -> torch.Tensor:
+    """Softmax over the alive tokens (log_alive: (B, T) log of the alive mass, NEG on padding)."""
+    return (logits + log_alive).softmax(dim=-1)  # (B, T)
 
 
 class AdaplerBertForSequenceClassification(BertPreTrainedModel):
@@ -128,17 +128,20 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
             return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
         num_layers = self.config.num_hidden_layers
         pad = attention_mask.to(hidden.dtype)  # (B, T)
-        alive = pad.clone()  # (B, T) soft alive mass
+        # the alive mass is kept as its log, summed exactly: a floor such as log(1e-9) would leave a
+        # dropped token a fixed, finite attention bias that training learns to overcome
+        log_alive = torch.where(pad > 0, 0.0, NEG)  # (B, T)
         is_cls = torch.zeros_like(pad, dtype=torch.bool)
         is_cls[:, 0] = True
         kl_terms, length_terms, tokens = [], [], []
         for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
-            scores = masked_softmax(predictor(hidden), alive)  # (B, T)
-            n_alive = alive.sum(dim=1, keepdim=True)  # (B, 1)
+            scores = masked_softmax(predictor(hidden), log_alive)  # (B, T)
+            n_alive = log_alive.exp().sum(dim=1, keepdim=True)  # (B, 1)
             eta = self.eta[n].clamp(0.01, 1.0)
             # s_t < eta / n  <=>  n s_t < eta: comparing n s_t keeps the sharpness independent of the length
-            keep = torch.sigmoid(self.config.sharpness * (scores.detach() * n_alive.detach() - eta))  # (B, T)
-            alive = torch.where(is_cls, alive, alive * keep)  # (B, T) a dropped token never returns
+            log_keep = F.logsigmoid(self.config.sharpness * (scores.detach() * n_alive.detach() - eta))  # (B, T)
+            log_alive = torch.where(is_cls | (pad == 0), log_alive, log_alive + log_keep)  # never returns
+            alive = log_alive.exp()  # (B, T)
             tokens.append(alive.sum(dim=1))
             length_terms.append(alive.sum(dim=1) / pad.sum(dim=1))  # (B,) share of tokens still alive
             if saliency is not None:
@@ -146,8 +149,7 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
                 target = target / target.sum(dim=1, keepdim=True).clamp(min=1e-9)
                 kl = (target * (target.clamp(min=1e-9).log() - scores.clamp(min=1e-9).log())).sum(dim=1)  # (B,)
                 kl_terms.append((num_layers - n) * kl)  # weight N + 1 - l for 1-based l
-            bias = torch.where(pad > 0, torch.log(alive.clamp(min=1e-9)), torch.full_like(pad, NEG))  # (B, T)
-            hidden = layer(hidden, bias[:, None, None, :].to(hidden.dtype))  # (B, T, H)
+            hidden = layer(hidden, log_alive[:, None, None, :].to(hidden.dtype))  # (B, T, H)
         logits = self._classify(hidden)
         loss = None
         if labels is not None:
@@ -166,7 +168,7 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
         survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
         for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
             alive = attention_mask.to(hidden.dtype)  # (B, T)
-            scores = masked_softmax(predictor(hidden), alive)  # (B, T)
+            scores = masked_softmax(predictor(hidden), torch.where(alive > 0, 0.0, NEG))  # (B, T)
             threshold = self.eta[n].clamp(0.01, 1.0) / alive.sum(dim=1, keepdim=True)  # (B, 1)
             keep = (scores >= threshold) & attention_mask.bool()  # (B, T)
             keep[:, 0] = True  # [CLS] stays

@@ -107,10 +107,10 @@ class _Collator(DataCollatorWithPadding):
 
 
 class SharpnessSchedule(TrainerCallback):
-    """AdapLeR's soft-removal sharpness grows tenfold per epoch: 10, 100, 1000, ..."""
+    """AdapLeR's soft-removal sharpness grows tenfold per epoch: 100, 1000, ... (in units of n s_t - eta)."""
 
     def on_epoch_begin(self, args, state, control, model=None, **kwargs):
-        model.config.sharpness = 10.0 ** (1 + int(state.epoch or 0))
+        model.config.sharpness = 10.0 ** (2 + int(state.epoch or 0))
 
 
 @torch.no_grad()
