@@ -36,6 +36,7 @@ from transformers.modeling_outputs import ModelOutput
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
 
 NEG = -1e4  # additive attention bias of a removed or padding key
+GONE = -50.0  # log alive mass below which a token counts as removed in soft training
 
 
 @strict
@@ -141,6 +142,9 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
             # s_t < eta / n  <=>  n s_t < eta: comparing n s_t keeps the sharpness independent of the length
             log_keep = F.logsigmoid(self.config.sharpness * (scores.detach() * n_alive.detach() - eta))  # (B, T)
             log_alive = torch.where(is_cls | (pad == 0), log_alive, log_alive + log_keep)  # never returns
+            # below e^-50 a token is gone: snapping it to NEG keeps exp() clear of float32 subnormals,
+            # which would slow every attention product by an order of magnitude on a CPU
+            log_alive = torch.where(log_alive < GONE, NEG, log_alive)  # (B, T)
             alive = log_alive.exp()  # (B, T)
             tokens.append(alive.sum(dim=1))
             length_terms.append(alive.sum(dim=1) / pad.sum(dim=1))  # (B,) share of tokens still alive
