@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/agnews/train.tsv}
 OUT=${OUT:-runs/agnews}
-PHIS=${PHIS:-"0.005"}
-GATES=${GATES:-"0.002:0.001 0.005:0.001 0.01:0.01"}  # lambda:mu
+PHIS=${PHIS:-"0.002 0.005"}
+GATES=${GATES:-"0.002:0.001 0.003:0.001 0.005:0.001 0.01:0.01"}  # lambda:mu
 TAUS=${TAUS:-"0.01 0.05 0.1"}
 COMMON=(--data "$DATA" --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed 42)
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=${THREADS:-2}
