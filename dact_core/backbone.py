@@ -131,7 +131,8 @@ def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = Tru
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     model, tokenizer = load_model(str(model_dir))
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    original_state = model.state_dict()
+    state = dict(original_state)  # the tensors to store
     shared: dict[str, dict] = {}
     if share_backbone_weights:
         train_config = model_dir / "training_config.json"
@@ -150,9 +151,9 @@ def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = Tru
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    kept = {k: v.half() if float16 and v.is_floating_point() else v for k, v in state.items()}
+    stored = {k: (v.half() if float16 and v.is_floating_point() else v).contiguous() for k, v in state.items()}
     model.config.save_pretrained(out_dir)
-    save_file({k: v.contiguous() for k, v in kept.items()}, out_dir / "model.safetensors", metadata={"format": "pt"})
+    save_file(stored, out_dir / "model.safetensors", metadata={"format": "pt"})
     tokenizer.save_pretrained(out_dir)
     if shared:
         (out_dir / SHARED_WEIGHTS_FILE).write_text(json.dumps(
@@ -160,7 +161,7 @@ def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = Tru
     # round trip: the exported folder must give the same weights (up to float16 rounding)
     reloaded, _ = load_model(str(out_dir))
     for key, value in reloaded.state_dict().items():
-        expected = model.state_dict()[key]
+        expected = original_state[key]
         if float16 and expected.is_floating_point() and key not in shared:
             expected = expected.half().float()
         if not torch.equal(value, expected):
@@ -179,6 +180,7 @@ def _load_compact(folder: Path):
 
     try:
         info = json.loads((folder / SHARED_WEIGHTS_FILE).read_text())
+        shared = {key: meta["sha256"] for key, meta in info["tensors"].items()}
         config = AutoConfig.from_pretrained(folder)
         state = {}
         for file in sorted(folder.glob("*.safetensors")):
@@ -186,9 +188,9 @@ def _load_compact(folder: Path):
     except Exception as err:
         raise CheckpointError(f"{folder}: could not read the checkpoint: {err}") from err
     backbone = resolve_backbone(info.get("backbone"))
-    for key, meta in info["tensors"].items():
+    for key, digest in shared.items():
         tensor = _backbone_tensor(backbone, key)
-        if _tensor_digest(tensor) != meta["sha256"]:
+        if _tensor_digest(tensor) != digest:
             raise CheckpointError(
                 f"{folder}: {key} of backbone {backbone} differs from the one this model was trained with "
                 "(a different backbone version?)")

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .data import TaskData
 from .evaluate import ADAPTIVE_MODEL_TYPES
+from .inspector import TOKEN_METHOD_NAMES
 
 ENTROPY_THRESHOLDS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -149,7 +150,7 @@ def operating_points(reference, dact_models: list, multi_exit=None, token_models
     """The reference first (speed ratios are taken against it), then every method's settings."""
     points = [OperatingPoint("reference", "full depth", reference, {})]
     for model in token_models:
-        name = {"adapler-bert": "AdapLeR", "token-gate-bert": "token gates"}[model.config.model_type]
+        name = TOKEN_METHOD_NAMES[model.config.model_type]
         knob = (f"phi={model.config.length_weight:g}" if name == "AdapLeR"
                 else f"lambda={model.config.gate_sparsity:g}, mu={model.config.gate_bimodal:g}")
         points.append(OperatingPoint(name, knob, model, {}))

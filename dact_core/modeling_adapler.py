@@ -9,8 +9,8 @@ so the model starts from a fine-tuned full-depth reference.
 Training (soft removal): a token's "alive" mass is the running product of
 sigmoid(lambda (n_l s_t - eta_l)); its log (a sum of log-sigmoids, exact, no floor) is added to the
 attention scores of every query, so a dropped token fades out of attention while everything stays
-differentiable. lambda (sharpness) is annealed upward per epoch (100, 1000, ...). Our reading: the paper writes sigmoid(lambda (s_t - eta_l / n_l));
-we multiply the difference by n_l (a score relative to the uniform 1/n), since with scores near
+differentiable. lambda (sharpness) is annealed upward per epoch (100, 1000, ...).
+Our reading: the paper writes sigmoid(lambda (s_t - eta_l / n_l)); we multiply the difference by n_l (a score relative to the uniform 1/n), since with scores near
 1/n ~ 0.02 a sharpness of 10 or 100 would leave every token half alive and training would not see
 the removal that inference does. Both have the same hard limit. Losses:
     CE + gamma sum_l (N + 1 - l) KL(target_l || s^l)       -> network and CPs
