@@ -1,4 +1,5 @@
-"""What the pages share: the model (loaded once), bounded caches, the shipped files."""
+"""Everything the pages share: the models (loaded once), evaluation and bounded caches, session state,
+the shipped files. Pages keep only widgets and call in here."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dact_core.backbone import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model
-from dact_core.inspector import TOKEN_METHOD_NAMES, DactInspector, TokenInspector
+from dact_core.inspector import DactInspector, TokenInspector, inspector_for
+from dact_core.loading import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model
+from dact_core.methods import FAMILIES
 
 MAX_ROWS = 20_000
 EXAMPLES_FILE = ASSETS_DIR / "examples.tsv"
-METHOD_NAMES = {"dact-bert": "DACT-BERT", **TOKEN_METHOD_NAMES}
+
+
+def device() -> str | None:
+    """DACT_DEVICE (set by `dact app --device`) names the device; unset means CUDA when present, else CPU."""
+    return os.environ.get("DACT_DEVICE") or None
 
 
 def results_dir() -> str:
@@ -42,17 +48,16 @@ def model_choices() -> dict[str, str | None]:
         if folder == DEFAULT_MODEL_DIR:
             continue
         model_type = json.loads((folder / "config.json").read_text()).get("model_type")
-        choices[f"{METHOD_NAMES.get(model_type, model_type)} ({folder.name})"] = str(folder)
+        name = FAMILIES[model_type].display if model_type in FAMILIES else model_type
+        choices[f"{name} ({folder.name})"] = str(folder)
     return choices
 
 
 @st.cache_resource(show_spinner="Loading the model...")
 def get_inspector(path: str | None) -> DactInspector | TokenInspector:
     """A DactInspector for DACT-BERT, a TokenInspector for AdapLeR / token gates (None: model_path())."""
-    model, tokenizer = load_model(path or model_path())
-    if model.config.model_type in TOKEN_METHOD_NAMES:
-        return TokenInspector(model, tokenizer)
-    return DactInspector(model, tokenizer)
+    model, tokenizer = load_model(path or model_path(), device())
+    return inspector_for(model, tokenizer)
 
 
 def inspector_or_stop(path: str | None = None, dact_only: bool = True) -> DactInspector | TokenInspector:
@@ -116,6 +121,29 @@ def setting_controls(key: str) -> tuple[str, float]:
         st.warning(f"Relaxation {relaxation:g} < 1: halting is faster but the guarantee no longer holds; "
                    "the halted answer may differ from the full-depth answer.", icon=":material/warning:")
     return bound, relaxation
+
+
+def evaluate_cached(task, path: str | None, bound: str, relaxation: float):
+    """(metrics, traces) of the model at `path` on `task` under the setting; the three latest runs stay in
+    the session, so going back to a setting or a data set costs nothing. Shows a progress bar while it runs."""
+    from dact_core.evaluate import evaluate
+
+    labels = tuple(task.dataset["label"]) if "label" in task.dataset.column_names else None
+    signature = (task.source, task.text_columns, bound, relaxation, path,
+                 hash(tuple(task.dataset[task.text_columns[0]])), hash(labels))
+    cache = st.session_state.setdefault("ds_results", {})
+    if signature not in cache:
+        inspector = get_inspector(path)
+        progress = st.progress(0.0, text=f"Running {len(task):,} examples...")
+        result = evaluate(inspector.model, inspector.tokenizer, task, batch_size=32, progress=False,
+                          setting=dict(halting_bound=bound, halting_relaxation=relaxation),
+                          on_progress=lambda done, total: progress.progress(done / total,
+                                                                            text=f"{done:,} / {total:,} examples"))
+        progress.empty()
+        while len(cache) >= 3:
+            cache.pop(next(iter(cache)))
+        cache[signature] = (result.metrics, result.traces)
+    return cache[signature]
 
 
 def download_figure_data(fig, name: str, key: str) -> None:

@@ -1,40 +1,30 @@
-"""dact_core: DACT-BERT (adaptive depth for BERT), its halting inference, training and evaluation."""
+"""dact_core: DACT-BERT (adaptive depth for BERT), its halting inference, training and evaluation.
 
-from transformers import AutoConfig, AutoModelForSequenceClassification
+Imports are lazy: `dact_core.traces` and `dact_core.charts` load without torch, and
+`from dact_core import DactBertForSequenceClassification` loads the models (and registers them
+with the Auto classes) on first use.
+"""
 
-from .halting import accumulate, exit_layers_from_trace, halting_margin, layer_weights, should_halt
-from .modeling_dact_bert import (
-    DactBertConfig,
-    DactBertForSequenceClassification,
-    DactBertOutput,
-)
+from __future__ import annotations
 
-from .modeling_adapler import AdaplerBertConfig, AdaplerBertForSequenceClassification
-from .modeling_multi_exit import MultiExitBertConfig, MultiExitBertForSequenceClassification
-from .modeling_token_gates import TokenGateBertConfig, TokenGateBertForSequenceClassification
+import importlib
 
-for _config, _model in (
-    (DactBertConfig, DactBertForSequenceClassification),
-    (MultiExitBertConfig, MultiExitBertForSequenceClassification),
-    (AdaplerBertConfig, AdaplerBertForSequenceClassification),
-    (TokenGateBertConfig, TokenGateBertForSequenceClassification),
-):
-    AutoConfig.register(_config.model_type, _config, exist_ok=True)
-    AutoModelForSequenceClassification.register(_config, _model, exist_ok=True)
+_LAZY = {
+    **dict.fromkeys(
+        ("DactBertConfig", "DactBertForSequenceClassification", "DactBertOutput", "AdaplerBertConfig",
+         "AdaplerBertForSequenceClassification", "MultiExitBertConfig", "MultiExitBertForSequenceClassification",
+         "TokenGateBertConfig", "TokenGateBertForSequenceClassification"),
+        "dact_core.models",
+    ),
+    **dict.fromkeys(("accumulate", "exit_layers_from_trace", "halting_margin", "layer_weights", "should_halt"),
+                    "dact_core.halting"),
+    **dict.fromkeys(("load_model", "CheckpointError"), "dact_core.loading"),
+}
 
-__all__ = [
-    "DactBertConfig",
-    "DactBertForSequenceClassification",
-    "DactBertOutput",
-    "AdaplerBertConfig",
-    "AdaplerBertForSequenceClassification",
-    "MultiExitBertConfig",
-    "MultiExitBertForSequenceClassification",
-    "TokenGateBertConfig",
-    "TokenGateBertForSequenceClassification",
-    "accumulate",
-    "exit_layers_from_trace",
-    "halting_margin",
-    "layer_weights",
-    "should_halt",
-]
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dact_core' has no attribute {name!r}")

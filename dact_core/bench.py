@@ -1,30 +1,35 @@
 """`dact bench`: every method at several operating points, measured in one process (methods.md §5).
 
-For each operating point: accuracy, average executed layers, FLOPs per example from the real
-per-layer token counts against the unpadded length, wall-clock latency at batch size 1 (median
-over a fixed sample of examples) and throughput at batch size 32 (length-sorted batches, median
-of three timed passes over a fixed sample of batches), the speed figures as ratios to the
-full-depth reference measured in the same run.
+For each operating point (a model and an inference setting from the registry, `methods.METHODS`):
+  * accuracy, average executed layers and FLOPs (from the real per-layer token counts against the
+    unpadded length) over every example, through the one runner;
+  * wall-clock with the one interleaved timer (`timing.interleaved_times`): batch size 1 on a fixed
+    sample of examples and batch size 32 on a fixed sample of length-sorted batches, every point and
+    the reference timed in turn on each input, in several rounds. A point's speed-up is the
+    reference's total time over the point's on the same inputs, and its ideal speed-up N / layers
+    is computed on those same inputs;
+  * a paired bootstrap 95% interval (scipy) for every accuracy difference that a target reads:
+    each point against the reference, DACT-BERT against each early-exit rule at the nearest depth.
+Several seeds of one model (the same method and setting) are reported as mean and spread.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .data import TaskData
-from .evaluate import ADAPTIVE_MODEL_TYPES
-from .inspector import TOKEN_METHOD_NAMES
+from .methods import family_of, infer, methods_of
+from .runner import length_batches, model_device, run, tokenize
+from .timing import interleaved_times, torch_threads
 
-ENTROPY_THRESHOLDS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+EFFICIENCY_TARGET = 0.9  # of the ideal batch-1 speed-up
+ACCURACY_MARGIN = 0.01  # "within 1 point"
 
 
 @dataclass
@@ -32,24 +37,32 @@ class OperatingPoint:
     method: str  # "reference", "DACT-BERT", "DeeBERT", "PABEE", "static", ...
     setting: str  # e.g. "tau=0.05", "S=0.3", "t=2", "k=3"
     model: torch.nn.Module
-    config_overrides: dict
-    guarantee: bool = True  # halted == full-depth prediction is guaranteed (DACT with relaxation 1)
+    inference: dict  # per-call inference arguments
+    source: str = ""  # the model folder
+    seed: int | None = None
 
 
 @dataclass
 class PointResult:
     method: str
     setting: str
+    source: str
+    seed: int | None
     accuracy: float
     avg_layers: float
     gflops: float  # per example, mean
-    avg_tokens: float  # tokens per executed layer-slot, mean over layers and examples
-    latency_ms_batch1: float
+    flops_ratio: float
+    ideal_speedup: float  # N / average layers over every example
+    ideal_speedup_batch1: float  # the same on the examples timed at batch size 1
+    speedup_batch1: float
+    efficiency_batch1: float  # speed-up over its ideal on the same examples
+    speedup_batch32: float
+    latency_ms_batch1: float  # mean over the timed examples and rounds
     throughput_batch32: float  # examples per second
-    speedup_batch1: float = 1.0
-    speedup_batch32: float = 1.0
-    flops_ratio: float = 1.0
-    ideal_speedup: float = 1.0
+    accuracy_diff: float = 0.0  # against the reference, with its paired 95% interval
+    accuracy_diff_low: float = 0.0
+    accuracy_diff_high: float = 0.0
+    correct: np.ndarray = field(default=None, repr=False)  # (n,) per example, for paired intervals
 
 
 def layer_flops(tokens: np.ndarray, hidden: int, intermediate: int) -> np.ndarray:
@@ -58,201 +71,171 @@ def layer_flops(tokens: np.ndarray, hidden: int, intermediate: int) -> np.ndarra
     return 2.0 * (n * (4 * hidden**2 + 2 * hidden * intermediate) + 2 * n**2 * hidden)
 
 
-def _apply(model, overrides: dict):
-    saved = {k: getattr(model.config, k) for k in overrides}
-    for k, v in overrides.items():
-        setattr(model.config, k, v)
-    return saved
-
-
-def _run(model, enc):
-    """The method's own inference: halting / exiting / token removal; plain full depth for the reference."""
-    if model.config.model_type == "dact-bert" or model.config.model_type in ADAPTIVE_MODEL_TYPES:
-        return model(**enc, halt_early=True)
-    return model(**enc)
-
-
-def _exit_layers(model, out) -> torch.Tensor:
-    exit_layer = getattr(out, "exit_layer", None)
-    if exit_layer is None:
-        return torch.full((out.logits.shape[0],), model.config.num_hidden_layers, dtype=torch.int64)
-    return exit_layer
-
-
-@torch.inference_mode()
-def measure(point: OperatingPoint, tokenizer, task: TaskData, max_length: int = 128, latency_examples: int = 300,
-            throughput_examples: int = 2048, repeats: int = 3) -> tuple[PointResult, np.ndarray]:
-    """Measure one operating point; returns the result and the per-example exit layers."""
-    model = point.model.eval()
-    saved = _apply(model, point.config_overrides)
-    try:
-        texts = task.texts()
-        labels = np.asarray(task.dataset["label"])
-        cfg = model.config
-        lengths = np.array([len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])
-        order = np.argsort(-lengths, kind="stable")
-        batches = [order[i : i + 32] for i in range(0, len(order), 32)]
-        encoded = [tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
-                             return_tensors="pt") for idx in batches]
-        prediction = np.zeros(len(texts), dtype=np.int64)
-        exit_layer = np.zeros(len(texts), dtype=np.int64)
-        layers = np.arange(1, cfg.num_hidden_layers + 1)
-        tokens_per_layer = np.zeros((len(texts), cfg.num_hidden_layers))  # (B, N) tokens each layer ran on
-        # accuracy, exits and token counts: one pass over every example
-        for idx, enc in zip(batches, encoded):
-            out = _run(model, enc)
-            prediction[idx] = out.logits.argmax(-1).numpy()
-            exit_layer[idx] = _exit_layers(model, out).numpy()
-            if getattr(out, "tokens_per_layer", None) is not None:
-                tokens_per_layer[idx] = out.tokens_per_layer.numpy()
-            else:
-                executed = layers[None, :] <= exit_layer[idx][:, None]
-                tokens_per_layer[idx] = np.where(executed, lengths[idx][:, None], 0)
-        # throughput: median of timed passes over at most `throughput_examples` examples, every k-th
-        # batch of the length-sorted order so that the mix of lengths is the data set's
-        step = max(1, len(batches) // max(1, throughput_examples // 32))
-        timed = encoded[::step]
-        timed_examples = sum(len(idx) for idx in batches[::step])
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            for enc in timed:
-                _run(model, enc)
-            times.append(time.perf_counter() - t0)
-        throughput = timed_examples / statistics.median(times)
-
-        sample = np.random.default_rng(0).permutation(len(texts))[:latency_examples]
-        singles = [tokenizer(texts[i], truncation=True, max_length=max_length, return_tensors="pt") for i in sample]
-        for enc in singles[:10]:
-            _run(model, enc)
-        latencies = []
-        for enc in singles:
-            t0 = time.perf_counter()
-            _run(model, enc)
-            latencies.append(time.perf_counter() - t0)
-        flops = layer_flops(tokens_per_layer, cfg.hidden_size, cfg.intermediate_size).sum(1)  # (B,)
-        result = PointResult(
-            method=point.method,
-            setting=point.setting,
-            accuracy=float((prediction == labels).mean()),
-            avg_layers=float(exit_layer.mean()),
-            gflops=float(flops.mean() / 1e9),
-            avg_tokens=float(tokens_per_layer.mean()),
-            latency_ms_batch1=1000 * statistics.median(latencies),
-            throughput_batch32=throughput,
-        )
-        return result, exit_layer
-    finally:
-        _apply(model, saved)
-
-
-def operating_points(reference, dact_models: list, multi_exit=None, token_models: list = ()) -> list[OperatingPoint]:
-    """The reference first (speed ratios are taken against it), then every method's settings."""
-    points = [OperatingPoint("reference", "full depth", reference, {})]
-    for model in token_models:
-        name = TOKEN_METHOD_NAMES[model.config.model_type]
-        knob = (f"phi={model.config.length_weight:g}" if name == "AdapLeR"
-                else f"lambda={model.config.gate_sparsity:g}, mu={model.config.gate_bimodal:g}")
-        points.append(OperatingPoint(name, knob, model, {}))
-    for model in dact_models:
-        points.append(OperatingPoint("DACT-BERT", f"tau={model.config.ponder_penalty:g}", model,
-                                     {"halting_bound": "tight", "halting_relaxation": 1.0}))
-    if multi_exit is not None:
-        n = multi_exit.config.num_hidden_layers
-        points += [OperatingPoint("static", f"k={k}", multi_exit, {"exit_rule": "static", "exit_layer": k})
-                   for k in range(1, n + 1)]
-        points += [OperatingPoint("DeeBERT", f"S={s:g}", multi_exit, {"exit_rule": "entropy", "exit_threshold": s})
-                   for s in ENTROPY_THRESHOLDS]
-        points += [OperatingPoint("PABEE", f"t={t}", multi_exit, {"exit_rule": "patience", "exit_patience": t})
-                   for t in range(1, n)]
+def operating_points(models: list[tuple[str, torch.nn.Module, int | None]]) -> list[OperatingPoint]:
+    """Every method and setting the registry gives for each (source, model, seed); the first model is the
+    reference the speed-ups are taken against."""
+    points = []
+    for i, (source, model, seed) in enumerate(models):
+        if i == 0 and family_of(model).kind != "plain":
+            raise ValueError(f"the reference must be a plain full-depth classifier, {source} is "
+                             f"{family_of(model).display}")
+        for method in methods_of(model):
+            points += [OperatingPoint(method.name, label, model, setting, source, seed)
+                       for label, setting in method.points(model.config)]
     return points
 
 
-def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: int = 2,
-              latency_examples: int = 300, throughput_examples: int = 2048) -> pd.DataFrame:
-    torch.set_num_threads(threads)
+def paired_interval(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    """Accuracy of a minus accuracy of b on the same examples, with a paired bootstrap 95% interval."""
+    from scipy.stats import bootstrap
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(a.mean() - b.mean())
+    if np.array_equal(a, b):
+        return diff, diff, diff
+    res = bootstrap((a, b), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis), paired=True,
+                    n_resamples=2000, confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed))
+    return diff, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: int | None = 2,
+              latency_examples: int = 300, throughput_examples: int = 2048, rounds: int = 3,
+              max_length: int = 128, progress: bool = True) -> list[PointResult]:
+    """Measure every point (the first is the reference); see the module docstring."""
+    texts = task.texts()
+    labels = np.asarray(task.dataset["label"])
+    with torch_threads(threads):
+        runs = []
+        for point in points:
+            runs.append(run(point.model, tokenizer, texts, point.inference, batch_size=32, max_length=max_length))
+        device = model_device(points[0].model)
+        singles_idx = np.random.default_rng(0).permutation(len(texts))[:latency_examples]
+        singles = [tokenize(tokenizer, [texts[i]], max_length, return_tensors="pt").to(device) for i in singles_idx]
+        batches = list(length_batches(tokenizer, texts, 32, max_length, chunk_size=len(texts)))
+        step = max(1, len(batches) // max(1, throughput_examples // 32))
+        batches = batches[::step]
+        batch_idx = np.concatenate([idx for idx, _, _ in batches])
+        paths = [lambda x, p=p: infer(p.model, x, **p.inference) for p in points]
+        t1 = interleaved_times(paths, singles, rounds, device=device, desc="batch 1", progress=progress).sum((1, 2))
+        t32 = interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
+                                desc="batch 32", progress=progress).sum((1, 2))
+    reference = runs[0]
+    ref_correct = reference.prediction == labels
     results = []
-    for point in tqdm(points, desc="operating points"):
-        result, _ = measure(point, tokenizer, task, latency_examples=latency_examples,
-                            throughput_examples=throughput_examples)
-        results.append(result)
-    ref = results[0]
-    n_layers = points[0].model.config.num_hidden_layers
-    for r in results:
-        r.speedup_batch1 = ref.latency_ms_batch1 / r.latency_ms_batch1
-        r.speedup_batch32 = r.throughput_batch32 / ref.throughput_batch32
-        r.flops_ratio = r.gflops / ref.gflops
-        r.ideal_speedup = n_layers / r.avg_layers
-    return pd.DataFrame([asdict(r) for r in results])
+    for point, result, time1, time32 in zip(points, runs, t1, t32):
+        cfg = point.model.config
+        n_layers = cfg.num_hidden_layers
+        flops = layer_flops(result.tokens_per_layer, cfg.hidden_size, cfg.intermediate_size).sum(1)  # (n,)
+        ref_flops = layer_flops(reference.tokens_per_layer, cfg.hidden_size, cfg.intermediate_size).sum(1)
+        correct = result.prediction == labels
+        diff, low, high = paired_interval(correct, ref_correct)
+        ideal1 = n_layers / result.exit_layer[singles_idx].mean()
+        results.append(PointResult(
+            method=point.method, setting=point.setting, source=point.source, seed=point.seed,
+            accuracy=float(correct.mean()), avg_layers=float(result.exit_layer.mean()),
+            gflops=float(flops.mean() / 1e9), flops_ratio=float(flops.sum() / ref_flops.sum()),
+            ideal_speedup=float(n_layers / result.exit_layer.mean()), ideal_speedup_batch1=float(ideal1),
+            speedup_batch1=float(t1[0] / time1), efficiency_batch1=float(t1[0] / time1 / ideal1),
+            speedup_batch32=float(t32[0] / time32),
+            latency_ms_batch1=float(1000 * time1 / (rounds * len(singles))),
+            throughput_batch32=float(rounds * len(batch_idx) / time32),
+            accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, correct=correct,
+        ))
+    return results
 
 
-def accuracy_at_depth(table: pd.DataFrame, method: str, depth: float) -> float | None:
-    """Best accuracy a method reaches at or below `depth` average layers (its upper-left frontier)."""
-    rows = table[(table.method == method) & (table.avg_layers <= depth)]
-    return None if rows.empty else float(rows.accuracy.max())
+def results_table(results: list[PointResult]) -> pd.DataFrame:
+    return pd.DataFrame([{k: v for k, v in asdict(r).items() if k != "correct"} for r in results])
 
 
-def targets(table: pd.DataFrame) -> dict:
-    """The SST-2 targets of the benchmark issue, each with the margin by which it is met or missed."""
+def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, setting): the mean over seeds, with the accuracy's spread (sample std) and count."""
+    numeric = [c for c in table.columns if c not in ("method", "setting", "source", "seed")]
+    grouped = table.groupby(["method", "setting"], sort=False)
+    summary = grouped[numeric].mean().reset_index()
+    summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values
+    summary["seeds"] = grouped.size().values
+    return summary
+
+
+def status(low: float, high: float, threshold: float = 0.0) -> str:
+    """met when the whole interval lies at or above the threshold, missed when below, else not distinguishable."""
+    if low >= threshold:
+        return "met"
+    if high < threshold:
+        return "missed"
+    return "not distinguishable"
+
+
+def targets(results: list[PointResult]) -> dict:
+    """The issues' targets, each with its margin, interval and status (met / missed / not distinguishable)."""
     out: dict = {}
-    dact = table[table.method == "DACT-BERT"]
+    ref = results[0]
+    out["reference_accuracy"] = round(100 * ref.accuracy, 2)
+    dact = [r for r in results if r.method == "DACT-BERT"]
     for rival in ("DeeBERT", "PABEE"):
-        gaps = []
-        for depth in np.arange(2.0, 4.01, 0.25):
-            mine, theirs = accuracy_at_depth(table, "DACT-BERT", depth), accuracy_at_depth(table, rival, depth)
-            if mine is not None and theirs is not None:
-                gaps.append((float(depth), mine - theirs))
-        if gaps:
-            worst = min(gaps, key=lambda g: g[1])
-            out[f"dact_vs_{rival.lower()}_worst_gap_2_to_4_layers"] = {"depth": worst[0], "accuracy_gap": worst[1],
-                                                                       "met": worst[1] >= 0}
-    if len(dact):
-        efficiency = (dact.speedup_batch1 / dact.ideal_speedup)
-        out["dact_batch1_speedup_vs_ideal"] = {"min": float(efficiency.min()), "met": bool((efficiency >= 0.85).all())}
-        out["dact_batch32_throughput_ratio"] = {"min": float(dact.speedup_batch32.min()),
-                                                "max": float(dact.speedup_batch32.max()),
-                                                "met_by_some_point": bool((dact.speedup_batch32 >= 1.5).any())}
-    reference_accuracy = float(table[table.method == "reference"].accuracy.iloc[0])
+        theirs = [r for r in results if r.method == rival]
+        rows = []
+        for mine in dact:
+            if not 2.0 <= mine.avg_layers <= 4.0 or not theirs:
+                continue
+            match = min(theirs, key=lambda r: abs(r.avg_layers - mine.avg_layers))
+            diff, low, high = paired_interval(mine.correct, match.correct)
+            rows.append({"dact": mine.setting, "dact_layers": round(mine.avg_layers, 2), "rival": match.setting,
+                         "rival_layers": round(match.avg_layers, 2), "accuracy_diff_points": round(100 * diff, 2),
+                         "interval_points": [round(100 * low, 2), round(100 * high, 2)], "status": status(low, high)})
+        if rows:
+            out[f"dact_vs_{rival.lower()}_2_to_4_layers"] = rows
+    if dact:
+        worst = min(dact, key=lambda r: r.efficiency_batch1)
+        out["dact_batch1_efficiency"] = {
+            "target": EFFICIENCY_TARGET, "worst": round(worst.efficiency_batch1, 3), "worst_setting": worst.setting,
+            "status": "met" if worst.efficiency_batch1 >= EFFICIENCY_TARGET else "missed"}
+        out["dact_batch32_speedup"] = {r.setting: round(r.speedup_batch32, 2) for r in dact}
     for method in ("AdapLeR", "token gates"):
-        rows = table[table.method == method]
-        if len(rows):
-            close = rows[rows.accuracy >= reference_accuracy - 0.01]
-            best = float(close.speedup_batch1.max()) if len(close) else None
-            out[f"{method.lower().replace(' ', '_')}_speedup_within_1_point"] = {
-                "best_batch1_speedup": best, "accuracy_loss_points": [
-                    round(100 * (reference_accuracy - a), 2) for a in rows.accuracy],
-                "met": best is not None and best >= 1.5}
+        rows = [r for r in results if r.method == method]
+        if rows:
+            out[f"{method.lower().replace(' ', '_')}_within_1_point"] = [
+                {"setting": r.setting, "speedup_batch1": round(r.speedup_batch1, 2),
+                 "accuracy_diff_points": round(100 * r.accuracy_diff, 2),
+                 "interval_points": [round(100 * r.accuracy_diff_low, 2), round(100 * r.accuracy_diff_high, 2)],
+                 "accuracy_status": status(r.accuracy_diff_low, r.accuracy_diff_high, -ACCURACY_MARGIN)}
+                for r in rows]
     return out
 
 
-def write_outputs(table: pd.DataFrame, out_dir: Path, title: str, settings: dict | None = None) -> None:
-    """bench.csv / .json / .md and the plots; `settings` (data, sample sizes, threads) go into bench.json."""
+def write_outputs(results: list[PointResult], out_dir: Path, title: str, settings: dict | None = None) -> pd.DataFrame:
+    """bench.csv (every model), bench.json, bench.md (mean over seeds) and the plots; returns the summary table."""
     import plotly.express as px
 
+    table = results_table(results)
+    summary = seed_summary(table)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "bench.csv", index=False)
-    summary = {"title": title, "settings": settings or {}, "points": table.to_dict(orient="records"),
-               "targets": targets(table)}
-    (out_dir / "bench.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out_dir / "bench.md").write_text(table_markdown(table))
+    record = {"title": title, "settings": settings or {}, "points": summary.to_dict(orient="records"),
+              "models": table.to_dict(orient="records"), "targets": targets(results)}
+    (out_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out_dir / "bench.md").write_text(table_markdown(summary))
     for x, name in (("avg_layers", "accuracy_vs_layers"), ("speedup_batch1", "accuracy_vs_speedup_batch1")):
-        fig = px.line(table.sort_values(x), x=x, y="accuracy", color="method", markers=True, text="setting",
+        fig = px.line(summary.sort_values(x), x=x, y="accuracy", color="method", markers=True, text="setting",
                       title=f"{title}: accuracy against {x.replace('_', ' ')}")
         fig.update_traces(textposition="top center")
         fig.write_html(out_dir / f"{name}.html", include_plotlyjs="cdn")
-        try:
-            fig.write_image(out_dir / f"{name}.png", width=1000, height=560)
-        except Exception:  # kaleido + Chromium are optional; the HTML is always written
-            pass
+    return summary
 
 
-def table_markdown(table: pd.DataFrame) -> str:
-    cols = ["method", "setting", "accuracy", "avg_layers", "ideal_speedup", "flops_ratio", "speedup_batch1",
-            "speedup_batch32", "latency_ms_batch1", "throughput_batch32"]
+def table_markdown(summary: pd.DataFrame) -> str:
+    cols = ["method", "setting", "accuracy", "diff vs reference [95% CI]", "avg_layers", "flops_ratio",
+            "speedup_batch1", "efficiency_batch1", "speedup_batch32", "latency_ms_batch1"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in table[cols].itertuples(index=False):
-        cells = [row.method, row.setting, f"{100 * row.accuracy:.2f}", f"{row.avg_layers:.2f}",
-                 f"{row.ideal_speedup:.2f}", f"{row.flops_ratio:.3f}", f"{row.speedup_batch1:.2f}",
-                 f"{row.speedup_batch32:.2f}", f"{row.latency_ms_batch1:.2f}", f"{row.throughput_batch32:.1f}"]
+    for row in summary.itertuples(index=False):
+        accuracy = f"{100 * row.accuracy:.2f}"
+        if row.seeds > 1:
+            accuracy += f" ± {100 * row.accuracy_std:.2f} ({row.seeds} seeds)"
+        diff = (f"{100 * row.accuracy_diff:+.2f} [{100 * row.accuracy_diff_low:+.2f}, {100 * row.accuracy_diff_high:+.2f}]"
+                if row.seeds == 1 else f"{100 * row.accuracy_diff:+.2f} (mean)")
+        cells = [row.method, row.setting, accuracy, diff, f"{row.avg_layers:.2f}", f"{row.flops_ratio:.3f}",
+                 f"{row.speedup_batch1:.2f}", f"{row.efficiency_batch1:.2f}", f"{row.speedup_batch32:.2f}",
+                 f"{row.latency_ms_batch1:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from .inspector import ExampleTrace, TokenAttribution, TokenTrace
+from .traces import ExampleTrace, TokenAttribution, TokenTrace
 
 CLASS_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 HALTING_COLOR, REMAINING_COLOR, WEIGHT_COLOR = "#7f7f7f", "#111111", "#9467bd"

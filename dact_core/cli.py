@@ -1,4 +1,4 @@
-"""The `dact` command: train, eval, predict, bench, export, app."""
+"""The `dact` command (also `python -m dact_core`): train, eval, predict, bench, export, app."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+DEVICE_HELP = "cpu, cuda or cuda:N (default: CUDA when present, else the CPU)"
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="trained model folder or hub name (default: the shipped model)")
+    p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument("--bound", choices=["tight", "paper"], default=None, help="halting bound (default: the model's)")
     p.add_argument(
         "--relaxation",
@@ -32,6 +33,13 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rows", type=int, default=None, help="use only the first N rows")
 
 
+TRAIN_NUMBERS = (
+    "validation_fraction seed max_length epochs max_steps batch_size learning_rate dact_learning_rate "
+    "weight_decay warmup_ratio eval_steps ponder_penalty halting_bias_init dact_hidden_size layer_loss_weight "
+    "knob_learning_rate kl_weight length_weight gate_sparsity gate_bimodal"
+).split()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dact", description="DACT-BERT: adaptive-depth BERT")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,11 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--output-dir", required=True)
     tr.add_argument("--backbone", default=None, help="BERT checkpoint name or path (default: packaged MiniLM)")
     defaults = {f.name: f.default for f in fields(TrainConfig)}
-    for name in (
-        "validation_fraction seed max_length epochs max_steps batch_size learning_rate dact_learning_rate "
-        "weight_decay warmup_ratio eval_steps ponder_penalty halting_bias_init dact_hidden_size layer_loss_weight "
-        "knob_learning_rate kl_weight length_weight gate_sparsity gate_bimodal"
-    ).split():
+    for name in TRAIN_NUMBERS:
         kind = int if name in ("seed", "max_length", "max_steps", "batch_size", "eval_steps", "dact_hidden_size") else float
         tr.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name])
     tr.add_argument("--pooling", choices=["mean", "cls"], default=defaults["pooling"])
@@ -58,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         "multi-exit: one classifier per layer for the DeeBERT / PABEE / static early-exit rules; "
         "adapler / token-gates: token reduction, started from a reference given with --init-from",
     )
-    tr.add_argument("--init-from", default=None, help="continue from a trained DACT-BERT folder")
+    tr.add_argument("--init-from", default=None,
+                    help="adapler / token-gates: the fine-tuned reference to start from; dact, multi-exit, reference: "
+                    "a trained model of the same method to train further")
+    tr.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
     tr.add_argument(
         "--train-word-embeddings", action="store_true", help="also train the word embeddings (frozen by default)"
     )
@@ -71,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--max-length", type=int, default=128)
     ev.add_argument("--no-full-depth-check", action="store_true", help="skip the full-depth reference run")
+    ev.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
 
     pr = sub.add_parser("predict", help="per-layer table for one text")
     _add_model_args(pr)
@@ -78,20 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--max-length", type=int, default=128)
     be = sub.add_parser("bench", help="every method at several operating points, measured in one process")
     _add_data_args(be)
-    be.add_argument("--reference", required=True, help="the full-depth reference model folder")
-    be.add_argument("--dact", nargs="*", default=[], help="DACT-BERT model folders (one per ponder penalty)")
-    be.add_argument("--multi-exit", default=None, help="a multi-exit model folder (static, DeeBERT, PABEE)")
+    be.add_argument("--reference", nargs="+", required=True,
+                    help="the full-depth reference model folder (speed-ups are taken against the first; more are seeds)")
+    be.add_argument("--dact", nargs="*", default=[], help="DACT-BERT model folders (ponder penalties, seeds)")
+    be.add_argument("--multi-exit", nargs="*", default=[], help="multi-exit model folders (static, DeeBERT, PABEE)")
     be.add_argument("--token-methods", nargs="*", default=[], help="AdapLeR / token-gate model folders")
     be.add_argument("--output-dir", required=True)
+    be.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
+    be.add_argument("--device", default=None, help=DEVICE_HELP)
     be.add_argument("--title", default="benchmark")
     be.add_argument("--threads", type=int, default=2)
     be.add_argument("--latency-examples", type=int, default=300, help="examples timed one by one per point")
     be.add_argument("--throughput-examples", type=int, default=2048,
                     help="examples (in batches of 32) timed per point for the throughput")
+    be.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
 
     ex = sub.add_parser("export", help="write a trained model as a compact checkpoint for shipping")
     ex.add_argument("--model", required=True, help="trained model folder")
-    ex.add_argument("--output-dir", required=True, help="the new folder (replaced if it exists)")
+    ex.add_argument("--output-dir", required=True, help="a new or empty folder (never the model folder)")
+    ex.add_argument("--overwrite", action="store_true", help="replace the exported files in a folder that holds files")
     ex.add_argument("--float32", action="store_true", help="keep float32 weights (default: float16)")
     ex.add_argument("--no-shared-weights", action="store_true",
                     help="store every tensor, also those identical to the backbone's (the frozen word embeddings)")
@@ -100,38 +113,51 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", default=None, help="trained model folder (default: the shipped model)")
     ap.add_argument("--port", type=int, default=8501)
     ap.add_argument("--address", default="127.0.0.1")
+    ap.add_argument("--device", default=None, help=DEVICE_HELP)
+    ap.add_argument("--allow-server-paths", action="store_true",
+                    help="let the Data set page read files by their path on this machine (off: uploads and hub names)")
     return parser
 
 
+def _seed_of(folder: str) -> int | None:
+    record = Path(folder) / "training_config.json"
+    if record.exists():
+        return json.loads(record.read_text()).get("train_config", {}).get("seed")
+    return None
+
+
 def cmd_bench(args) -> int:
-    from .backbone import load_model
     from .bench import operating_points, run_bench, table_markdown, targets, write_outputs
     from .data import load_task
+    from .loading import load_model
 
-    reference, tokenizer = load_model(args.reference)
+    check_output_dir(args.output_dir, args.overwrite)
+    folders = [*args.reference, *args.dact, *args.multi_exit, *args.token_methods]
+    loaded = [load_model(folder, args.device) for folder in folders]
+    tokenizer = loaded[0][1]
+    reference = loaded[0][0]
     label_names = [reference.config.id2label[i] for i in range(reference.config.num_labels)]
     task = load_task(args.data, split=args.split, text_columns=args.text_columns, label_column=args.label_column,
                      label_names=label_names if _labels_are_names(label_names) else None, max_rows=args.max_rows)
-    dact_models = [load_model(path)[0] for path in args.dact]
-    multi_exit = load_model(args.multi_exit)[0] if args.multi_exit else None
-    token_models = [load_model(path)[0] for path in args.token_methods]
-    points = operating_points(reference, dact_models, multi_exit, token_models)
-    table = run_bench(points, tokenizer, task, args.threads, args.latency_examples, args.throughput_examples)
+    points = operating_points([(folder, model, _seed_of(folder)) for folder, (model, _) in zip(folders, loaded)])
+    results = run_bench(points, tokenizer, task, args.threads, args.latency_examples, args.throughput_examples,
+                        args.rounds)
     settings = {"data": args.data, "split": args.split, "max_rows": args.max_rows, "num_examples": len(task),
                 "threads": args.threads, "latency_examples": args.latency_examples,
-                "throughput_examples": args.throughput_examples}
-    write_outputs(table, Path(args.output_dir), args.title, settings)
-    print(table_markdown(table))
-    print(json.dumps(targets(table), indent=2))
+                "throughput_examples": args.throughput_examples, "rounds": args.rounds,
+                "device": str(next(reference.parameters()).device), "timer": "interleaved"}
+    summary = write_outputs(results, Path(args.output_dir), args.title, settings)
+    print(table_markdown(summary))
+    print(json.dumps(targets(results), indent=2))
     print(f"wrote {args.output_dir}/bench.json, bench.csv, bench.md and the plots")
     return 0
 
 
 def cmd_export(args) -> int:
-    from .backbone import export_model
+    from .export import export_model
 
     summary = export_model(args.model, args.output_dir, float16=not args.float32,
-                           share_backbone_weights=not args.no_shared_weights)
+                           share_backbone_weights=not args.no_shared_weights, overwrite=args.overwrite)
     shared = ", ".join(summary["shared_from_backbone"]) or "none"
     print(f"wrote {summary['output_dir']}: weights {summary['weights_mb']} MB "
           f"({'float16' if summary['float16'] else 'float32'}); read from the backbone at load time: {shared}")
@@ -141,7 +167,7 @@ def cmd_export(args) -> int:
 def cmd_app(args) -> int:
     import subprocess
 
-    from .backbone import ASSETS_DIR
+    from .loading import ASSETS_DIR
 
     script = ASSETS_DIR.parent / "app" / "main.py"
     if not script.exists():
@@ -149,14 +175,26 @@ def cmd_app(args) -> int:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     if args.model:
         env["DACT_MODEL"] = str(Path(args.model).resolve())
+    if args.device:
+        env["DACT_DEVICE"] = args.device
+    if args.allow_server_paths:
+        env["DACT_ALLOW_SERVER_PATHS"] = "1"
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
                "--server.address", args.address, "--browser.gatherUsageStats", "false"]
     return subprocess.call(command, env=env)
 
 
+def check_output_dir(path: str | None, overwrite: bool) -> None:
+    """An output folder that already holds files is refused unless --overwrite: nothing is lost by accident."""
+    if path and Path(path).is_dir() and any(Path(path).iterdir()) and not overwrite:
+        raise ValueError(f"{path}: the output folder already holds files; pass --overwrite or choose another folder")
+
+
 def cmd_train(args) -> int:
+    from .evaluate import distributed_rank
     from .train import TrainConfig, train
 
+    check_output_dir(args.output_dir, args.overwrite)
     cfg = TrainConfig(
         data=args.data,
         output_dir=args.output_dir,
@@ -169,73 +207,97 @@ def cmd_train(args) -> int:
         pooling=args.pooling,
         init_from=args.init_from,
         method=args.method,
-        **{
-            k: getattr(args, k)
-            for k in (
-                "validation_fraction seed max_length epochs max_steps batch_size learning_rate dact_learning_rate "
-                "weight_decay warmup_ratio eval_steps ponder_penalty halting_bias_init dact_hidden_size "
-                "layer_loss_weight knob_learning_rate kl_weight length_weight gate_sparsity gate_bimodal"
-            ).split()
-        },
+        **{name: getattr(args, name) for name in TRAIN_NUMBERS},
     )
     metrics = train(cfg)
-    layers = metrics.get("eval_avg_layers")
-    layers = f"average layers {layers:.2f}" if layers is not None else "full depth"
-    print(f"validation accuracy {metrics['eval_accuracy']:.4f}, {layers}; model written to {args.output_dir}")
+    if distributed_rank()[0] == 0:
+        layers = metrics.get("eval_avg_layers")
+        print(f"validation accuracy {metrics['eval_accuracy']:.4f}, average layers {layers:.2f}; "
+              f"model written to {args.output_dir}")
     return 0
 
 
-def cmd_eval(args) -> int:
-    from .backbone import load_model
+def _load_task_for(model, args, require_labels: bool):
     from .data import load_task
-    from .evaluate import evaluate, evaluate_plain_classifier
-    from .modeling_dact_bert import DactBertForSequenceClassification
 
-    model, tokenizer = load_model(args.model, args.bound, args.relaxation)
     label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    task = load_task(
-        args.data,
-        split=args.split,
-        text_columns=args.text_columns,
-        label_column=args.label_column,
-        label_names=label_names if _labels_are_names(label_names) else None,
-        max_rows=args.max_rows,
-        require_labels=False,
-    )
-    is_dact = isinstance(model, DactBertForSequenceClassification)
-    if is_dact:
-        result = evaluate(
-            model, tokenizer, task, args.batch_size, args.max_length, check_full_depth=not args.no_full_depth_check
-        )
-    else:
-        result = evaluate_plain_classifier(model, tokenizer, task, args.batch_size, args.max_length)
-    m = result.metrics
+    return load_task(args.data, split=args.split, text_columns=args.text_columns, label_column=args.label_column,
+                     label_names=label_names if _labels_are_names(label_names) else None, max_rows=args.max_rows,
+                     require_labels=require_labels)
+
+
+def _setting(args) -> dict:
+    """The DACT-BERT inference setting given on the command line (the model's own where not given)."""
+    setting = {}
+    if args.bound is not None:
+        setting["halting_bound"] = args.bound
+    if args.relaxation is not None:
+        setting["halting_relaxation"] = args.relaxation
+    return setting
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import distributed_rank, evaluate, merge_shards, save_result, shard, write_traces
+    from .loading import load_model
+    from .methods import family_of
+
+    rank, world = distributed_rank()
+    if world > 1 and not args.output_dir:
+        raise ValueError("an evaluation split across processes writes files: pass --output-dir")
+    check_output_dir(args.output_dir, args.overwrite)
+    device = args.device
+    if world > 1:
+        import torch
+        import torch.distributed as dist
+
+        if device is None and torch.cuda.is_available():
+            device = f"cuda:{os.environ.get('LOCAL_RANK', rank)}"
+        dist.init_process_group("nccl" if device and device.startswith("cuda") else "gloo")
+        dist.barrier()  # every process has checked the output folder before any writes to it
+    model, tokenizer = load_model(args.model, device)
+    is_dact = family_of(model).model_type == "dact-bert"
+    setting = _setting(args)
+    if setting and not is_dact:
+        raise ValueError(f"--bound and --relaxation apply to DACT-BERT, not to a {family_of(model).display} model")
+    task = _load_task_for(model, args, require_labels=False)
+    part = shard(task, rank, world) if world > 1 else task
+    result = evaluate(model, tokenizer, part, args.batch_size, args.max_length,
+                      check_full_depth=not args.no_full_depth_check, setting=setting, progress=rank == 0)
+    if world > 1:
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_traces(result.traces, out / f"traces-shard{rank}.{args.traces_format}")
+        shard_metrics = [None] * world
+        dist.all_gather_object(shard_metrics, result.metrics)
+        if rank == 0:
+            result = merge_shards(out, world, args.traces_format, model.config.num_hidden_layers,
+                                  [model.config.id2label[i] for i in range(model.config.num_labels)], shard_metrics)
+        dist.barrier()
+        dist.destroy_process_group()
+        if rank != 0:
+            return 0
+    print(_eval_summary(result.metrics, is_dact))
+    if args.output_dir:
+        traces_path = save_result(result, Path(args.output_dir), args.traces_format)
+        print(f"wrote {Path(args.output_dir) / 'metrics.json'} and {traces_path}")
+    return 0
+
+
+def _eval_summary(m: dict, is_dact: bool) -> str:
     lines = [f"examples           {m['num_examples']}"]
     if "accuracy" in m:
         lines.append(f"accuracy           {m['accuracy']:.4f}")
-    setting = f" ({m['halting_bound']} bound)" if is_dact else ""
+    setting = f" ({m['setting']['halting_bound']} bound)" if is_dact else ""
     lines.append(f"average layers     {m['avg_layers']:.3f} of {m['num_layers']}{setting}")
     if "avg_layers_paper" in m:
         lines.append(f"  tight / paper    {m['avg_layers_tight']:.3f} / {m['avg_layers_paper']:.3f}")
     lines.append("exit layers        " + "  ".join(f"{k}:{v}" for k, v in m["exit_layer_histogram"].items()))
-    if "avg_tokens_per_layer" in m:
-        lines.append("tokens per layer   " + "  ".join(f"{v:.1f}" for v in m["avg_tokens_per_layer"]))
+    lines.append("tokens per layer   " + "  ".join(f"{v:.1f}" for v in m["avg_tokens_per_layer"]))
     if "agree_with_full_depth" in m:
         lines.append(f"halted == full     {m['agree_with_full_depth']}/{m['num_examples']}")
     if is_dact and not m["guarantee_holds"]:
-        lines.append(f"note: relaxation {m['halting_relaxation']} < 1, the halting guarantee does not hold")
-    print("\n".join(lines))
-    if args.output_dir:
-        out = Path(args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(m, indent=2))
-        traces_path = out / f"traces.{args.traces_format}"
-        if args.traces_format == "csv":
-            result.traces.to_csv(traces_path, index=False)
-        else:
-            result.traces.to_parquet(traces_path, index=False)
-        print(f"wrote {out / 'metrics.json'} and {traces_path}")
-    return 0
+        lines.append(f"note: relaxation {m['setting']['halting_relaxation']} < 1, the halting guarantee does not hold")
+    return "\n".join(lines)
 
 
 def _labels_are_names(label_names: list[str]) -> bool:
@@ -246,52 +308,59 @@ def _labels_are_names(label_names: list[str]) -> bool:
 def cmd_predict(args) -> int:
     import torch
 
-    from .backbone import load_model
-    from .halting import halting_margin, layer_weights
+    from .halting import halting_margins, layer_weights
+    from .loading import load_model
+    from .methods import family_of
+    from .runner import run
 
-    text = [t for t in args.text]
-    if not all(t.strip() for t in text):
-        raise ValueError("the text is empty")
-    model, tokenizer = load_model(args.model, args.bound, args.relaxation)
-    full_len = len(tokenizer(*text)["input_ids"])
-    enc = tokenizer(*text, truncation=True, max_length=args.max_length, return_tensors="pt")
-    with torch.inference_mode():
-        trace = model(**enc)
-        halted = model(**enc, halt_early=True)
+    text = tuple(args.text) if len(args.text) == 2 else " ".join(args.text) if len(args.text) == 1 else None
+    if text is None:
+        raise ValueError("give one text, or two for a pair")
+    model, tokenizer = load_model(args.model, args.device)
+    family = family_of(model)
+    is_dact = family.model_type == "dact-bert"
+    setting = _setting(args)
+    if setting and not is_dact:
+        raise ValueError(f"--bound and --relaxation apply to DACT-BERT, not to a {family.display} model")
     cfg = model.config
+    if is_dact:
+        setting = {"halting_bound": cfg.halting_bound, "halting_relaxation": cfg.halting_relaxation, **setting}
+    result = run(model, tokenizer, [text], setting, max_length=args.max_length, full_depth=is_dact)
     n_layers = cfg.num_hidden_layers
-    exit_layer = int(halted.exit_layer[0])
-    pred = int(halted.probs[0].argmax())
+    exit_layer, pred = int(result.exit_layer[0]), int(result.prediction[0])
     name = cfg.id2label[pred]
-    weights = layer_weights(trace.remaining_probs[0])
-    if full_len > args.max_length:
-        print(f"note: the text has {full_len} tokens; truncated to {args.max_length}")
-    print(f"{'layer':>5}  {'h_n':>6}  {'p_n':>6}  {'a_n[' + name + ']':>14}  {'y_n[' + name + ']':>14}  "
-          f"{'w_n':>6}  {'margin':>8}")
-    for n in range(n_layers):
-        margin = halting_margin(
-            trace.acc_probs[0, n], trace.remaining_probs[0, n], (n_layers - n - 1) * cfg.halting_relaxation,
-            cfg.halting_bound,
-        )
-        marker = "  <- exit" if n + 1 == exit_layer else ""
-        print(
-            f"{n + 1:>5}  {float(trace.halting_probs[0, n]):6.3f}  {float(trace.remaining_probs[0, n]):6.3f}  "
-            f"{float(trace.acc_probs[0, n, pred]):14.4f}  {float(trace.layer_probs[0, n, pred]):14.4f}  "
-            f"{float(weights[n]):6.3f}  {float(margin):8.3f}{marker}"
-        )
-    full_pred = int(trace.probs[0].argmax())
-    print(
-        f"prediction: {name} ({float(halted.probs[0, pred]):.3f}) after {exit_layer} of {n_layers} layers "
-        f"({cfg.halting_bound} bound); full depth: {cfg.id2label[full_pred]} ({float(trace.probs[0, full_pred]):.3f})"
-    )
-    if not cfg.guarantee_holds:
-        print(f"note: relaxation {cfg.halting_relaxation} < 1, the halting guarantee does not hold")
+    if result.truncated[0]:
+        print(f"note: the text has {result.num_tokens[0]} tokens; truncated to {result.max_length}")
+    if is_dact:
+        acc, rem = torch.from_numpy(result.acc_probs[0]), torch.from_numpy(result.remaining_probs[0])
+        margins = halting_margins(acc, rem, setting["halting_bound"], setting["halting_relaxation"])
+        weights = layer_weights(rem)
+        print(f"{'layer':>5}  {'h_n':>6}  {'p_n':>6}  {'a_n[' + name + ']':>14}  {'y_n[' + name + ']':>14}  "
+              f"{'w_n':>6}  {'margin':>8}")
+        for n in range(n_layers):
+            marker = "  <- exit" if n + 1 == exit_layer else ""
+            print(f"{n + 1:>5}  {result.halting_probs[0, n]:6.3f}  {rem[n]:6.3f}  {acc[n, pred]:14.4f}  "
+                  f"{result.layer_probs[0, n, pred]:14.4f}  {weights[n]:6.3f}  {margins[n]:8.3f}{marker}")
+    else:
+        print(f"{'layer':>5}  {'tokens':>6}")
+        for n in range(n_layers):
+            marker = "  <- exit" if n + 1 == exit_layer and exit_layer < n_layers else ""
+            print(f"{n + 1:>5}  {result.tokens_per_layer[0, n]:6.0f}{marker}")
+    where = f"after {exit_layer} of {n_layers} layers"
+    if is_dact:
+        full = int(result.full_depth_prediction[0])
+        print(f"prediction: {name} ({result.probs[0, pred]:.3f}) {where} ({setting['halting_bound']} bound); "
+              f"full depth: {cfg.id2label[full]} ({result.acc_probs[0, -1, full]:.3f})")
+        if setting["halting_relaxation"] < 1.0:
+            print(f"note: relaxation {setting['halting_relaxation']} < 1, the halting guarantee does not hold")
+    else:
+        print(f"prediction: {name} ({result.probs[0, pred]:.3f}) {where} ({family.display})")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .backbone import CheckpointError
     from .data import DataError
+    from .loading import CheckpointError
 
     args = build_parser().parse_args(argv)
     handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "app": cmd_app,

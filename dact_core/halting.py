@@ -1,7 +1,8 @@
 """The DACT recurrence and the halting bounds (methods.md §1.2 and §1.4).
 
-Pure tensor functions, shared by the model's two forward paths, the evaluation code and the
-app, so that "when does an example halt" is decided in exactly one place.
+Pure tensor functions. The model's halting path, the exit layers read off a full-depth trace
+(evaluation, the inspector, the app) and the margins shown per layer all call `halting_margin`,
+so every answer to "when does an example halt" comes from that one formula.
 
 The recurrence runs in float64: the bounds compare quantities that can sit within float32
 rounding of each other, and the guarantee "halted prediction == full-depth prediction" should
@@ -57,7 +58,7 @@ def layer_weights(remaining_probs: torch.Tensor) -> torch.Tensor:
 
 
 def halting_margin(
-    acc_prob: torch.Tensor, remaining_prob: torch.Tensor, layers_left: float, bound: str = "tight"
+    acc_prob: torch.Tensor, remaining_prob: torch.Tensor, layers_left: float | torch.Tensor, bound: str = "tight"
 ) -> torch.Tensor:
     """How far each example is from halting: the bound holds (halt) iff the margin is > 0.
 
@@ -77,6 +78,18 @@ def halting_margin(
     if bound == "tight":
         return decay * (top + 1 - runner_up) - 1
     return top * decay - (runner_up + remaining_prob * layers_left)
+
+
+def halting_margins(
+    acc_probs: torch.Tensor, remaining_probs: torch.Tensor, bound: str = "tight", relaxation: float = 1.0
+) -> torch.Tensor:
+    """The margin after every layer of a full-depth trace: acc_probs (..., N, C), remaining_probs (..., N) -> (..., N).
+
+    After layer n the bound looks at d = (N - n) * relaxation layers left (d = 0 after the last layer).
+    """
+    num_layers = remaining_probs.shape[-1]
+    layers_left = (num_layers - torch.arange(1, num_layers + 1, dtype=torch.float64)) * relaxation  # (N,)
+    return halting_margin(acc_probs, remaining_probs, layers_left.to(remaining_probs.device), bound)
 
 
 def should_halt(

@@ -13,26 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    DataCollatorWithPadding,
-    Trainer,
-    TrainerCallback,
-    TrainingArguments,
-)
+from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
-from .backbone import resolve_backbone
 from .data import load_task, tokenize, train_validation_split
-from .modeling_dact_bert import DactBertForSequenceClassification
-from .modeling_adapler import AdaplerBertForSequenceClassification, saliency_targets
-from .modeling_multi_exit import MultiExitBertForSequenceClassification
-from .modeling_token_gates import TokenGateBertForSequenceClassification
+from .loading import load_model, new_model, resolve_backbone
+from .methods import TRAIN_METHODS, family_of, infer, prediction_of
+from .models.adapler import saliency_targets
 
-# Outputs the Trainer should not gather at evaluation: everything but the answer and the exit layer.
-_GATHERED = ("logits", "exit_layer")
-_IGNORED = ["probs", "layer_probs", "halting_probs", "remaining_probs", "acc_probs", "ponder_cost", "layer_logits",
-            "tokens_per_layer"]
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass
@@ -65,7 +53,7 @@ class TrainConfig:
     pooling: str = "mean"
     layer_loss_weight: float = 0.0
     method: str = "dact"  # "dact", "reference" (plain full-depth classifier), "multi-exit", "adapler", "token-gates"
-    init_from: str | None = None  # dact: continue from a trained DACT model; adapler/token-gates: the reference
+    init_from: str | None = None  # adapler/token-gates: the reference to start from; others: a model to train further
     # token methods (AdapLeR, trainable token gates)
     knob_learning_rate: float = 0.02  # AdapLeR thresholds eta, token gate parameters
     kl_weight: float = 0.1  # AdapLeR gamma
@@ -75,24 +63,29 @@ class TrainConfig:
     command: list[str] = field(default_factory=lambda: ["dact", *sys.argv[1:]])
 
 
-METHODS = ("dact", "reference", "multi-exit", "adapler", "token-gates")
+METHODS = tuple(TRAIN_METHODS)
 
 
 class DactTrainer(Trainer):
-    """Trainer that gathers only the final answer and the exit layer at evaluation."""
+    """Trainer whose evaluation runs each method's own inference (halting, exits, physical token removal),
+    so the best checkpoint is chosen on what inference does, not on the soft training path."""
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=_IGNORED)
+        inputs = self._prepare_inputs(inputs)
+        model = self.accelerator.unwrap_model(model)
+        with torch.no_grad():
+            out = infer(model, {k: v for k, v in inputs.items() if k in MODEL_INPUTS})
+        prediction = prediction_of(out)  # (B,)
+        exit_layer = getattr(out, "exit_layer", None)
+        if exit_layer is None:
+            exit_layer = torch.full_like(prediction, model.config.num_hidden_layers)
+        return None, (prediction, exit_layer), inputs.get("labels")
 
 
 def compute_metrics(eval_pred) -> dict[str, float]:
-    predictions = eval_pred.predictions
-    logits, exit_layer = predictions if isinstance(predictions, tuple) else (predictions, None)
-    labels = eval_pred.label_ids
-    metrics = {"accuracy": float((np.asarray(logits).argmax(-1) == labels).mean())}
-    if exit_layer is not None:
-        metrics["avg_layers"] = float(np.asarray(exit_layer).mean())
-    return metrics
+    prediction, exit_layer = eval_pred.predictions
+    return {"accuracy": float((np.asarray(prediction) == eval_pred.label_ids).mean()),
+            "avg_layers": float(np.asarray(exit_layer).mean())}
 
 
 class _Collator(DataCollatorWithPadding):
@@ -116,9 +109,7 @@ class SharpnessSchedule(TrainerCallback):
 @torch.no_grad()
 def add_saliency(dataset, reference_dir: str, tokenizer, batch_size: int = 32):
     """Per-token saliency targets (gradient x input of the gold logit) from the fine-tuned reference."""
-    from transformers import AutoModelForSequenceClassification as Auto
-
-    reference = Auto.from_pretrained(reference_dir, use_safetensors=True).eval()
+    reference, _ = load_model(reference_dir, device="cpu")
     collate = DataCollatorWithPadding(tokenizer)
     columns = [c for c in ("input_ids", "attention_mask", "token_type_ids", "label") if c in dataset.column_names]
     values = []
@@ -132,46 +123,33 @@ def add_saliency(dataset, reference_dir: str, tokenizer, batch_size: int = 32):
 
 
 def build_model(cfg: TrainConfig, label_names: list[str]):
-    labels = dict(
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)},
-    )
-    if cfg.method == "reference":
-        return AutoModelForSequenceClassification.from_pretrained(
-            resolve_backbone(cfg.backbone), use_safetensors=True, **labels
-        )
-    if cfg.method in ("adapler", "token-gates"):
-        if not cfg.init_from:
-            raise ValueError(f"--method {cfg.method} starts from a fine-tuned reference: pass --init-from PATH")
-        if cfg.method == "adapler":
-            return AdaplerBertForSequenceClassification.from_reference(
-                cfg.init_from, kl_weight=cfg.kl_weight, length_weight=cfg.length_weight
-            )
-        return TokenGateBertForSequenceClassification.from_reference(
-            cfg.init_from, gate_sparsity=cfg.gate_sparsity, gate_bimodal=cfg.gate_bimodal,
-            max_gated_length=cfg.max_length,
-        )
-    if cfg.method == "multi-exit":
-        return MultiExitBertForSequenceClassification.from_backbone(cfg.backbone, pooling=cfg.pooling, **labels)
-    if cfg.method != "dact":
+    """A fresh model of the method on its starting checkpoint, or one of the same method to train further."""
+    if cfg.method not in TRAIN_METHODS:
         raise ValueError(f"unknown method {cfg.method!r}; expected one of {METHODS}")
-    dact_settings = dict(
-        **labels,
-        ponder_penalty=cfg.ponder_penalty,
-        halting_bias_init=cfg.halting_bias_init,
-        dact_hidden_size=cfg.dact_hidden_size,
-        pooling=cfg.pooling,
-        layer_loss_weight=cfg.layer_loss_weight,
-    )
-    if cfg.init_from:
-        model = DactBertForSequenceClassification.from_pretrained(cfg.init_from, use_safetensors=True)
-        if model.config.num_labels != len(label_names):
-            raise ValueError(f"{cfg.init_from} has {model.config.num_labels} labels, the data has {len(label_names)}")
+    family = TRAIN_METHODS[cfg.method]
+    labels = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+                  label2id={name: i for i, name in enumerate(label_names)})
+    settings = {
+        "reference": labels,
+        "dact": dict(**labels, ponder_penalty=cfg.ponder_penalty, halting_bias_init=cfg.halting_bias_init,
+                     dact_hidden_size=cfg.dact_hidden_size, pooling=cfg.pooling, layer_loss_weight=cfg.layer_loss_weight),
+        "multi-exit": dict(**labels, pooling=cfg.pooling),
+        "adapler": dict(kl_weight=cfg.kl_weight, length_weight=cfg.length_weight),
+        "token-gates": dict(gate_sparsity=cfg.gate_sparsity, gate_bimodal=cfg.gate_bimodal,
+                            max_gated_length=cfg.max_length),
+    }[cfg.method]
+    if family.starts_from == "reference" or not cfg.init_from:
+        return new_model(cfg.method, cfg.init_from if family.starts_from == "reference" else cfg.backbone, **settings)
+    # train further a model of the same method (e.g. one DACT-BERT base, then one run per ponder penalty)
+    model, _ = load_model(cfg.init_from, device="cpu")
+    if family_of(model) is not family:
+        raise ValueError(f"--init-from {cfg.init_from} is a {family_of(model).display} model, not {family.display}")
+    if model.config.num_labels != len(label_names):
+        raise ValueError(f"{cfg.init_from} has {model.config.num_labels} labels, the data has {len(label_names)}")
+    if cfg.method == "dact":
         for key in ("ponder_penalty", "layer_loss_weight"):
-            setattr(model.config, key, dact_settings[key])
-        return model.float()
-    return DactBertForSequenceClassification.from_backbone(cfg.backbone, **dact_settings)
+            setattr(model.config, key, settings[key])
+    return model.float()
 
 
 def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -257,11 +235,12 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     trainer.train()
     metrics = trainer.evaluate()
 
+    # under torchrun every process gets here; only the main one writes
     out = Path(cfg.output_dir)
-    model = trainer.model
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    record = {"train_config": asdict(cfg), "validation": metrics, "command": shlex.join(cfg.command)}
-    (out / "training_config.json").write_text(json.dumps(record, indent=2))
-    shutil.rmtree(work_dir, ignore_errors=True)
+    trainer.save_model(str(out))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out)
+        record = {"train_config": asdict(cfg), "validation": metrics, "command": shlex.join(cfg.command)}
+        (out / "training_config.json").write_text(json.dumps(record, indent=2))
+        shutil.rmtree(work_dir, ignore_errors=True)
     return metrics

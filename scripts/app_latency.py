@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-from dact_core.backbone import load_model  # noqa: E402
+from dact_core.loading import load_model  # noqa: E402
 from dact_core.data import load_task  # noqa: E402
 from dact_core.evaluate import evaluate  # noqa: E402
 from dact_core.inspector import DactInspector  # noqa: E402

@@ -22,10 +22,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dact_core.backbone import export_model, load_model  # noqa: E402
 from dact_core.data import load_task, train_validation_split  # noqa: E402
-from dact_core.evaluate import evaluate_plain_classifier  # noqa: E402
-from dact_core.inspector import TOKEN_METHOD_NAMES  # noqa: E402
+from dact_core.evaluate import evaluate  # noqa: E402
+from dact_core.export import export_model  # noqa: E402
+from dact_core.loading import load_model  # noqa: E402
+from dact_core.methods import family_of  # noqa: E402
 
 BENCH = ROOT / "assets" / "results" / "bench-agnews" / "bench.json"
 SHIPPED = {"AdapLeR": "adapler-agnews", "token gates": "token-gates-agnews"}
@@ -37,9 +38,9 @@ def validation_metrics(folder: Path) -> dict:
                      label_names=record["label_names"], max_rows=record["max_rows"])
     _, valid = train_validation_split(task, record["validation_fraction"], record["seed"])
     model, tokenizer = load_model(str(folder))
-    m = evaluate_plain_classifier(model, tokenizer, valid, progress=False).metrics
+    m = evaluate(model, tokenizer, valid, progress=False).metrics
     tokens = sum(m["avg_tokens_per_layer"])
-    return {"model": folder.name, "method": TOKEN_METHOD_NAMES.get(model.config.model_type, "reference"),
+    return {"model": folder.name, "method": family_of(model).display,
             "accuracy": m["accuracy"], "token_layers": tokens, "num_examples": m["num_examples"],
             "command": " ".join(record["command"])}
 
@@ -64,7 +65,7 @@ def main() -> None:
         print(f"{method}: {chosen['model']} ({'within 1 point' if close else 'none within 1 point: most accurate'})")
         if args.ship:
             out = ROOT / "assets" / "models" / name
-            summary = export_model(runs / chosen["model"], out)
+            summary = export_model(runs / chosen["model"], out, overwrite=True)
             write_card(out, method, chosen, reference)
             print(f"  exported to {out.relative_to(ROOT)}: {summary['weights_mb']} MB of weights; "
                   f"shared with the backbone: {', '.join(summary['shared_from_backbone']) or 'nothing'}")
@@ -87,10 +88,10 @@ def write_card(out: Path, method: str, chosen: dict, reference: dict) -> None:
                 f"| full-depth reference | {100 * ref['accuracy']:.2f} | 1.000 | 1.00 | 1.00 |\n"
                 f"| this model | {100 * row['accuracy']:.2f} | {row['flops_ratio']:.3f} | {row['speedup_batch1']:.2f} | "
                 f"{row['speedup_batch32']:.2f} |\n")
-    reading = ("Soft removal in training compares n s_t with eta (our reading; see dact_core/modeling_adapler.py)."
+    reading = ("Soft removal in training compares n s_t with eta (our reading; see dact_core/models/adapler/modeling_adapler.py)."
                if method == "AdapLeR" else
                "No code was released for this method; the gates, significance sort and losses follow the "
-               "project's reading of the paper, documented in dact_core/modeling_token_gates.py.")
+               "project's reading of the paper, documented in dact_core/models/token_gates/modeling_token_gates.py.")
     (out / "README.md").write_text(f"""# {method} on AG News (MiniLM-L6)
 
 A token-reduction model for the app's Inspect page and for `dact eval` / `dact bench`: started from the

@@ -14,41 +14,21 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
-import time
 from pathlib import Path
 
-import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dact_core.backbone import DEFAULT_MODEL_DIR, load_model  # noqa: E402
+from dact_core.loading import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from dact_core.data import load_task  # noqa: E402
-from dact_core.evaluate import evaluate, evaluate_plain_classifier  # noqa: E402
+from dact_core.evaluate import evaluate  # noqa: E402
 
 RESULTS = ROOT / "assets" / "results" / "sst2_sweep.json"
 PLOT = ROOT / "assets" / "results" / "sst2_sweep.png"
 LABELS = ["negative", "positive"]
-
-
-def batch1_latency_ms(model, tokenizer, texts: list[str], halt: bool) -> float:
-    """Median wall-clock of one example at batch size 1 over `texts` (after a warm-up)."""
-    times = []
-    with torch.inference_mode():
-        for text in texts[:20]:
-            model(**tokenizer(text, return_tensors="pt"))
-        for text in texts:
-            enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=128)
-            t0 = time.perf_counter()
-            if halt:
-                model(**enc, halt_early=True)
-            else:
-                model(**enc)
-            times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
 
 
 def training_record(folder: Path) -> dict:
@@ -61,23 +41,18 @@ def main() -> None:
     parser.add_argument("--dev", default=str(ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"))
     parser.add_argument("--ship", action="store_true", help="write the chosen model to assets/models/dact-sst2")
     args = parser.parse_args()
-    torch.set_num_threads(2)
     runs = Path(args.runs)
     dev = load_task(args.dev, label_names=LABELS)
-    texts = dev.texts()
 
     ref_model, ref_tok = load_model(str(runs / "reference"))
-    ref = evaluate_plain_classifier(ref_model, ref_tok, dev, progress=False).metrics
-    ref_latency = batch1_latency_ms(ref_model, ref_tok, texts, halt=False)
+    ref = evaluate(ref_model, ref_tok, dev, progress=False).metrics
     ref_val = training_record(runs / "reference")["validation"]["eval_accuracy"]
-    reference = {"accuracy": ref["accuracy"], "validation_accuracy": ref_val, "avg_layers": 6.0,
-                 "latency_ms_batch1": round(ref_latency, 3)}
+    reference = {"accuracy": ref["accuracy"], "validation_accuracy": ref_val, "avg_layers": 6.0}
 
     points = []
     for folder in sorted(runs.glob("dact-tau*"), key=lambda p: float(p.name.removeprefix("dact-tau"))):
         model, tok = load_model(str(folder))
         m = evaluate(model, tok, dev, progress=False).metrics
-        latency = batch1_latency_ms(model, tok, texts, halt=True)
         record = training_record(folder)
         points.append({
             "model": folder.name,
@@ -90,8 +65,6 @@ def main() -> None:
             "exit_layer_histogram": m["exit_layer_histogram"],
             "validation_accuracy": record["validation"]["eval_accuracy"],
             "validation_avg_layers": record["validation"]["eval_avg_layers"],
-            "latency_ms_batch1": round(latency, 3),
-            "speedup_batch1_vs_reference": round(ref_latency / latency, 3),
         })
 
     eligible = [p for p in points if p["validation_accuracy"] >= ref_val - 0.01]
@@ -105,7 +78,7 @@ def main() -> None:
         "default_model": chosen["model"],
         "selection": "fewest validation layers among DACT models within 1 point of the reference's "
                      "validation accuracy",
-        "note": "Latency: median ms per example at batch size 1 over the dev set, one process, 2 threads.",
+        "note": "Speed is measured by `dact bench` (one interleaved timer for every method).",
     }
 
     if args.ship:
@@ -132,14 +105,13 @@ def main() -> None:
 def print_table(results: dict) -> None:
     ref = results["reference"]
     print(f"{'model':<16} {'tau':>6} {'dev acc':>8} {'layers tight':>12} {'layers paper':>12} "
-          f"{'halted==full':>12} {'val acc':>8} {'val layers':>10} {'b1 speed-up':>11}")
+          f"{'halted==full':>12} {'val acc':>8} {'val layers':>10}")
     print(f"{'reference':<16} {'-':>6} {100 * ref['accuracy']:8.2f} {6:12.2f} {6:12.2f} {'-':>12} "
-          f"{100 * ref['validation_accuracy']:8.2f} {6:10.2f} {1:11.2f}")
+          f"{100 * ref['validation_accuracy']:8.2f} {6:10.2f}")
     for p in results["dact"]:
         print(f"{p['model']:<16} {p['ponder_penalty']:6g} {100 * p['accuracy']:8.2f} {p['avg_layers_tight']:12.2f} "
               f"{p['avg_layers_paper']:12.2f} {p['agree_with_full_depth']:>8}/{p['num_examples']:<3} "
-              f"{100 * p['validation_accuracy']:8.2f} {p['validation_avg_layers']:10.2f} "
-              f"{p['speedup_batch1_vs_reference']:11.2f}")
+              f"{100 * p['validation_accuracy']:8.2f} {p['validation_avg_layers']:10.2f}")
     print(f"default (chosen on validation): {results['default_model']}")
     if "default" in results:
         d = results["default"]

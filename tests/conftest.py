@@ -102,15 +102,14 @@ def tiny_token_models_dir(tmp_path, tiny_backbone, tiny_tokenizer):
     """A folder with compact (dact export) tiny AdapLeR and token-gate models that do remove tokens."""
     import json
 
-    from dact_core import AdaplerBertForSequenceClassification, TokenGateBertForSequenceClassification
-    from dact_core.backbone import export_model
+    from dact_core.export import export_model
+    from dact_core.loading import new_model
 
     labels = dict(num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
     folder = tmp_path / "models"
-    for name, cls, extra in (("adapler", AdaplerBertForSequenceClassification, {"eta_init": 0.9}),
-                             ("gates", TokenGateBertForSequenceClassification, {})):
+    for name, method, extra in (("adapler", "adapler", {"eta_init": 0.9}), ("gates", "token-gates", {})):
         torch.manual_seed(0)
-        model = cls.from_reference(str(tiny_backbone), **labels, **extra)
+        model = new_model(method, str(tiny_backbone), **labels, **extra)
         with torch.no_grad():
             if name == "adapler":
                 for cp in model.predictors:

@@ -54,13 +54,19 @@ def bench_inputs(tmp_path, tiny_tokenizer):
 def test_bench_command(tmp_path, bench_inputs, capsys):
     folders, data = bench_inputs
     out = tmp_path / "bench"
+    threads = torch.get_num_threads()
     code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact", str(folders["dact"]),
                  "--multi-exit", str(folders["multi"]), "--token-methods", str(folders["adapler"]), str(folders["gates"]),
-                 "--output-dir", str(out), "--latency-examples", "5", "--throughput-examples", "64"])
+                 "--output-dir", str(out), "--latency-examples", "5", "--throughput-examples", "64",
+                 "--threads", "1"])
     assert code == 0
+    assert torch.get_num_threads() == threads  # the bench gives the caller's thread count back
     table = pd.read_csv(out / "bench.csv")
     ref = table[table.method == "reference"].iloc[0]
-    assert ref.speedup_batch1 == 1 and ref.speedup_batch32 == 1 and ref.flops_ratio == 1 and ref.avg_layers == 4
+    assert ref.flops_ratio == 1 and ref.avg_layers == 4
+    dact = table[table.method == "DACT-BERT"].iloc[0]
+    assert dact.accuracy_diff_low <= dact.accuracy_diff <= dact.accuracy_diff_high
+    np.testing.assert_allclose(dact.efficiency_batch1, dact.speedup_batch1 / dact.ideal_speedup_batch1)
     static = table[table.method == "static"].set_index("setting")
     assert list(static.avg_layers) == [1, 2, 3, 4]
     np.testing.assert_allclose(static.flops_ratio, [0.25, 0.5, 0.75, 1.0])
@@ -68,8 +74,35 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     gates = table[table.method == "token gates"].iloc[0]
     assert gates.avg_layers == 4 and 0 < gates.flops_ratio <= 1.0
     summary = json.loads((out / "bench.json").read_text())
-    assert "dact_batch1_speedup_vs_ideal" in summary["targets"]
-    assert "adapler_speedup_within_1_point" in summary["targets"]
+    assert summary["targets"]["dact_batch1_efficiency"]["status"] in ("met", "missed")
+    assert summary["targets"]["adapler_within_1_point"][0]["accuracy_status"] in (
+        "met", "missed", "not distinguishable")
+    assert summary["settings"]["timer"] == "interleaved"
     assert summary["settings"]["num_examples"] == 40 and summary["settings"]["throughput_examples"] == 64
     assert (out / "accuracy_vs_layers.html").exists()
     assert "| DACT-BERT |" in capsys.readouterr().out
+
+
+def test_paired_interval_and_status():
+    from dact_core.bench import paired_interval, status
+
+    better = np.ones(200)
+    half = np.tile([1.0, 0.0], 100)
+    diff, low, high = paired_interval(better, half)
+    assert diff == 0.5 and 0.35 < low < 0.5 < high < 0.65
+    assert status(low, high) == "met" and status(-high, -low) == "missed"
+    diff, low, high = paired_interval(half, half[::-1].copy())  # same accuracy, different examples
+    assert diff == 0.0 and low < 0 < high and status(low, high) == "not distinguishable"
+
+
+def test_interleaved_timer_runs_every_path_on_each_input_in_turn():
+    from dact_core.timing import interleaved_times
+
+    calls = []
+    paths = [lambda x, p=p: calls.append((p, x)) for p in range(3)]
+    seconds = interleaved_times(paths, ["a", "b"], rounds=2, warmup=0, progress=False)
+    assert seconds.shape == (3, 2, 2) and (seconds >= 0).all()
+    # input by input: all three paths on "a", then all three on "b"; who goes first rotates
+    assert [x for _, x in calls] == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+    assert [p for p, _ in calls[:6]] == [0, 1, 2, 1, 2, 0]
+

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from conftest import random_batch
-from dact_core.backbone import SHARED_WEIGHTS_FILE, CheckpointError, load_model
+from dact_core.loading import SHARED_WEIGHTS_FILE, CheckpointError, load_model
 from dact_core.cli import main
 
 KEY = "bert.embeddings.word_embeddings.weight"

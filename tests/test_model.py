@@ -165,8 +165,9 @@ def test_evaluate_reports_the_setting_it_ran(tiny_tokenizer, tmp_path):
                                                    enumerate(["good", "bad", "dull", "great"] * 5)))
     model = tiny_model(14, num_labels=2)
     task = load_task(str(data))
-    relaxed = evaluate(model, tiny_tokenizer, task, progress=False, halting_bound="tight", halting_relaxation=0.5)
-    assert relaxed.metrics["halting_bound"] == "tight" and relaxed.metrics["guarantee_holds"] is False
+    relaxed = evaluate(model, tiny_tokenizer, task, progress=False,
+                       setting=dict(halting_bound="tight", halting_relaxation=0.5))
+    assert relaxed.metrics["setting"]["halting_bound"] == "tight" and relaxed.metrics["guarantee_holds"] is False
     exact = evaluate(model, tiny_tokenizer, task, progress=False)
     assert exact.metrics["agree_with_full_depth"] == 20 and exact.metrics["guarantee_holds"] is True
     assert relaxed.metrics["avg_layers"] <= exact.metrics["avg_layers"]

@@ -5,7 +5,7 @@ import torch
 
 from conftest import WORDS, random_batch
 from dact_core import MultiExitBertConfig, MultiExitBertForSequenceClassification
-from dact_core.modeling_multi_exit import exit_layers_from_logits
+from dact_core.models.multi_exit.modeling_multi_exit import ExitRule, exit_layers_from_logits
 
 
 def tiny_multi_exit(seed=0, num_labels=3, num_layers=5, **kwargs):
@@ -43,17 +43,17 @@ def test_exiting_forward_matches_the_rule_on_the_full_trace(setting):
 
 
 def test_rules_by_hand():
-    cfg = MultiExitBertConfig(num_hidden_layers=4, num_labels=2, exit_rule="patience", exit_patience=2)
+    rule = ExitRule("patience", patience=2)
     confident, unsure = [4.0, -4.0], [0.1, 0.0]
     flip = [-4.0, 4.0]
     logits = torch.tensor([
         [confident, confident, confident, confident],  # same answer from layer 1: counter 1 at 2, 2 at 3
         [confident, flip, confident, flip],  # never agrees twice: runs to the end
     ])
-    assert exit_layers_from_logits(cfg, logits).tolist() == [3, 4]
-    cfg.exit_rule, cfg.exit_threshold = "entropy", 0.1
+    assert exit_layers_from_logits(rule, logits).tolist() == [3, 4]
+    rule = ExitRule("entropy", threshold=0.1)
     logits = torch.tensor([[unsure, confident, unsure, unsure], [unsure, unsure, unsure, unsure]])
-    assert exit_layers_from_logits(cfg, logits).tolist() == [2, 4]
+    assert exit_layers_from_logits(rule, logits).tolist() == [2, 4]
 
 
 def test_weighted_loss_and_round_trip(tmp_path):

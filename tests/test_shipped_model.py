@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA, requires_shared_data
-from dact_core.backbone import DEFAULT_MODEL_DIR, load_model
+from dact_core.loading import DEFAULT_MODEL_DIR, load_model
 from dact_core.data import load_task
 from dact_core.evaluate import evaluate
 

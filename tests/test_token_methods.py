@@ -11,8 +11,9 @@ from dact_core import (
     TokenGateBertConfig,
     TokenGateBertForSequenceClassification,
 )
-from dact_core.modeling_adapler import gather_tokens, saliency_targets
-from dact_core.modeling_token_gates import significance
+from dact_core.models.adapler import saliency_targets
+from dact_core.models.common import gather_tokens
+from dact_core.models.token_gates.modeling_token_gates import significance
 
 
 def bert_settings(**extra):
@@ -98,12 +99,12 @@ def test_token_gates_training_and_removal(tmp_path):
 def test_significance_pins_cls_and_sinks_padding():
     weights = torch.softmax(torch.randn(1, 2, 4, 4), dim=-1)
     mask = torch.tensor([[1, 1, 1, 0]])
-    order = significance(weights, mask).argsort(dim=1, descending=True)[0].tolist()
+    order = significance(weights, mask.float(), mask.bool()).argsort(dim=1, descending=True)[0].tolist()
     assert order[0] == 0 and order[-1] == 3
 
 
 def test_kept_tokens_follow_the_removals(tiny_token_models_dir):
-    from dact_core.backbone import load_model
+    from dact_core.loading import load_model
 
     ids, mask = random_batch(4, 6)
     for name in ("adapler", "gates"):
@@ -126,7 +127,7 @@ def test_kept_tokens_follow_the_removals(tiny_token_models_dir):
 
 
 def test_token_inspector_trace(tiny_token_models_dir):
-    from dact_core.backbone import load_model
+    from dact_core.loading import load_model
     from dact_core.inspector import InputError, TokenInspector
 
     model, tokenizer = load_model(str(tiny_token_models_dir / "gates"))
@@ -136,12 +137,12 @@ def test_token_inspector_trace(tiny_token_models_dir):
     assert 0 < trace.compute_share < 1 and abs(trace.probs.sum() - 1) < 1e-5
     with pytest.raises(InputError, match="empty"):
         TokenInspector(model, tokenizer).trace("  ")
-    with pytest.raises(TypeError, match="AdapLeR or token-gate"):
+    with pytest.raises(TypeError, match="adapler-bert or token-gate-bert"):
         TokenInspector(BertForSequenceClassification(BertConfig(**bert_settings())), tokenizer)
 
 
 def test_adapler_soft_removal_becomes_the_hard_rule_when_sharp(tiny_token_models_dir):
-    from dact_core.backbone import load_model
+    from dact_core.loading import load_model
 
     model, _ = load_model(str(tiny_token_models_dir / "adapler"))
     ids, mask = random_batch(5, 6)

@@ -9,7 +9,6 @@ import streamlit as st
 import state
 from dact_core import charts
 from dact_core.data import DataError, load_task, task_from_pandas
-from dact_core.evaluate import evaluate
 
 st.title("Explore a data set")
 inspector = state.inspector_or_stop()
@@ -78,21 +77,7 @@ if task is None:
     st.stop()
 
 bound, relaxation = state.setting_controls("ds")
-labels = tuple(task.dataset["label"]) if "label" in task.dataset.column_names else None
-signature = (task.source, task.text_columns, bound, relaxation, path,
-             hash(tuple(task.dataset[task.text_columns[0]])), hash(labels))
-cache = st.session_state.setdefault("ds_results", {})
-if signature not in cache:
-    progress = st.progress(0.0, text=f"Running {len(task):,} examples...")
-    result = evaluate(inspector.model, inspector.tokenizer, task, batch_size=32, progress=False,
-                      halting_bound=bound, halting_relaxation=relaxation,
-                      on_progress=lambda done, total: progress.progress(done / total,
-                                                                        text=f"{done:,} / {total:,} examples"))
-    progress.empty()
-    while len(cache) >= 3:  # bounded: the three most recent runs
-        cache.pop(next(iter(cache)))
-    cache[signature] = (result.metrics, result.traces)
-metrics, traces = cache[signature]
+metrics, traces = state.evaluate_cached(task, path, bound, relaxation)
 n_layers = metrics["num_layers"]
 
 cols = st.columns(4)

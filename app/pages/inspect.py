@@ -112,4 +112,7 @@ def show_dact():
         st.html(charts.attribution_html(at_exit))
 
 
-show_dact() if is_dact else show_token_method()
+if is_dact:
+    show_dact()
+else:
+    show_token_method()

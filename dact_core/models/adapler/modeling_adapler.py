@@ -24,18 +24,17 @@ Inference removes tokens physically: kept tokens are gathered, so later layers r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
-from transformers.modeling_outputs import ModelOutput
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
+from transformers.utils import can_return_tuple
 
-NEG = -1e4  # additive attention bias of a removed or padding key
+from ..common import NEG, TokenReductionOutput, TokenSurvival, embed_inputs, gather_tokens
+
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training
 
 
@@ -51,18 +50,6 @@ class AdaplerBertConfig(BertConfig):
     length_weight: float = 0.01
     eta_init: float = 0.25
     sharpness: float = 100.0
-
-
-@dataclass
-class AdaplerOutput(ModelOutput):
-    """logits (B, C); tokens_per_layer (B, N): tokens each layer ran on; exit_layer (B,) is always N;
-    kept_tokens (B, N, T), with `output_kept_tokens=True` at inference: input token t is among layer n's inputs."""
-
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    tokens_per_layer: torch.Tensor | None = None
-    exit_layer: torch.Tensor | None = None
-    kept_tokens: torch.Tensor | None = None
 
 
 class ContributionPredictor(nn.Module):
@@ -99,32 +86,28 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
         if module is self:
             self.eta.fill_(self.config.eta_init)
 
-    @classmethod
-    def from_reference(cls, reference: str, **config_kwargs) -> "AdaplerBertForSequenceClassification":
-        """Start from a fine-tuned full-depth BERT classifier (its encoder, pooler and classifier)."""
-        from .backbone import derived_config
-
-        config = derived_config(AdaplerBertConfig, reference, **config_kwargs)
-        return cls.from_pretrained(reference, config=config, use_safetensors=True)
-
     def _classify(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.bert.pooler(hidden)))  # (B, C)
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         saliency: torch.Tensor | None = None,
         halt_early: bool = False,
         output_kept_tokens: bool = False,
-        **kwargs,
-    ) -> AdaplerOutput:
+    ) -> TokenReductionOutput:
         """Soft removal (training, `halt_early=False`) or physical removal (`halt_early=True`)."""
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
+        hidden, attention_mask = embed_inputs(self, input_ids, attention_mask, token_type_ids, position_ids,
+                                              inputs_embeds, head_mask, output_attentions, output_hidden_states)
         if halt_early:
             return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
         num_layers = self.config.num_hidden_layers
@@ -163,10 +146,11 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
                 loss = loss + self.config.kl_weight * torch.stack(kl_terms, dim=1).sum(dim=1).mean()
         tokens_per_layer = torch.stack(tokens, dim=1).detach()  # (B, N) soft counts
         exit_layer = torch.full((hidden.shape[0],), num_layers, dtype=torch.int64, device=hidden.device)
-        return AdaplerOutput(loss=loss, logits=logits, tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
+        return TokenReductionOutput(loss=loss, logits=logits, prediction=logits.argmax(-1),
+                                    tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
 
     def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
-                         output_kept_tokens: bool = False) -> AdaplerOutput:
+                         output_kept_tokens: bool = False) -> TokenReductionOutput:
         batch, num_layers = hidden.shape[0], self.config.num_hidden_layers
         tokens_per_layer = torch.zeros(batch, num_layers, dtype=torch.int64, device=hidden.device)  # (B, N)
         survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
@@ -183,43 +167,9 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
             mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
             hidden = layer(hidden, mask)  # (B, T', H)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
-        return AdaplerOutput(logits=self._classify(hidden), tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
-                             kept_tokens=None if survival is None else survival.kept)
-
-
-def gather_tokens(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Physically keep the tokens marked in `keep` (B, T), in order, right-padded to the longest row.
-
-    hidden (B, T, H) -> (B, T', H), the new attention mask (B, T') and `order` (B, T'): the position
-    in the old sequence of each new position.
-    """
-    counts = keep.sum(dim=1)  # (B,)
-    length = int(counts.max())
-    # stable order: kept tokens first, in their original order
-    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :length]  # (B, T')
-    gathered = torch.gather(hidden, 1, order.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))  # (B, T', H)
-    new_mask = (torch.arange(length, device=hidden.device)[None, :] < counts[:, None]).long()  # (B, T')
-    return gathered, new_mask, order
-
-
-class TokenSurvival:
-    """Follows the input positions through repeated `gather_tokens` calls, for the inspector.
-
-    kept (B, N, T): input token t is among layer n's inputs.
-    """
-
-    def __init__(self, attention_mask: torch.Tensor, num_layers: int):
-        batch, length = attention_mask.shape
-        self.positions = torch.arange(length, device=attention_mask.device).expand(batch, -1)  # (B, T')
-        self.kept = torch.zeros(batch, num_layers, length, dtype=torch.bool, device=attention_mask.device)
-
-    def record(self, layer: int, order: torch.Tensor | None, attention_mask: torch.Tensor) -> None:
-        """Layer `layer` (0-based) runs on the current tokens, after an optional gather with `order`."""
-        if order is not None:
-            self.positions = torch.gather(self.positions, 1, order)  # (B, T')
-        rows = torch.arange(self.positions.shape[0], device=self.positions.device)[:, None].expand_as(self.positions)
-        real = attention_mask.bool()  # (B, T')
-        self.kept[rows[real], layer, self.positions[real]] = True
+        logits = self._classify(hidden)  # (B, C)
+        return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
+                                    exit_layer=exit_layer, kept_tokens=None if survival is None else survival.kept)
 
 
 def saliency_targets(reference_model, input_ids: torch.Tensor, attention_mask: torch.Tensor,

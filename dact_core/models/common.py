@@ -1,0 +1,130 @@
+"""Tensor helpers every model file shares: the forward preamble, pooling, rows leaving a batch, token removal.
+
+Model files import this module and `dact_core.halting`, never each other and never the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers.modeling_outputs import ModelOutput
+
+POOLINGS = ("mean", "cls")
+NEG = -1e4  # additive attention bias of a removed or padding key
+
+
+def check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+
+
+def embed_inputs(
+    model,
+    input_ids: torch.Tensor | None,
+    attention_mask: torch.Tensor | None,
+    token_type_ids: torch.Tensor | None,
+    position_ids: torch.Tensor | None,
+    inputs_embeds: torch.Tensor | None,
+    head_mask: torch.Tensor | None,
+    output_attentions: bool | None,
+    output_hidden_states: bool | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The preamble of every model's forward: BERT's embeddings (B, T, H) and the attention mask (B, T).
+
+    Honours the Hugging Face arguments a layer-by-layer model can honour (position_ids,
+    inputs_embeds) and refuses the others with a clear error instead of dropping them.
+    """
+    name = type(model).__name__
+    refused = {"head_mask": head_mask is not None, "output_attentions": bool(output_attentions),
+               "output_hidden_states": bool(output_hidden_states)}
+    for argument, given in refused.items():
+        if given:
+            raise ValueError(f"{name} does not support {argument} (its layers run one by one on shrinking batches)")
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError(f"{name}: pass exactly one of input_ids and inputs_embeds")
+    reference = input_ids if input_ids is not None else inputs_embeds[..., 0]  # (B, T)
+    if attention_mask is None:
+        attention_mask = torch.ones(reference.shape, dtype=torch.long, device=reference.device)  # (B, T)
+    hidden = model.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
+                                   inputs_embeds=inputs_embeds)  # (B, T, H)
+    return hidden, attention_mask
+
+
+def pooling_weights(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Masked-mean weights (B, 1, T): 1 / length on real tokens, 0 on padding. Computed once per mask."""
+    mask = attention_mask.to(dtype)  # (B, T)
+    return (mask / mask.sum(dim=1, keepdim=True).clamp(min=1.0)).unsqueeze(1)  # (B, 1, T)
+
+
+def pool(hidden: torch.Tensor, weights: torch.Tensor, pooling: str) -> torch.Tensor:
+    """hidden (B, T, H) -> (B, H): [CLS], or the masked mean as one batched matmul with `pooling_weights`."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    return torch.bmm(weights, hidden).squeeze(1)  # (B, H)
+
+
+def keep_rows(keep: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Rows still running leave the others behind: index every per-row tensor by `keep` (R,)."""
+    return tuple(t[keep] for t in tensors)
+
+
+def trim_padding(hidden: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop padding columns that no running row needs (inputs are right-padded)."""
+    length = int(attention_mask.sum(dim=1).max())
+    if length < attention_mask.shape[1] and not attention_mask[:, length:].any():
+        return hidden[:, :length], attention_mask[:, :length]
+    return hidden, attention_mask
+
+
+@dataclass
+class TokenReductionOutput(ModelOutput):
+    """Output of the token-reduction models (AdapLeR, token gates). B = batch, N = layers, T = tokens.
+
+    logits (B, C); prediction (B,): argmax of the logits, the one source of the predicted class;
+    tokens_per_layer (B, N): tokens each layer ran on (soft counts in training); exit_layer (B,) is
+    always N; kept_tokens (B, N, T), with `output_kept_tokens=True` at inference: input token t is
+    among layer n's inputs.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    prediction: torch.Tensor | None = None
+    tokens_per_layer: torch.Tensor | None = None
+    exit_layer: torch.Tensor | None = None
+    kept_tokens: torch.Tensor | None = None
+
+
+def gather_tokens(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Physically keep the tokens marked in `keep` (B, T), in order, right-padded to the longest row.
+
+    hidden (B, T, H) -> (B, T', H), the new attention mask (B, T') and `order` (B, T'): the position
+    in the old sequence of each new position.
+    """
+    counts = keep.sum(dim=1)  # (B,)
+    length = int(counts.max())
+    # stable order: kept tokens first, in their original order
+    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :length]  # (B, T')
+    gathered = torch.gather(hidden, 1, order.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))  # (B, T', H)
+    new_mask = (torch.arange(length, device=hidden.device)[None, :] < counts[:, None]).long()  # (B, T')
+    return gathered, new_mask, order
+
+
+class TokenSurvival:
+    """Follows the input positions through repeated `gather_tokens` calls, for the inspector.
+
+    kept (B, N, T): input token t is among layer n's inputs.
+    """
+
+    def __init__(self, attention_mask: torch.Tensor, num_layers: int):
+        batch, length = attention_mask.shape
+        self.positions = torch.arange(length, device=attention_mask.device).expand(batch, -1)  # (B, T')
+        self.kept = torch.zeros(batch, num_layers, length, dtype=torch.bool, device=attention_mask.device)
+
+    def record(self, layer: int, order: torch.Tensor | None, attention_mask: torch.Tensor) -> None:
+        """Layer `layer` (0-based) runs on the current tokens, after an optional gather with `order`."""
+        if order is not None:
+            self.positions = torch.gather(self.positions, 1, order)  # (B, T')
+        rows = torch.arange(self.positions.shape[0], device=self.positions.device)[:, None].expand_as(self.positions)
+        real = attention_mask.bool()  # (B, T')
+        self.kept[rows[real], layer, self.positions[real]] = True

@@ -1,0 +1,3 @@
+from .modeling_dact_bert import DactBertConfig, DactBertForSequenceClassification, DactBertOutput
+
+__all__ = ["DactBertConfig", "DactBertForSequenceClassification", "DactBertOutput"]

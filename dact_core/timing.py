@@ -1,0 +1,62 @@
+"""The one timer: several ways to run the same inputs, timed in interleaved rounds in one process.
+
+These machines are noisy (other processes, frequency changes, a warm or cold cache), and any
+drift hits a path timed minutes after another. Interleaving removes most of it: every input is
+run by every path in turn (the order rotating from input to input), round after round, so each
+path sees the same conditions. A path's speed-up over another is the ratio of their total times
+on the same inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run with this many intra-op threads, and give the caller's setting back afterwards."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def interleaved_times(
+    paths: Sequence[Callable[[object], object]],
+    inputs: Sequence[object],
+    rounds: int = 3,
+    warmup: int = 3,
+    device: torch.device | None = None,
+    desc: str = "timing",
+    progress: bool = True,
+) -> np.ndarray:
+    """Seconds (P, rounds, I) that path p took on input i in each round.
+
+    Each call is timed alone with `time.perf_counter` (after a device synchronisation on a GPU);
+    the first `warmup` inputs run once through every path before timing starts.
+    """
+    sync = (lambda: torch.cuda.synchronize(device)) if device is not None and device.type == "cuda" else (lambda: None)
+    for x in inputs[:warmup]:
+        for path in paths:
+            path(x)
+    seconds = np.zeros((len(paths), rounds, len(inputs)))
+    order = np.arange(len(paths))
+    with torch.inference_mode():
+        for r in tqdm(range(rounds), desc=desc, disable=not progress):
+            for i, x in enumerate(inputs):
+                for p in np.roll(order, -(i + r)):  # rotate who goes first
+                    sync()
+                    start = time.perf_counter()
+                    paths[p](x)
+                    sync()
+                    seconds[p, r, i] = time.perf_counter() - start
+    return seconds
