@@ -68,6 +68,14 @@ def test_attributions_with_captum(inspector):
         inspector.attribute("the film", layer=9)
 
 
+def test_unknown_words_get_attributions(inspector):
+    """The baseline keeps only [CLS] and [SEP]: an [UNK] differs from its baseline and can get a share."""
+    attribution = inspector.attribute("the film was zzqx good", n_steps=8)
+    unk = attribution.tokens.index("[UNK]")
+    assert attribution.scores[unk] != 0
+    assert attribution.scores[0] == 0 and attribution.scores[-1] == 0  # [CLS] and [SEP] equal their baseline
+
+
 def test_dataset_and_sweep_figures():
     rng = np.random.default_rng(0)
     traces = pd.DataFrame({

@@ -48,3 +48,35 @@ def test_compact_checkpoint_with_missing_weights_is_refused(tiny_token_models_di
     (folder / SHARED_WEIGHTS_FILE).write_text("{ not json")
     with pytest.raises(CheckpointError, match="could not read"):
         load_model(str(folder))
+
+
+def test_export_never_deletes_what_it_did_not_write(tiny_token_models_dir, tmp_path, capsys):
+    raw = tmp_path / "raw-gates"
+    before = sorted(p.name for p in raw.iterdir())
+    # into the model folder itself: refused, with or without --overwrite, and nothing is touched
+    for extra in ([], ["--overwrite"]):
+        assert main(["export", "--model", str(raw), "--output-dir", str(raw), *extra]) == 2
+        assert "is the model folder itself" in capsys.readouterr().err
+    assert sorted(p.name for p in raw.iterdir()) == before
+    # into a folder that holds other files: refused unless --overwrite, and then the other files stay
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("keep me")
+    assert main(["export", "--model", str(raw), "--output-dir", str(busy)]) == 2
+    assert "already holds files" in capsys.readouterr().err
+    assert main(["export", "--model", str(raw), "--output-dir", str(busy), "--overwrite"]) == 0
+    assert (busy / "notes.txt").read_text() == "keep me" and (busy / "model.safetensors").exists()
+    load_model(str(busy))
+
+
+def test_eval_and_train_refuse_an_output_folder_with_files(tiny_model_dir, tmp_path, capsys):
+    data = tmp_path / "d.tsv"
+    data.write_text("sentence\tlabel\nthe film was good\t1\nthe film was bad\t0\n")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "metrics.json").write_text("{}")
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--output-dir", str(busy)]) == 2
+    assert "already holds files" in capsys.readouterr().err and (busy / "metrics.json").read_text() == "{}"
+    assert main(["train", "--data", str(data), "--output-dir", str(busy)]) == 2
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--output-dir", str(busy),
+                 "--overwrite"]) == 0

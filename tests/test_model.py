@@ -134,7 +134,7 @@ def test_relaxation_halts_earlier_and_config_validates():
     assert (relaxed <= exact).all() and (relaxed < exact).any()
     assert not model.config.guarantee_holds
     for bad in (dict(pooling="max"), dict(halting_bound="loose"), dict(halting_relaxation=1.5), dict(num_labels=1)):
-        with pytest.raises(Exception, match="pooling|halting_bound|halting_relaxation|num_labels"):
+        with pytest.raises(Exception, match=next(iter(bad))):  # each error names the setting it refuses
             tiny_config(**bad)
 
 

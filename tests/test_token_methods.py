@@ -151,3 +151,58 @@ def test_adapler_soft_removal_becomes_the_hard_rule_when_sharp(tiny_token_models
         soft, hard = model(ids, mask), model(ids, mask, halt_early=True)
     torch.testing.assert_close(soft.tokens_per_layer, hard.tokens_per_layer.float(), atol=1e-3, rtol=0)
     torch.testing.assert_close(soft.logits, hard.logits, atol=1e-3, rtol=1e-3)
+
+
+def test_token_gates_soft_path_equals_the_hard_path_at_saturated_gates(tiny_token_models_dir):
+    """Training must see what inference does: same tokens per layer, same answer, once the gates are 0 or 1."""
+    from dact_core.loading import load_model
+
+    model, _ = load_model(str(tiny_token_models_dir / "gates"))
+    with torch.no_grad():
+        model.gate_logits.fill_(60.0)
+        model.gate_logits[0, 4:] = -60.0  # after layer 1 keep 4 tokens
+        model.gate_logits[2, 2:] = -60.0  # after layer 3 keep 2
+    ids, mask = random_batch(9, 8)
+    with torch.no_grad():
+        soft, hard = model(ids, mask), model(ids, mask, halt_early=True)
+    torch.testing.assert_close(soft.tokens_per_layer, hard.tokens_per_layer.float(), atol=1e-6, rtol=0)
+    assert (hard.tokens_per_layer[:, 1] <= 4).all() and (hard.tokens_per_layer[:, 3] <= 2).all()
+    torch.testing.assert_close(soft.logits, hard.logits, atol=1e-4, rtol=1e-4)
+
+
+def test_token_gates_loss_ignores_the_unused_last_row_and_the_config_is_left_alone():
+    config = TokenGateBertConfig(max_gated_length=64, **bert_settings())
+    before = config._attn_implementation
+    model = TokenGateBertForSequenceClassification(config)
+    assert config._attn_implementation == before and model.config._attn_implementation == "eager"
+    ids, mask = random_batch(3, 4)
+    model.train()
+    model(ids, mask, labels=torch.tensor([0, 1, 0, 1])).loss.backward()
+    grad = model.gate_logits.grad
+    assert grad[:-1].abs().sum() > 0 and grad[-1].abs().sum() == 0  # no layer follows the last one
+
+
+def test_checkpoints_are_chosen_on_the_inference_path(tiny_token_models_dir):
+    """The Trainer's evaluation step runs physical removal, not the soft training path."""
+    from transformers import TrainingArguments
+
+    from dact_core.loading import load_model
+    from dact_core.train import DactTrainer
+
+    model, _ = load_model(str(tiny_token_models_dir / "adapler"))
+    ids, mask = random_batch(11, 12)
+    forward = model.forward
+
+    def inference_only(*args, halt_early=False, **kwargs):
+        assert halt_early, "the evaluation step ran the soft training path"
+        return forward(*args, halt_early=halt_early, **kwargs)
+
+    model.forward = inference_only
+    args = TrainingArguments(output_dir="unused", report_to=[], use_cpu=True)
+    trainer = DactTrainer(model=model, args=args)
+    _, (prediction, exit_layer), _ = trainer.prediction_step(model, {"input_ids": ids, "attention_mask": mask,
+                                                                     "labels": torch.zeros(12, dtype=torch.long)},
+                                                             prediction_loss_only=False)
+    with torch.no_grad():
+        hard = model(ids, mask, halt_early=True)
+    assert torch.equal(prediction, hard.logits.argmax(-1)) and (exit_layer == 4).all()

@@ -8,7 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+from transformers import BertModel
 from transformers.modeling_outputs import ModelOutput
+from transformers.models.bert.modeling_bert import BertPreTrainedModel
+from transformers.utils import can_return_tuple
 
 POOLINGS = ("mean", "cls")
 NEG = -1e4  # additive attention bias of a removed or padding key
@@ -19,36 +23,68 @@ def check_pooling(pooling: str) -> None:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
 
 
-def embed_inputs(
-    model,
-    input_ids: torch.Tensor | None,
-    attention_mask: torch.Tensor | None,
-    token_type_ids: torch.Tensor | None,
-    position_ids: torch.Tensor | None,
-    inputs_embeds: torch.Tensor | None,
-    head_mask: torch.Tensor | None,
-    output_attentions: bool | None,
-    output_hidden_states: bool | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The preamble of every model's forward: BERT's embeddings (B, T, H) and the attention mask (B, T).
+class LayerByLayerModel(BertPreTrainedModel):
+    """Base of the project's models: the standard Hugging Face forward, then the model's own layer loop.
 
-    Honours the Hugging Face arguments a layer-by-layer model can honour (position_ids,
-    inputs_embeds) and refuses the others with a clear error instead of dropping them.
+    `forward` takes the Hugging Face arguments a layer-by-layer model can honour (input_ids or
+    inputs_embeds, attention_mask, token_type_ids, position_ids, labels, return_dict), refuses the
+    others with a clear error (head_mask, output_attentions, output_hidden_states) and passes the
+    embeddings to `forward_layers`, which each model defines with its own per-call arguments;
+    an argument that no one takes is a TypeError, never dropped.
     """
-    name = type(model).__name__
-    refused = {"head_mask": head_mask is not None, "output_attentions": bool(output_attentions),
-               "output_hidden_states": bool(output_hidden_states)}
-    for argument, given in refused.items():
-        if given:
-            raise ValueError(f"{name} does not support {argument} (its layers run one by one on shrinking batches)")
-    if (input_ids is None) == (inputs_embeds is None):
-        raise ValueError(f"{name}: pass exactly one of input_ids and inputs_embeds")
-    reference = input_ids if input_ids is not None else inputs_embeds[..., 0]  # (B, T)
-    if attention_mask is None:
-        attention_mask = torch.ones(reference.shape, dtype=torch.long, device=reference.device)  # (B, T)
-    hidden = model.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
-                                   inputs_embeds=inputs_embeds)  # (B, T, H)
-    return hidden, attention_mask
+
+    accepts_loss_kwargs = False  # the Trainer must not pass num_items_in_batch
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        halt_early: bool = False,
+        **method_args,
+    ) -> ModelOutput:
+        """halt_early: the model's adaptive inference (halting, exiting, physical token removal); without
+        it every layer runs on every token and a loss is computed when labels are given."""
+        refused = {"head_mask": head_mask is not None, "output_attentions": bool(output_attentions),
+                   "output_hidden_states": bool(output_hidden_states)}
+        for argument, given in refused.items():
+            if given:
+                raise ValueError(f"{type(self).__name__} does not support {argument} "
+                                 "(its layers run one by one on shrinking inputs)")
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError(f"{type(self).__name__}: pass exactly one of input_ids and inputs_embeds")
+        if halt_early and labels is not None:
+            raise ValueError("the loss needs every layer: call with halt_early=False to train or score")
+        reference = input_ids if input_ids is not None else inputs_embeds[..., 0]  # (B, T)
+        if attention_mask is None:
+            attention_mask = torch.ones(reference.shape, dtype=torch.long, device=reference.device)  # (B, T)
+        hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
+                                      inputs_embeds=inputs_embeds)  # (B, T, H)
+        return self.forward_layers(hidden, attention_mask, labels=labels, halt_early=halt_early, **method_args)
+
+    def forward_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, labels=None, halt_early=False):
+        raise NotImplementedError
+
+
+class PoolerClassifierModel(LayerByLayerModel):
+    """A model that answers like BERT's sequence classifier ([CLS] through the pooler, dropout, a linear
+    layer), so that it can start from a fine-tuned full-depth reference (the token-reduction methods)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.bert = BertModel(config, add_pooling_layer=True)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    def classify(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.bert.pooler(hidden)))  # (B, C)
 
 
 def pooling_weights(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

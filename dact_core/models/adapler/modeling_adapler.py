@@ -28,12 +28,10 @@ import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
 from torch.nn import functional as F
-from transformers import BertConfig, BertModel
+from transformers import BertConfig
 from transformers.masking_utils import create_bidirectional_mask
-from transformers.models.bert.modeling_bert import BertPreTrainedModel
-from transformers.utils import can_return_tuple
 
-from ..common import NEG, TokenReductionOutput, TokenSurvival, embed_inputs, gather_tokens
+from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training
 
@@ -67,15 +65,12 @@ def masked_softmax(logits: torch.Tensor, log_alive: torch.Tensor) -> torch.Tenso
     return (logits + log_alive).softmax(dim=-1)  # (B, T)
 
 
-class AdaplerBertForSequenceClassification(BertPreTrainedModel):
+class AdaplerBertForSequenceClassification(PoolerClassifierModel):
     config_class = AdaplerBertConfig
     config: AdaplerBertConfig
 
     def __init__(self, config: AdaplerBertConfig):
         super().__init__(config)
-        self.bert = BertModel(config, add_pooling_layer=True)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.predictors = nn.ModuleList([ContributionPredictor(config) for _ in range(config.num_hidden_layers)])
         self.eta = nn.Parameter(torch.full((config.num_hidden_layers,), config.eta_init))
         self.post_init()
@@ -86,28 +81,17 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
         if module is self:
             self.eta.fill_(self.config.eta_init)
 
-    def _classify(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.bert.pooler(hidden)))  # (B, C)
-
-    @can_return_tuple
-    def forward(
+    def forward_layers(
         self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        head_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        saliency: torch.Tensor | None = None,
         halt_early: bool = False,
+        saliency: torch.Tensor | None = None,
         output_kept_tokens: bool = False,
     ) -> TokenReductionOutput:
-        """Soft removal (training, `halt_early=False`) or physical removal (`halt_early=True`)."""
-        hidden, attention_mask = embed_inputs(self, input_ids, attention_mask, token_type_ids, position_ids,
-                                              inputs_embeds, head_mask, output_attentions, output_hidden_states)
+        """Soft removal (training, `halt_early=False`) or physical removal (`halt_early=True`).
+        saliency (B, T): the targets of the contribution predictors (training only)."""
         if halt_early:
             return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
         num_layers = self.config.num_hidden_layers
@@ -137,7 +121,7 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
                 kl = (target * (target.clamp(min=1e-9).log() - scores.clamp(min=1e-9).log())).sum(dim=1)  # (B,)
                 kl_terms.append((num_layers - n) * kl)  # weight N + 1 - l for 1-based l
             hidden = layer(hidden, log_alive[:, None, None, :].to(hidden.dtype))  # (B, T, H)
-        logits = self._classify(hidden)
+        logits = self.classify(hidden)
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits, labels)
@@ -167,7 +151,7 @@ class AdaplerBertForSequenceClassification(BertPreTrainedModel):
             mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
             hidden = layer(hidden, mask)  # (B, T', H)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
-        logits = self._classify(hidden)  # (B, C)
+        logits = self.classify(hidden)  # (B, C)
         return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
                                     exit_layer=exit_layer, kept_tokens=None if survival is None else survival.kept)
 

@@ -24,11 +24,9 @@ from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
-from transformers.models.bert.modeling_bert import BertPreTrainedModel
-from transformers.utils import can_return_tuple
 
 from ...halting import BOUNDS, accumulate, accumulate_step, exit_layers_from_trace, should_halt
-from ..common import check_pooling, embed_inputs, keep_rows, pool, pooling_weights, trim_padding
+from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, pooling_weights, trim_padding
 
 
 @strict
@@ -105,6 +103,15 @@ class DactBertOutput(ModelOutput):
     acc_probs: torch.Tensor | None = None
     ponder_cost: torch.Tensor | None = None
 
+    @classmethod
+    def of(cls, probs, exit_layer, layer_probs, halting_probs, remaining_probs, acc_probs, ponder_cost, dtype,
+           loss=None) -> "DactBertOutput":
+        """The output of either path; the logits and the prediction are derived from probs (a_N, float64)."""
+        return cls(loss=loss, logits=probs.clamp(min=1e-12).log().to(dtype), probs=probs,
+                   prediction=probs.argmax(dim=-1), exit_layer=exit_layer, layer_probs=layer_probs,
+                   halting_probs=halting_probs, remaining_probs=remaining_probs, acc_probs=acc_probs,
+                   ponder_cost=ponder_cost)
+
 
 class HaltingUnit(nn.Linear):
     """The linear unit behind h_n; its own class so `_init_weights` can set its bias."""
@@ -127,7 +134,7 @@ class DactModule(nn.Module):
         return layer_prob, halting_prob
 
 
-class DactBertPreTrainedModel(BertPreTrainedModel):
+class DactBertPreTrainedModel(LayerByLayerModel):
     config_class = DactBertConfig
     config: DactBertConfig
 
@@ -149,33 +156,22 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
     def num_layers(self) -> int:
         return self.config.num_hidden_layers
 
-    @can_return_tuple
-    def forward(
+    def forward_layers(
         self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        head_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         halt_early: bool = False,
         halting_bound: str | None = None,
         halting_relaxation: float | None = None,
     ) -> DactBertOutput:
-        """halt_early: halting inference. halting_bound / halting_relaxation override the config's for
-        this call only (the model object may be shared, e.g. by several app sessions)."""
+        """Every layer (training, traces) or halting inference. halting_bound / halting_relaxation override
+        the config's for this call only (the model object may be shared, e.g. by several app sessions)."""
         bound = self.config.halting_bound if halting_bound is None else halting_bound
         relaxation = self.config.halting_relaxation if halting_relaxation is None else float(halting_relaxation)
         if bound not in BOUNDS or not 0.0 <= relaxation <= 1.0:
             raise ValueError(f"halting bound must be one of {BOUNDS} and relaxation in [0, 1]; got {bound!r}, {relaxation}")
-        hidden, attention_mask = embed_inputs(self, input_ids, attention_mask, token_type_ids, position_ids,
-                                              inputs_embeds, head_mask, output_attentions, output_hidden_states)
         if halt_early:
-            if labels is not None:
-                raise ValueError("the loss needs every layer: call with halt_early=False to train or score")
             return self._halting_forward(hidden, attention_mask, bound, relaxation)
 
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
@@ -202,21 +198,9 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
                 loss = loss + self.config.layer_loss_weight * per_layer
             loss = loss.to(hidden.dtype)
 
-        exit_layer = exit_layers_from_trace(
-            acc_probs.detach(), remaining_probs.detach(), bound, relaxation
-        )
-        return DactBertOutput(
-            loss=loss,
-            logits=probs.clamp(min=1e-12).log().to(hidden.dtype),
-            probs=probs,
-            prediction=probs.argmax(dim=-1),
-            exit_layer=exit_layer,
-            layer_probs=layer_probs,
-            halting_probs=halting_probs,
-            remaining_probs=remaining_probs,
-            acc_probs=acc_probs,
-            ponder_cost=ponder_cost,
-        )
+        exit_layer = exit_layers_from_trace(acc_probs.detach(), remaining_probs.detach(), bound, relaxation)
+        return DactBertOutput.of(probs, exit_layer, layer_probs, halting_probs, remaining_probs, acc_probs, ponder_cost,
+                                 hidden.dtype, loss)
 
     def _halting_forward(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, bound: str, relaxation: float
@@ -270,17 +254,9 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         layer_probs, halting_probs, acc_probs, remaining_probs = (
             _layout_by_layer([(r[0], r[i]) for r in records], batch, num_layers) for i in range(1, 5)
         )
-        return DactBertOutput(
-            logits=probs.clamp(min=1e-12).log().to(hidden.dtype),
-            probs=probs,
-            prediction=probs.argmax(dim=-1),
-            exit_layer=exit_layer,
-            layer_probs=layer_probs,
-            halting_probs=halting_probs,
-            remaining_probs=remaining_probs,
-            acc_probs=acc_probs,
-            ponder_cost=remaining_probs.nan_to_num(0.0).sum(dim=1),  # (B,) sum of p_n over executed layers
-        )
+        ponder_cost = remaining_probs.nan_to_num(0.0).sum(dim=1)  # (B,) sum of p_n over executed layers
+        return DactBertOutput.of(probs, exit_layer, layer_probs, halting_probs, remaining_probs, acc_probs, ponder_cost,
+                                 hidden.dtype)
 
 
 def _write_rows(target: torch.Tensor, rows: torch.Tensor | None, value) -> None:

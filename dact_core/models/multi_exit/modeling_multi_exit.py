@@ -24,10 +24,8 @@ from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
-from transformers.models.bert.modeling_bert import BertPreTrainedModel
-from transformers.utils import can_return_tuple
 
-from ..common import check_pooling, embed_inputs, keep_rows, pool, pooling_weights, trim_padding
+from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, pooling_weights, trim_padding
 
 EXIT_RULES = ("static", "entropy", "patience")
 
@@ -131,7 +129,7 @@ def exit_layers_from_logits(rule: ExitRule, layer_logits: torch.Tensor) -> torch
     return exit_layer
 
 
-class MultiExitBertForSequenceClassification(BertPreTrainedModel):
+class MultiExitBertForSequenceClassification(LayerByLayerModel):
     config_class = MultiExitBertConfig
     config: MultiExitBertConfig
 
@@ -144,31 +142,20 @@ class MultiExitBertForSequenceClassification(BertPreTrainedModel):
         )
         self.post_init()
 
-    @can_return_tuple
-    def forward(
+    def forward_layers(
         self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        head_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         halt_early: bool = False,
         exit_rule: str | None = None,
         exit_layer: int | None = None,
         exit_threshold: float | None = None,
         exit_patience: int | None = None,
     ) -> MultiExitOutput:
-        """halt_early: exiting inference. exit_* override the config's rule for this call only."""
+        """Every exit (training, traces) or exiting inference; exit_* override the config's rule for this call."""
         rule = ExitRule.resolve(self.config, exit_rule, exit_layer, exit_threshold, exit_patience)
-        hidden, attention_mask = embed_inputs(self, input_ids, attention_mask, token_type_ids, position_ids,
-                                              inputs_embeds, head_mask, output_attentions, output_hidden_states)
         if halt_early:
-            if labels is not None:
-                raise ValueError("the loss needs every layer: call with halt_early=False to train or score")
             return self._exiting_forward(hidden, attention_mask, rule)
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         weights = pooling_weights(attention_mask, hidden.dtype)  # (B, 1, T)

@@ -28,12 +28,10 @@ import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
 from torch.nn import functional as F
-from transformers import BertConfig, BertModel
+from transformers import BertConfig
 from transformers.masking_utils import create_bidirectional_mask
-from transformers.models.bert.modeling_bert import BertPreTrainedModel
-from transformers.utils import can_return_tuple
 
-from ..common import NEG, TokenReductionOutput, TokenSurvival, embed_inputs, gather_tokens
+from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training (no float32 subnormals)
 
@@ -70,7 +68,7 @@ def sorted_position(scores: torch.Tensor, num_gates: int) -> torch.Tensor:
     return scores.argsort(dim=1, descending=True).argsort(dim=1).clamp(max=num_gates - 1)
 
 
-class TokenGateBertForSequenceClassification(BertPreTrainedModel):
+class TokenGateBertForSequenceClassification(PoolerClassifierModel):
     config_class = TokenGateBertConfig
     config: TokenGateBertConfig
 
@@ -78,9 +76,6 @@ class TokenGateBertForSequenceClassification(BertPreTrainedModel):
         config = copy.deepcopy(config)  # eager attention on our own copy: the caller's config is left alone
         config._attn_implementation = "eager"
         super().__init__(config)
-        self.bert = BertModel(config, add_pooling_layer=True)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.gate_logits = nn.Parameter(torch.full((config.num_hidden_layers, config.max_gated_length),
                                                    config.gate_init))  # theta (N, K); row N is never used
         self.post_init()
@@ -100,27 +95,15 @@ class TokenGateBertForSequenceClassification(BertPreTrainedModel):
         attn_out, attn_weights = layer.attention(hidden, mask)
         return layer.feed_forward_chunk(attn_out), attn_weights
 
-    def _classify(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.bert.pooler(hidden)))  # (B, C)
-
-    @can_return_tuple
-    def forward(
+    def forward_layers(
         self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        head_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         halt_early: bool = False,
         output_kept_tokens: bool = False,
     ) -> TokenReductionOutput:
         """Soft gating (training, `halt_early=False`) or physical removal (`halt_early=True`)."""
-        hidden, attention_mask = embed_inputs(self, input_ids, attention_mask, token_type_ids, position_ids,
-                                              inputs_embeds, head_mask, output_attentions, output_hidden_states)
         if halt_early:
             return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
         num_layers = self.config.num_hidden_layers
@@ -142,7 +125,7 @@ class TokenGateBertForSequenceClassification(BertPreTrainedModel):
             running = running & (token_gate >= 0.5)
             log_alive = log_alive + token_gate.clamp(min=1e-30).log()
             log_alive = torch.where(log_alive < GONE, NEG, log_alive)  # a token that far gone counts as removed
-        logits = self._classify(hidden)
+        logits = self.classify(hidden)
         loss = None
         if labels is not None:
             used = gates[:-1]  # (N - 1, K)
@@ -173,7 +156,7 @@ class TokenGateBertForSequenceClassification(BertPreTrainedModel):
             keep = keep_gate[n][position] & real  # (B, T)
             keep[:, 0] = True
             hidden, attention_mask, order = gather_tokens(hidden, keep)
-        logits = self._classify(hidden)  # (B, C)
+        logits = self.classify(hidden)  # (B, C)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
         return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
                                     exit_layer=exit_layer, kept_tokens=None if survival is None else survival.kept)
