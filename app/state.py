@@ -54,15 +54,16 @@ def model_choices() -> dict[str, str | None]:
 
 
 @st.cache_resource(show_spinner="Loading the model...")
-def get_inspector(path: str | None) -> DactInspector | TokenInspector:
+def get_inspector(path: str | None, quantization: str | None = None) -> DactInspector | TokenInspector:
     """A DactInspector for DACT-BERT, a TokenInspector for AdapLeR / token gates (None: model_path())."""
-    model, tokenizer = load_model(path or model_path(), device())
+    model, tokenizer = load_model(path or model_path(), "cpu" if quantization else device(), quantization)
     return inspector_for(model, tokenizer)
 
 
-def inspector_or_stop(path: str | None = None, dact_only: bool = True) -> DactInspector | TokenInspector:
+def inspector_or_stop(path: str | None = None, dact_only: bool = True,
+                      quantization: str | None = None) -> DactInspector | TokenInspector:
     try:
-        inspector = get_inspector(path)
+        inspector = get_inspector(path, quantization)
     except Exception as err:  # a missing or broken model folder: say so and stop the page
         st.error(f"The model could not be loaded: {err}")
         st.stop()
@@ -73,17 +74,18 @@ def inspector_or_stop(path: str | None = None, dact_only: bool = True) -> DactIn
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def cached_trace(path: str | None, text: str, bound: str, relaxation: float):
-    return get_inspector(path).trace(text, bound=bound, relaxation=relaxation)
+def cached_trace(path: str | None, text: str, bound: str, relaxation: float, quantization: str | None = None):
+    return get_inspector(path, quantization).trace(text, bound=bound, relaxation=relaxation)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def cached_token_trace(path: str, text: str):
-    return get_inspector(path).trace(text)
+def cached_token_trace(path: str, text: str, quantization: str | None = None):
+    return get_inspector(path, quantization).trace(text)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_attribution(path: str | None, text: str, layer: int, target: int, n_steps: int):
+    """Attributions need gradients, so they always come from the float model."""
     return get_inspector(path).attribute(text, target=target, layer=layer, n_steps=n_steps)
 
 

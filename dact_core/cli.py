@@ -15,6 +15,9 @@ DEVICE_HELP = "cpu, cuda or cuda:N (default: CUDA when present, else the CPU)"
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="trained model folder or hub name (default: the shipped model)")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
+    p.add_argument("--quantize", choices=["int8"], default=None,
+                   help="dynamic int8 quantization of the Linear layers (CPU); the halting guarantee then holds "
+                   "against the quantized model's own full-depth answer")
     p.add_argument("--bound", choices=["tight", "paper"], default=None, help="halting bound (default: the model's)")
     p.add_argument(
         "--relaxation",
@@ -94,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--output-dir", required=True)
     be.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
     be.add_argument("--device", default=None, help=DEVICE_HELP)
+    be.add_argument("--quantize", choices=["int8"], default=None,
+                    help="also measure an int8 copy of every model (against the float reference)")
     be.add_argument("--title", default="benchmark")
     be.add_argument("--threads", type=int, default=2)
     be.add_argument("--latency-examples", type=int, default=300, help="examples timed one by one per point")
@@ -139,13 +144,19 @@ def cmd_bench(args) -> int:
     label_names = [reference.config.id2label[i] for i in range(reference.config.num_labels)]
     task = load_task(args.data, split=args.split, text_columns=args.text_columns, label_column=args.label_column,
                      label_names=label_names if _labels_are_names(label_names) else None, max_rows=args.max_rows)
-    points = operating_points([(folder, model, _seed_of(folder)) for folder, (model, _) in zip(folders, loaded)])
+    models = [(folder, model, _seed_of(folder)) for folder, (model, _) in zip(folders, loaded)]
+    if args.quantize:
+        from .loading import quantize
+
+        models += [(folder, quantize(model, args.quantize), seed) for folder, model, seed in models]
+    points = operating_points(models)
     results = run_bench(points, tokenizer, task, args.threads, args.latency_examples, args.throughput_examples,
                         args.rounds)
     settings = {"data": args.data, "split": args.split, "max_rows": args.max_rows, "num_examples": len(task),
                 "threads": args.threads, "latency_examples": args.latency_examples,
                 "throughput_examples": args.throughput_examples, "rounds": args.rounds,
-                "device": str(next(reference.parameters()).device), "timer": "interleaved"}
+                "device": str(next(reference.parameters()).device), "timer": "interleaved",
+                "quantize": args.quantize}
     summary = write_outputs(results, Path(args.output_dir), args.title, settings)
     print(table_markdown(summary))
     print(json.dumps(targets(results), indent=2))
@@ -254,15 +265,17 @@ def cmd_eval(args) -> int:
             device = f"cuda:{os.environ.get('LOCAL_RANK', rank)}"
         dist.init_process_group("nccl" if device and device.startswith("cuda") else "gloo")
         dist.barrier()  # every process has checked the output folder before any writes to it
-    model, tokenizer = load_model(args.model, device)
+    model, tokenizer = load_model(args.model, device, args.quantize)
     is_dact = family_of(model).model_type == "dact-bert"
     setting = _setting(args)
     if setting and not is_dact:
         raise ValueError(f"--bound and --relaxation apply to DACT-BERT, not to a {family_of(model).display} model")
     task = _load_task_for(model, args, require_labels=False)
     part = shard(task, rank, world) if world > 1 else task
+    float_model = load_model(args.model, device)[0] if args.quantize else None
     result = evaluate(model, tokenizer, part, args.batch_size, args.max_length,
-                      check_full_depth=not args.no_full_depth_check, setting=setting, progress=rank == 0)
+                      check_full_depth=not args.no_full_depth_check, setting=setting, progress=rank == 0,
+                      float_model=float_model)
     if world > 1:
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -295,6 +308,9 @@ def _eval_summary(m: dict, is_dact: bool) -> str:
     lines.append("tokens per layer   " + "  ".join(f"{v:.1f}" for v in m["avg_tokens_per_layer"]))
     if "agree_with_full_depth" in m:
         lines.append(f"halted == full     {m['agree_with_full_depth']}/{m['num_examples']}")
+    if "agree_with_float" in m:
+        lines.append(f"{m['quantization']} == float  {m['agree_with_float']}/{m['num_examples']} "
+                     "(the float model's full-depth answer)")
     if is_dact and not m["guarantee_holds"]:
         lines.append(f"note: relaxation {m['setting']['halting_relaxation']} < 1, the halting guarantee does not hold")
     return "\n".join(lines)
@@ -316,7 +332,7 @@ def cmd_predict(args) -> int:
     text = tuple(args.text) if len(args.text) == 2 else " ".join(args.text) if len(args.text) == 1 else None
     if text is None:
         raise ValueError("give one text, or two for a pair")
-    model, tokenizer = load_model(args.model, args.device)
+    model, tokenizer = load_model(args.model, args.device, args.quantize)
     family = family_of(model)
     is_dact = family.model_type == "dact-bert"
     setting = _setting(args)

@@ -55,12 +55,16 @@ def evaluate(
     progress: bool = True,
     on_progress=None,
     setting: dict | None = None,
+    float_model=None,
 ) -> EvalResult:
     """The method's inference over `task`; returns metrics and one trace row per example (input order).
 
     setting: per-call inference arguments (default: the model's config), e.g. halting_bound and
         halting_relaxation for DACT-BERT. check_full_depth (DACT-BERT): also run every layer.
     on_progress(done, total), if given, is called after every batch (the app's progress bar).
+    float_model: for a quantized model, the float model it came from: its full-depth answer is recorded
+        (`float_prediction`) and the agreement reported; the guarantee itself is about the quantized
+        model's own full depth.
     """
     config = model.config
     family = family_of(model)
@@ -113,8 +117,16 @@ def evaluate(
             for c, name in enumerate(label_names):
                 frame[cols[f"acc_prob:{name}"][layer]] = result.acc_probs[:, layer, c]
                 frame[cols[f"layer_prob:{name}"][layer]] = result.layer_probs[:, layer, c]
+    if float_model is not None:
+        reference = run(float_model, tokenizer, task.texts(), setting if is_dact else None, batch_size, max_length,
+                        full_depth=is_dact, progress=False)
+        frame["float_prediction"] = reference.full_depth_prediction if is_dact else reference.prediction
+        frame["agrees_with_float"] = result.prediction == frame["float_prediction"]
     traces = pd.DataFrame(frame)
     metrics = summarize(traces, num_layers, label_names)
+    quantization = getattr(model, "quantization", None)
+    if quantization:
+        metrics["quantization"] = quantization
     metrics.update(method=family.display, model_type=config.model_type, setting=setting,
                    seconds=round(result.seconds, 3), source=task.source)
     if is_dact:
@@ -148,6 +160,8 @@ def summarize(traces: pd.DataFrame, num_layers: int, label_names: list[str]) -> 
     for bound in BOUNDS:
         if f"exit_layer_{bound}" in traces:
             metrics[f"avg_layers_{bound}"] = float(traces[f"exit_layer_{bound}"].mean())
+    if "agrees_with_float" in traces:
+        metrics["agree_with_float"] = int(traces["agrees_with_float"].sum())
     if "agrees_with_full_depth" in traces:
         metrics["agree_with_full_depth"] = int(traces["agrees_with_full_depth"].sum())
         if "label" in traces:
@@ -186,7 +200,7 @@ def merge_shards(out_dir: Path, world: int, traces_format: str, num_layers: int,
     traces = pd.concat([read_traces(p) for p in paths], ignore_index=True)
     metrics = summarize(traces, num_layers, label_names)
     first = metrics_of_shards[0]
-    for key in ("method", "model_type", "setting", "source", "guarantee_holds"):
+    for key in ("method", "model_type", "setting", "source", "guarantee_holds", "quantization"):
         if key in first:
             metrics[key] = first[key]
     metrics["seconds"] = round(sum(m["seconds"] for m in metrics_of_shards), 3)

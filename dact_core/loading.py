@@ -67,12 +67,38 @@ def resolve_device(name: str | None = None):
     return device
 
 
-def load_model(name_or_path: str | None = None, device: str | None = None):
+QUANTIZATIONS = ("int8",)
+
+
+def quantize(model, scheme: str):
+    """Dynamic int8 quantization of every Linear layer (weights int8, activations quantized per call),
+    with PyTorch's own fbgemm kernels, which run on the CPU. Returns a new model; the input is unchanged."""
+    import copy
+    import warnings
+
+    import torch
+
+    if scheme not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {scheme!r}; expected one of {QUANTIZATIONS}")
+    if next(model.parameters()).device.type != "cpu":
+        raise ValueError("int8 dynamic quantization runs on the CPU: pass --device cpu")
+    with warnings.catch_warnings():
+        # torch.ao.quantization is deprecated in favour of torchao, whose int8 path is not faster on a CPU
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)  # the same notice, raised by the quantized tensor factories
+        quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+    quantized.quantization = scheme  # shown by the app, recorded by eval and bench
+    return quantized.eval()
+
+
+def load_model(name_or_path: str | None = None, device: str | None = None, quantization: str | None = None):
     """(model, tokenizer) from a trained model folder or hub name; None loads the shipped default.
 
     Any registered family loads as its own class (DACT-BERT, multi-exit, AdapLeR, token gates); a
     plain BERT classifier (the full-depth reference) loads as itself. Weights load from safetensors
-    only, in float32 (shipped weights may be stored in float16), onto `device` (see `resolve_device`).
+    only, in float32 (shipped weights may be stored in float16), onto `device` (see `resolve_device`);
+    `quantization="int8"` then quantizes the Linear layers (CPU only, see `quantize`).
     """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -97,7 +123,10 @@ def load_model(name_or_path: str | None = None, device: str | None = None):
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as err:
         raise CheckpointError(f"{path}: could not load the tokenizer: {err}") from err
-    return model.to(resolve_device(device)).eval(), tokenizer
+    model = model.to(resolve_device("cpu" if quantization and device is None else device)).eval()
+    if quantization:
+        model = quantize(model, quantization)
+    return model, tokenizer
 
 
 def new_model(train_method: str, checkpoint: str | None = None, **config_overrides):

@@ -165,3 +165,10 @@ def test_switching_model_after_picking_an_example(tiny_model_dir, tiny_token_mod
     assert not app.exception
     assert app.text_area(key="inspect_text").value == choice.split(": ", 1)[1]  # the text stays
     assert any(m.label == "Tokens at the last layer" for m in app.metric)
+
+
+def test_inspect_page_int8(app):
+    app.toggle(key="inspect_int8").set_value(True).run()
+    assert not app.exception
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Halted == full depth"] == "yes"  # against the int8 model's own full depth

@@ -58,7 +58,7 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact", str(folders["dact"]),
                  "--multi-exit", str(folders["multi"]), "--token-methods", str(folders["adapler"]), str(folders["gates"]),
                  "--output-dir", str(out), "--latency-examples", "5", "--throughput-examples", "64",
-                 "--threads", "1"])
+                 "--threads", "1", "--quantize", "int8"])
     assert code == 0
     assert torch.get_num_threads() == threads  # the bench gives the caller's thread count back
     table = pd.read_csv(out / "bench.csv")
@@ -70,14 +70,16 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     static = table[table.method == "static"].set_index("setting")
     assert list(static.avg_layers) == [1, 2, 3, 4]
     np.testing.assert_allclose(static.flops_ratio, [0.25, 0.5, 0.75, 1.0])
-    assert set(table.method) == {"reference", "DACT-BERT", "static", "DeeBERT", "PABEE", "AdapLeR", "token gates"}
+    methods = {"reference", "DACT-BERT", "static", "DeeBERT", "PABEE", "AdapLeR", "token gates"}
+    assert set(table.method) == methods | {f"{m} int8" for m in methods}
     gates = table[table.method == "token gates"].iloc[0]
     assert gates.avg_layers == 4 and 0 < gates.flops_ratio <= 1.0
     summary = json.loads((out / "bench.json").read_text())
     assert summary["targets"]["dact_batch1_efficiency"]["status"] in ("met", "missed")
     assert summary["targets"]["adapler_within_1_point"][0]["accuracy_status"] in (
         "met", "missed", "not distinguishable")
-    assert summary["settings"]["timer"] == "interleaved"
+    assert summary["settings"]["timer"] == "interleaved" and summary["settings"]["quantize"] == "int8"
+    assert summary["targets"]["dact_int8_batch1"][0]["speedup_status"] in ("met", "missed")
     assert summary["settings"]["num_examples"] == 40 and summary["settings"]["throughput_examples"] == 64
     assert (out / "accuracy_vs_layers.html").exists()
     assert "| DACT-BERT |" in capsys.readouterr().out

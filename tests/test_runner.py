@@ -120,3 +120,27 @@ def test_forward_takes_the_hugging_face_arguments_it_can_honour(tiny_token_model
                 model(ids, mask, **argument)
         with pytest.raises(TypeError):
             model(ids, mask, use_cache=True)  # unknown arguments are refused, never dropped
+
+
+def test_int8_keeps_the_guarantee_against_its_own_full_depth(tmp_path, tiny_model_dir, folders, capsys):
+    data = tmp_path / "d.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"{' '.join(WORDS[i % 20 : i % 20 + 4 + i % 5])}\t{i % 2}\n"
+                                                 for i in range(40)))
+    out = tmp_path / "ev"
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--output-dir", str(out),
+                 "--quantize", "int8"]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["quantization"] == "int8" and metrics["agree_with_full_depth"] == 40
+    assert 0 <= metrics["agree_with_float"] <= 40 and "int8 == float" in printed
+    traces = pd.read_parquet(out / "traces.parquet")
+    assert (traces.agrees_with_float == (traces.prediction == traces.float_prediction)).all()
+    for folder in (folders["reference"], folders["gates"], folders["multi"]):
+        assert main(["predict", "--model", str(folder), "a great film", "--quantize", "int8"]) == 0
+
+    from dact_core.loading import load_model
+
+    model, _ = load_model(str(tiny_model_dir), quantization="int8")
+    assert model.quantization == "int8" and type(model.dact[0].dense).__module__.startswith("torch.ao")
+    float_model, _ = load_model(str(tiny_model_dir))
+    assert isinstance(float_model.dact[0].dense, torch.nn.Linear) and not hasattr(float_model, "quantization")

@@ -11,7 +11,10 @@ models = state.model_choices()
 model_label = st.selectbox("Model", list(models), key="inspect_model",
                            help="DACT-BERT halts whole inputs early; AdapLeR and token gates drop tokens layer by layer.")
 path = models[model_label]
-inspector = state.inspector_or_stop(path, dact_only=False)
+quantization = "int8" if st.toggle("int8", key="inspect_int8",
+                                   help="Dynamic int8 quantization of the Linear layers (CPU): faster; the halting "
+                                   "guarantee then holds against the int8 model's own full-depth answer.") else None
+inspector = state.inspector_or_stop(path, dact_only=False, quantization=quantization)
 is_dact = isinstance(inspector, DactInspector)
 
 examples = state.examples(inspector.label_names)
@@ -38,7 +41,7 @@ if not text.strip():
 
 
 def show_token_method():
-    trace = state.cached_token_trace(path, text)
+    trace = state.cached_token_trace(path, text, quantization)
     if trace.truncated:
         st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
     n_layers = trace.num_layers
@@ -61,7 +64,7 @@ def show_token_method():
 
 
 def show_dact():
-    trace = state.cached_trace(path, text, bound, relaxation)
+    trace = state.cached_trace(path, text, bound, relaxation, quantization)
     if trace.truncated:
         st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
 
@@ -99,8 +102,8 @@ def show_dact():
         st.plotly_chart(charts.answer_animation_figure(trace), key="fig_animation", width="stretch")
 
     st.subheader("Which tokens drive the answer")
-    st.caption("Integrated Gradients (captum) on the word embeddings; green supports the predicted class, "
-               "red opposes it.")
+    st.caption("Integrated Gradients (captum) on the word embeddings of the float model; green supports the "
+               "predicted class, red opposes it.")
     n_steps = st.select_slider("Integration steps", [8, 16, 32, 64], value=16, key="ig_steps")
     if st.toggle("Compute attributions (a few seconds on a CPU)", key="ig_on"):
         with st.spinner("Attributing..."):
