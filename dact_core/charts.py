@@ -35,7 +35,10 @@ def _layout(fig: go.Figure, title: str, y_title: str, num_layers: int, y_range=N
     return fig
 
 
-def _mark_exit(fig: go.Figure, exit_layer: int, label: str = "exit") -> None:
+def _mark_exit(fig: go.Figure, exit_layer: int, label: str = "exit", upto_layer: int | None = None) -> None:
+    """The exit line, drawn only once the stepper has reached the exit (nothing about later layers shows early)."""
+    if upto_layer is not None and upto_layer < exit_layer:
+        return
     fig.add_vline(x=exit_layer, line_dash="dash", line_color="#444", annotation_text=f"{label} (layer {exit_layer})",
                   annotation_position="top")
 
@@ -53,7 +56,7 @@ def halting_figure(trace: ExampleTrace, upto_layer: int | None = None) -> go.Fig
     fig.add_bar(x=layers, y=trace.halting_probs[:k], name="halting value h_n", marker_color=HALTING_COLOR, opacity=0.6)
     fig.add_scatter(x=layers, y=trace.remaining_probs[:k], name="remaining p_n", mode="lines+markers",
                     line=dict(color=REMAINING_COLOR, width=3))
-    _mark_exit(fig, trace.exit_layer)
+    _mark_exit(fig, trace.exit_layer, upto_layer=k)
     return _layout(fig, "Halting: h_n and p_n = h_1 ... h_n", "probability", trace.num_layers, [0, 1.05])
 
 
@@ -67,7 +70,7 @@ def answer_evolution_figure(trace: ExampleTrace, upto_layer: int | None = None) 
                         line=dict(color=class_color(c), width=4))
         fig.add_scatter(x=layers, y=trace.layer_probs[:k, c], name=f"y_n {name}", mode="lines+markers",
                         line=dict(color=class_color(c), width=2, dash="dot"), marker=dict(symbol="circle-open"))
-    _mark_exit(fig, trace.exit_layer)
+    _mark_exit(fig, trace.exit_layer, upto_layer=k)
     return _layout(fig, "The answer layer by layer: accumulated a_n and each layer's y_n", "probability",
                    trace.num_layers, [0, 1.05])
 
@@ -82,21 +85,42 @@ def bound_figure(trace: ExampleTrace, upto_layer: int | None = None) -> go.Figur
     fig.add_scatter(x=layers, y=trace.margin_paper[:k], name="paper bound", mode="lines+markers",
                     line=dict(color="#ff7f0e", width=3, dash="dash"))
     fig.add_hline(y=0, line_color="#444", annotation_text="halts above 0", annotation_position="bottom right")
-    _mark_exit(fig, trace.exit_layer)
+    _mark_exit(fig, trace.exit_layer, upto_layer=k)
     title = "Distance to halting (margin of each bound)"
     if not trace.guarantee_holds:
         title += f" - relaxed x{trace.relaxation:g}, no guarantee"
-    return _layout(fig, title, "margin (halt when > 0)", trace.num_layers)
+    both = np.concatenate([trace.margin_tight, trace.margin_paper, [0.0]])
+    pad = 0.08 * float(both.max() - both.min() or 1.0)
+    return _layout(fig, title, "margin (halt when > 0)", trace.num_layers,
+                   [float(both.min()) - pad, float(both.max()) + pad])  # fixed: no rescaling while stepping
 
 
 def layer_weight_figure(trace: ExampleTrace, upto_layer: int | None = None) -> go.Figure:
-    """Each layer's weight w_n in the full-depth answer a_N."""
+    """Each layer's weight in the answer so far: in a_k after k steps (a_N, the full-depth answer, at the end)."""
     layers = _visible_layers(trace, upto_layer)
-    fig = go.Figure(go.Bar(x=layers, y=trace.layer_weights[: len(layers)], marker_color=WEIGHT_COLOR,
-                           name="weight w_n", text=[f"{w:.2f}" for w in trace.layer_weights[: len(layers)]],
-                           textposition="outside"))
-    _mark_exit(fig, trace.exit_layer)
-    return _layout(fig, "Weight of each layer's answer in the final answer", "weight w_n", trace.num_layers, [0, 1.1])
+    k = len(layers)
+    weights = trace.weights_at(k)
+    fig = go.Figure(go.Bar(x=layers, y=weights, marker_color=WEIGHT_COLOR, name="weight", cliponaxis=False,
+                           text=[f"{w:.2f}" for w in weights], textposition="outside"))
+    _mark_exit(fig, trace.exit_layer, upto_layer=k)
+    return _layout(fig, f"Weight of each layer's answer in a_{k}", "weight", trace.num_layers, [0, 1.15])
+
+
+def layer_table(trace: ExampleTrace) -> pd.DataFrame:
+    """One row per layer: y_n and a_n of the predicted class, h_n, p_n, the margins, the weight in a_N."""
+    c = trace.prediction
+    name = trace.label_names[c]
+    return pd.DataFrame({
+        "layer": np.arange(1, trace.num_layers + 1),
+        f"y_n[{name}]": trace.layer_probs[:, c].round(4),
+        f"a_n[{name}]": trace.acc_probs[:, c].round(4),
+        "h_n": trace.halting_probs.round(4),
+        "p_n": trace.remaining_probs.round(4),
+        "margin (tight)": trace.margin_tight.round(4),
+        "margin (paper)": trace.margin_paper.round(4),
+        "weight in a_N": trace.layer_weights.round(4),
+        "ran": np.arange(1, trace.num_layers + 1) <= trace.exit_layer,
+    })
 
 
 def answer_animation_figure(trace: ExampleTrace) -> go.Figure:
@@ -148,6 +172,150 @@ def attribution_html(attribution: TokenAttribution, skip_special: bool = True) -
             f'padding: 1px 3px; border-radius: 3px">{text}</span>'
         )
     return '<div style="font-size: 1.3em; line-height: 2.0">' + "".join(spans).strip() + "</div>"
+
+
+# ---- the Present page: one figure, driven by a layer stepper, with the same frames for Play ----
+
+PRESENT_FONT = dict(size=20)
+SKIPPED_COLOR = "rgba(120,120,120,0.18)"
+
+
+def _present_margin(trace: ExampleTrace) -> np.ndarray:
+    return trace.margin_tight if trace.bound == "tight" else trace.margin_paper
+
+
+def present_margin_range(trace: ExampleTrace) -> list[float]:
+    """A y-range that holds the margin of every layer, so the axis never rescales while stepping."""
+    margin = _present_margin(trace)
+    low, high = float(min(margin.min(), 0.0)), float(max(margin.max(), 0.0))
+    pad = 0.08 * (high - low or 1.0)
+    return [low - pad, high + pad]
+
+
+def _present_traces(trace: ExampleTrace, layer: int) -> list[go.BaseTraceType]:
+    """The traces after `layer` steps (always the same number and order, so frames can replace them)."""
+    n_layers, exit_layer, c = trace.num_layers, trace.exit_layer, trace.prediction
+    shown = np.arange(1, layer + 1)
+    ran = shown[shown <= exit_layer]
+    skipped = shown[shown > exit_layer]
+    name = trace.label_names[c]
+    margin = _present_margin(trace)
+    low, high = present_margin_range(trace)
+
+    def skip_bar(base: float, top: float, axis: int) -> go.Bar:
+        return go.Bar(x=skipped, y=[top - base] * len(skipped), base=base, marker_color=SKIPPED_COLOR,
+                      name="skipped", showlegend=axis == 1, legendgroup="skipped", hoverinfo="skip",
+                      xaxis=f"x{axis}", yaxis=f"y{axis}", width=0.9)
+
+    return [
+        go.Bar(x=ran, y=trace.layer_probs[: len(ran), c], name=f"y_n: layer's own answer ({name})",
+               marker_color=class_color(c), opacity=0.35, xaxis="x1", yaxis="y1", width=0.6),
+        go.Scatter(x=ran, y=trace.acc_probs[: len(ran), c], name="a_n: accumulated",
+                   mode="lines+markers", line=dict(color=class_color(c), width=5), marker=dict(size=14),
+                   xaxis="x1", yaxis="y1"),
+        skip_bar(0.0, 1.05, 1),
+        go.Bar(x=ran, y=trace.halting_probs[: len(ran)], name="h_n", marker_color=HALTING_COLOR,
+               opacity=0.5, xaxis="x2", yaxis="y2", width=0.6),
+        go.Scatter(x=ran, y=trace.remaining_probs[: len(ran)], name="p_n",
+                   mode="lines+markers", line=dict(color=REMAINING_COLOR, width=5), marker=dict(size=14),
+                   xaxis="x2", yaxis="y2"),
+        skip_bar(0.0, 1.05, 2),
+        go.Scatter(x=ran, y=margin[: len(ran)], name=f"margin ({trace.bound} bound)",
+                   mode="lines+markers", line=dict(color="#2ca02c", width=5), marker=dict(size=14),
+                   xaxis="x3", yaxis="y3"),
+        skip_bar(low, high, 3),
+    ]
+
+
+def _present_title(trace: ExampleTrace, layer: int) -> str:
+    if layer >= trace.exit_layer and trace.exit_layer < trace.num_layers:
+        return (f"Halted at layer {trace.exit_layer}: layers {trace.exit_layer + 1} to {trace.num_layers} skipped; "
+                + ("no later layer can change the answer" if trace.guarantee_holds else "relaxed bound, no guarantee"))
+    return f"Layer {layer} of {trace.num_layers}"
+
+
+def present_figure(trace: ExampleTrace, layer: int | None = None, play: bool = True) -> go.Figure:
+    """Answer, halting and bound side by side up to `layer`; nothing about a later layer is drawn.
+
+    Axes are fixed for every step. With `play`, the figure carries one frame per layer and a Play button
+    that animates the layers in the browser (the offline copy uses the same figure).
+    """
+    n_layers = trace.num_layers
+    layer = n_layers if layer is None else max(1, min(int(layer), n_layers))
+    fig = go.Figure(data=_present_traces(trace, layer))
+    domains = ([0.0, 0.29], [0.355, 0.645], [0.71, 1.0])
+    axis_titles = ("probability", "probability", "margin")
+    ranges = ([0, 1.05], [0, 1.05], present_margin_range(trace))
+    headings = ("The answer", "Halting", "The bound")
+    for i in range(3):
+        fig.layout[f"xaxis{i + 1}"] = dict(domain=domains[i], range=[0.5, n_layers + 0.5], dtick=1,
+                                           anchor=f"y{i + 1}", fixedrange=True)
+        fig.layout[f"yaxis{i + 1}"] = dict(range=ranges[i], title=axis_titles[i], anchor=f"x{i + 1}", fixedrange=True,
+                                           zeroline=True, zerolinewidth=2, zerolinecolor="#444")
+        fig.add_annotation(text=f"<b>{headings[i]}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper", yref="paper",
+                           yanchor="bottom", showarrow=False, font=dict(size=22))
+    fig.update_layout(
+        title=dict(text=_present_title(trace, layer), x=0.0, y=0.98, font=dict(size=22)),
+        font=PRESENT_FONT, template="plotly_white", height=375, barmode="overlay",
+        margin=dict(l=70, r=20, t=90, b=50), legend=dict(orientation="h", y=-0.1, x=0, font=dict(size=18)),
+    )
+    if play:
+        fig.frames = [go.Frame(data=_present_traces(trace, k), name=str(k),
+                               layout=go.Layout(title_text=_present_title(trace, k)))
+                      for k in range(1, n_layers + 1)]
+        fig.update_layout(
+            updatemenus=[dict(type="buttons", showactive=False, x=1.0, y=1.18, xanchor="right", yanchor="bottom",
+                              direction="left", font=dict(size=18), buttons=[
+                                  dict(label="Play", method="animate",
+                                       args=[[str(k) for k in range(1, n_layers + 1)],
+                                             dict(frame=dict(duration=1100, redraw=True), transition=dict(duration=0),
+                                                  mode="immediate")]),
+                                  dict(label="Pause", method="animate",
+                                       args=[[None], dict(mode="immediate", frame=dict(duration=0))])])])
+    return fig
+
+
+def tokens_html(tokens: list[str], num_tokens: int, max_length: int, size_em: float = 1.0) -> str:
+    """The word pieces the model reads, [UNK] and truncation marked; HTML-escaped."""
+    spans = []
+    for token in tokens:
+        if token in ("[CLS]", "[SEP]", "[PAD]"):
+            style = "color: #888"
+        elif token == "[UNK]":
+            style = "background: #fde0dd; color: #a50f15; font-weight: 600"
+        else:
+            style = "background: rgba(31,119,180,0.12)"
+        spans.append(f'<span style="{style}; padding: 1px 4px; border-radius: 4px; margin: 1px">'
+                     f"{html.escape(token)}</span>")
+    note = ""
+    if num_tokens > max_length:
+        note = (f'<span style="color: #a50f15; font-weight: 600"> ... truncated: {num_tokens} tokens, '
+                f"the model read the first {max_length}</span>")
+    return (f'<div style="font-size: {size_em}em; line-height: 1.9; overflow-wrap: anywhere">'
+            + " ".join(spans) + note + "</div>")
+
+
+def offline_html(trace: ExampleTrace) -> str:
+    """One self-contained HTML page (plotly.js embedded, no network): the text, the key numbers and the
+    animated figure, which plays when opened from disk."""
+    fig = present_figure(trace, layer=1)
+    numbers = [
+        ("prediction", f"{trace.prediction_name} ({trace.acc_probs[trace.exit_layer - 1].max():.2f})"),
+        ("exit layer", f"{trace.exit_layer} of {trace.num_layers} ({trace.bound} bound"
+                       + ("" if trace.guarantee_holds else f", relaxation {trace.relaxation:g}: no guarantee") + ")"),
+        ("full-depth answer", trace.label_names[trace.full_depth_prediction]),
+    ]
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in numbers)
+    body = fig.to_html(include_plotlyjs=True, full_html=False, auto_play=False,
+                       config={"displayModeBar": False, "responsive": True})
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>DACT-BERT: "
+            f"{html.escape(trace.text[:60])}</title>"
+            "<style>body{font-family:sans-serif;margin:24px;font-size:20px} th{text-align:left;padding-right:16px}"
+            "</style></head><body>"
+            f"<h2>{html.escape(trace.text)}</h2>"
+            + tokens_html(trace.tokens, trace.num_tokens, trace.max_length)
+            + f"<table>{rows}</table>{body}"
+            "<p>DACT-BERT Inspector, offline copy: press Play to step through the layers.</p></body></html>")
 
 
 # ---- token-reduction methods (take a TokenTrace) ----

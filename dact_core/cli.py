@@ -191,7 +191,8 @@ def cmd_app(args) -> int:
     if args.allow_server_paths:
         env["DACT_ALLOW_SERVER_PATHS"] = "1"
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
-               "--server.address", args.address, "--browser.gatherUsageStats", "false"]
+               "--server.address", args.address, "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "viewer"]  # no Deploy button: the app is shown to audiences
     return subprocess.call(command, env=env)
 
 

@@ -79,6 +79,14 @@ class ExampleTrace:
     def prediction_name(self) -> str:
         return self.label_names[self.prediction]
 
+    def weights_at(self, layer: int) -> np.ndarray:
+        """Weight of each y_1..y_layer in the answer a_layer: p_{n-1} prod_{j=n}^{layer-1} (1 - p_j); sums to 1."""
+        p = self.remaining_probs[:layer]  # (k,)
+        p_prev = np.concatenate([[1.0], p[:-1]])  # (k,) p_0 .. p_{k-1}
+        keep = 1 - p[:-1]  # (k-1,) (1 - p_1) .. (1 - p_{k-1})
+        tail = np.append(np.cumprod(keep[::-1])[::-1], 1.0)  # (k,) prod_{j=n}^{k-1} (1 - p_j) for n = 1..k
+        return p_prev * tail
+
 
 @dataclass
 class TokenAttribution:

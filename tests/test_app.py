@@ -51,7 +51,7 @@ def test_curated_example_selection(app):
 
 
 def test_dataset_page_demo_set(app):
-    app.switch_page("pages/dataset.py").run()
+    app.switch_page("views/dataset.py").run()
     assert not app.exception
     labels = {m.label: m.value for m in app.metric}
     assert labels["Halted == full depth"].startswith(labels["Examples"])
@@ -59,7 +59,7 @@ def test_dataset_page_demo_set(app):
 
 
 def test_dataset_page_hub_error_is_a_message(app):
-    app.switch_page("pages/dataset.py").run()
+    app.switch_page("views/dataset.py").run()
     app.radio(key="ds_source").set_value("Hub data set").run()
     app.text_input(key="ds_hub_name").set_value("glue/sst2").run()
     app.button(key="ds_hub_load").click().run()
@@ -81,7 +81,7 @@ def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, 
     monkeypatch.setenv("DACT_RESULTS_DIR", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     assert not at.exception
     assert set(at.selectbox(key="cmp_results").options) == {"sweep_x", "bench-x"}
     assert len(at.dataframe) == 1
@@ -92,13 +92,13 @@ def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, 
 
 
 def test_about_page(app):
-    app.switch_page("pages/about.py").run()
+    app.switch_page("views/about.py").run()
     assert not app.exception
     assert len(app.get("graphviz_chart")) == 1
 
 
 def _upload(app, name, content):
-    app.switch_page("pages/dataset.py").run()
+    app.switch_page("views/dataset.py").run()
     app.radio(key="ds_source").set_value("Upload a CSV/TSV file").run()
     app.file_uploader(key="ds_upload").set_value((name, content, "text/csv")).run()
     assert not app.exception
@@ -172,3 +172,43 @@ def test_inspect_page_int8(app):
     assert not app.exception
     labels = {m.label: m.value for m in app.metric}
     assert labels["Halted == full depth"] == "yes"  # against the int8 model's own full depth
+
+
+def test_url_state_opens_the_text_and_layer(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["text"] = "an utterly dull film"
+    at.query_params["layer"] = "2"
+    at.run()
+    assert not at.exception
+    assert at.text_area(key="inspect_text").value == "an utterly dull film"
+    assert at.slider(key="inspect_upto").value == 2
+    at.text_area(key="inspect_text").set_value("a great film").run()
+    assert at.query_params["text"] in ("a great film", ["a great film"])
+    at.switch_page("views/present.py").run()  # the text follows to the Present page
+    assert not at.exception and at.text_input(key="present_text").value == "a great film"
+
+
+def test_present_page_steps_past_the_exit(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["layer"] = "1"
+    at.run()
+    at.switch_page("views/present.py").run()
+    assert not at.exception
+    assert next(m.value for m in at.metric if m.label == "Layer") == "1 of 4"
+    for _ in range(3):
+        at.button(key="present_next").click().run()
+    assert next(m.value for m in at.metric if m.label == "Layer") == "4 of 4"
+    assert at.button(key="present_next").disabled
+    assert at.query_params["layer"] in ("4", ["4"])
+
+
+def test_two_inputs_side_by_side_and_no_stray_output(app):
+    app.text_input(key="inspect_other").set_value("bad").run()
+    assert not app.exception
+    assert sum(m.label == "Exit layer" for m in app.metric) == 3  # the main input and the two compared
+    for page in ("views/inspect.py", "views/present.py", "views/dataset.py", "views/compare.py", "views/about.py"):
+        app.switch_page(page).run()
+        assert not app.exception
+        assert not any(getattr(e, "value", None) is None and e.type == "json" for e in app.main)

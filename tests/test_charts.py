@@ -140,3 +140,26 @@ def test_survival_html_escapes_and_strikes_removed_tokens():
     assert html.count("line-through") == 2  # the two tokens removed before layer 3
     assert "films" not in html and ">film</span><span" in html  # word pieces join without a space
     assert charts.survival_html(token_trace(), 1).count("line-through") == 0
+
+
+def test_stepping_reveals_nothing_early(inspector):
+    """Before the stepper reaches the exit no exit line; the margin axis never rescales; weights are a_k's."""
+    import torch
+
+    from dact_core.halting import layer_weights
+
+    trace = inspector.trace("the plot was dull but the actors were great")
+    early = [charts.halting_figure(trace, 1), charts.answer_evolution_figure(trace, 1), charts.bound_figure(trace, 1)]
+    if trace.exit_layer > 1:
+        assert all(not fig.layout.shapes or all(s.type != "line" or s.x0 != trace.exit_layer for s in fig.layout.shapes)
+                   for fig in early)
+    assert charts.bound_figure(trace, 1).layout.yaxis.range == charts.bound_figure(trace, trace.num_layers).layout.yaxis.range
+    for k in range(1, trace.num_layers + 1):
+        expected = layer_weights(torch.from_numpy(trace.remaining_probs[:k])).numpy()
+        np.testing.assert_allclose(trace.weights_at(k), expected, atol=1e-12)
+        np.testing.assert_allclose(charts.layer_weight_figure(trace, k).data[0].y, expected, atol=1e-12)
+    present = charts.present_figure(trace, 1)
+    assert len(present.frames) == trace.num_layers and all(len(f.data) == len(present.data) for f in present.frames)
+    assert max(present.data[1].x) == 1  # nothing after layer 1 is drawn
+    html = charts.offline_html(trace)
+    assert 'src="http' not in html and "Plotly.addFrames" in html  # plotly.js inline, frames included

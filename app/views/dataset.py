@@ -117,7 +117,7 @@ if rows:
     st.write("Selected:", text)
     if st.button("Open in Inspect", key="ds_open"):
         st.session_state["open_text"] = text
-        st.switch_page("pages/inspect.py")
+        st.switch_page("views/inspect.py")
 
 c1, c2 = st.columns(2)
 c1.download_button("Traces (CSV)", traces.to_csv(index=False), file_name="traces.csv", mime="text/csv",

@@ -8,17 +8,31 @@ from dact_core.inspector import DactInspector
 
 st.title("Inspect one input")
 models = state.model_choices()
-model_label = st.selectbox("Model", list(models), key="inspect_model",
-                           help="DACT-BERT halts whole inputs early; AdapLeR and token gates drop tokens layer by layer.")
+state.load_url_state({"text": "inspect_text", "bound": "inspect_bound", "relax": "inspect_relax",
+                      "layer": "inspect_upto"})
+st.session_state.setdefault("inspect_model", state.model_label_for(models, state.shared("model")))
+top = st.columns([3, 4, 1], vertical_alignment="bottom")
+model_label = top[0].selectbox("Model", list(models), key="inspect_model",
+                               help="DACT-BERT halts whole inputs early; AdapLeR and token gates drop tokens "
+                               "layer by layer.")
 path = models[model_label]
-quantization = "int8" if st.toggle("int8", key="inspect_int8",
-                                   help="Dynamic int8 quantization of the Linear layers (CPU): faster; the halting "
-                                   "guarantee then holds against the int8 model's own full-depth answer.") else None
+quantization = "int8" if top[2].toggle("int8", key="inspect_int8",
+                                       help="Dynamic int8 quantization of the Linear layers (CPU): faster; the "
+                                       "halting guarantee then holds against the int8 model's own full-depth "
+                                       "answer.") else None
 inspector = state.inspector_or_stop(path, dact_only=False, quantization=quantization)
 is_dact = isinstance(inspector, DactInspector)
 
 examples = state.examples(inspector.label_names)
+if "open_text" in st.session_state:  # sent here from the Data set page
+    st.session_state["inspect_text"] = st.session_state.pop("open_text")
+if st.session_state.get("inspect_task") != inspector.label_names:  # a model of another task: one of its examples
+    if st.session_state.get("inspect_task") is not None or "inspect_text" not in st.session_state:
+        st.session_state["inspect_text"] = examples.sentence.iloc[0]
+    st.session_state["inspect_task"] = inspector.label_names
 choices = ["(type your own)"] + [f"{row.category}: {row.sentence}" for row in examples.itertuples()]
+by_text = {c.split(": ", 1)[1]: c for c in choices[1:]}
+st.session_state["inspect_example"] = by_text.get(st.session_state.get("inspect_text", ""), choices[0])
 
 
 def _use_example():
@@ -27,10 +41,7 @@ def _use_example():
         st.session_state["inspect_text"] = picked.split(": ", 1)[1]
 
 
-st.selectbox("Curated example", choices, key="inspect_example", on_change=_use_example)
-if "open_text" in st.session_state:  # sent here from the Data set page
-    st.session_state["inspect_text"] = st.session_state.pop("open_text")
-st.session_state.setdefault("inspect_text", examples.sentence.iloc[0])
+top[1].selectbox("Curated example", choices, key="inspect_example", on_change=_use_example)
 text = st.text_area("Text", key="inspect_text", height=90, max_chars=5000)
 if is_dact:
     bound, relaxation = state.setting_controls("inspect")
@@ -63,11 +74,8 @@ def show_token_method():
     state.download_figure_data(fig, "tokens_per_layer", key="dl_tokens_per_layer")
 
 
-def show_dact():
-    trace = state.cached_trace(path, text, bound, relaxation, quantization)
-    if trace.truncated:
-        st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
-
+def dact_summary(trace, key: str) -> None:
+    """The headline numbers of one input, with a disagreement under relaxation in colour."""
     n_layers = trace.num_layers
     cols = st.columns(4)
     cols[0].metric("Prediction", trace.prediction_name, f"{trace.acc_probs[trace.exit_layer - 1].max():.2f}",
@@ -80,12 +88,27 @@ def show_dact():
                    delta_arrow="off")
     same = trace.prediction == trace.full_depth_prediction
     cols[3].metric("Halted == full depth", "yes" if same else "NO",
-                   "guaranteed" if trace.guarantee_holds else "not guaranteed (relaxed)", delta_color="off",
-                   delta_arrow="off")
+                   "guaranteed" if trace.guarantee_holds else "not guaranteed (relaxed)",
+                   delta_color="off" if same else "inverse", delta_arrow="off" if same else "down")
+    if not same:
+        st.error(f"Under relaxation {trace.relaxation:g} the halted answer ({trace.prediction_name}) differs from "
+                 f"the full-depth answer ({full_name}).", icon=":material/error:")
 
-    upto = st.slider("Step through the layers", 1, n_layers, n_layers, key="inspect_upto",
-                     help="Show the charts up to this layer (for talks); the answer chart below also has a Play button.")
 
+def show_dact():
+    trace = state.cached_trace(path, text, bound, relaxation, quantization)
+    if trace.truncated:
+        st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
+    st.html(charts.tokens_html(trace.tokens, trace.num_tokens, trace.max_length))
+    dact_summary(trace, "main")
+    n_layers = trace.num_layers
+    st.session_state.setdefault("inspect_upto", n_layers)
+    st.session_state["inspect_upto"] = max(1, min(int(st.session_state["inspect_upto"]), n_layers))
+    upto = st.slider("Step through the layers", 1, n_layers, key="inspect_upto",
+                     help="Show the charts up to this layer; the Present page is the one-screen version for talks.")
+    st.caption("Reading guide: y_n is layer n's own answer, a_n the answer accumulated so far. h_n near 1 means "
+               "*keep going*; p_n = h_1 ... h_n is how much the layers after n can still change the answer. The "
+               "example halts at the first layer whose bound margin is above 0.")
     figures = [
         ("answer_evolution", charts.answer_evolution_figure(trace, upto)),
         ("halting", charts.halting_figure(trace, upto)),
@@ -97,9 +120,25 @@ def show_dact():
         with (left if i % 2 == 0 else right):
             st.plotly_chart(fig, key=f"fig_{name}", width="stretch")
             state.download_figure_data(fig, name, key=f"dl_{name}")
+    with st.expander("Per-layer table", expanded=False):
+        st.dataframe(charts.layer_table(trace), hide_index=True, width="stretch")
+    state.save_url_state(model=state.model_id(path), text=text, layer=upto, bound=bound, relax=relaxation)
 
-    with st.expander("Play the answer's evolution", expanded=False):
-        st.plotly_chart(charts.answer_animation_figure(trace), key="fig_animation", width="stretch")
+    st.subheader("Two inputs side by side")
+    other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other", max_chars=5000,
+                          placeholder="e.g. not bad at all")
+    if other.strip():
+        other_trace = state.cached_trace(path, other, bound, relaxation, quantization)
+        for column, t in zip(st.columns(2), (trace, other_trace)):
+            with column:
+                st.markdown(f"**{charts.html.escape(t.text)}**")
+                st.html(charts.tokens_html(t.tokens, t.num_tokens, t.max_length))
+                margin = t.margin_tight if t.bound == "tight" else t.margin_paper
+                c = st.columns(3)
+                c[0].metric("Answer", t.prediction_name, f"{t.acc_probs[t.exit_layer - 1].max():.2f}",
+                            delta_color="off", delta_arrow="off")
+                c[1].metric("Exit layer", f"{t.exit_layer} of {t.num_layers}")
+                c[2].metric("Margin at the exit", f"{margin[t.exit_layer - 1]:+.2f}")
 
     st.subheader("Which tokens drive the answer")
     st.caption("Integrated Gradients (captum) on the word embeddings of the float model; green supports the "
