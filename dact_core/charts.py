@@ -229,7 +229,9 @@ def _present_traces(trace: ExampleTrace, layer: int) -> list[go.BaseTraceType]:
 
 def _present_title(trace: ExampleTrace, layer: int) -> str:
     if layer >= trace.exit_layer and trace.exit_layer < trace.num_layers:
-        return (f"Halted at layer {trace.exit_layer}: layers {trace.exit_layer + 1} to {trace.num_layers} skipped; "
+        first, last = trace.exit_layer + 1, trace.num_layers
+        skipped = f"layer {last} skipped" if first == last else f"layers {first} to {last} skipped"
+        return (f"Halted at layer {trace.exit_layer}: {skipped}; "
                 + ("no later layer can change the answer" if trace.guarantee_holds else "relaxed bound, no guarantee"))
     return f"Layer {layer} of {trace.num_layers}"
 

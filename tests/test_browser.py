@@ -1,7 +1,9 @@
-"""One real browser test: `streamlit run` on 127.0.0.1, Debian's Chromium driven by Playwright.
+"""Real-browser tests: `streamlit run` on 127.0.0.1, Debian's Chromium driven by Playwright.
 
-Enters a sentence on Inspect, waits for the plotly charts, saves a screenshot to
-test-artifacts/browser-inspect.png. Skipped when /usr/bin/chromium is missing (CI installs it).
+Inspect at 1400 px, and Present at a projector's 1280x720: a URL opens its text and layer, the stepper and
+the charts lie inside the viewport, stepping past the exit changes the panels, the offline copy plays from
+file:// with the network blocked, no page shows a stray "None". Screenshots go to test-artifacts/.
+Skipped when /usr/bin/chromium is missing (CI installs it).
 """
 
 import os
@@ -30,14 +32,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tiny_model_dir):
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from transformers import BertTokenizerFast
+
+    from conftest import WORDS, tiny_model
+
+    folder = tmp_path_factory.mktemp("browser") / "tiny-dact"
+    vocab = folder.parent / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    tiny_model(3, num_labels=2, id2label={0: "negative", 1: "positive"},
+               label2id={"negative": 0, "positive": 1}).save_pretrained(folder)
+    BertTokenizerFast(vocab=str(vocab), do_lower_case=True, model_max_length=64).save_pretrained(folder)
     port = _free_port()
-    env = dict(os.environ, DACT_MODEL=str(tiny_model_dir), HF_HUB_OFFLINE="1")
+    env = dict(os.environ, DACT_MODEL=str(folder), HF_HUB_OFFLINE="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.headless=true",
-         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
+         "--client.toolbarMode=viewer"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -56,28 +69,99 @@ def server(tiny_model_dir):
         proc.wait(timeout=20)
 
 
-def test_inspect_page_renders_charts_in_chromium(server):
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+
+
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
+        chromium = p.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.goto(server, timeout=90_000)
-        idle = "[data-testid=stApp][data-test-script-state=notRunning]"
-        page.wait_for_selector(idle, timeout=90_000)
-        box = page.locator("textarea").first
-        box.fill("the plot was dull but the actors were great")
-        box.press("Control+Enter")
+        yield chromium
+        chromium.close()
+
+
+def _open(page, url: str) -> None:
+    page.goto(url, timeout=90_000)
+    page.wait_for_selector(IDLE, timeout=90_000)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    page.wait_for_timeout(800)
+
+
+def _inside(page, locator) -> bool:
+    box = locator.bounding_box()
+    view = page.viewport_size
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= view["width"] + 1 \
+        and box["y"] + box["height"] <= view["height"] + 1
+
+
+def test_present_fits_a_projector_and_steps(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 720}, accept_downloads=True)
+    _open(page, f"{server}/present?text=the%20plot%20was%20dull&layer=1")
+    assert page.get_by_text("the plot was dull", exact=True).count() >= 1
+    assert page.get_by_text("1 of 4", exact=True).count() == 1
+    for name in ("◀ previous", "next ▶"):
+        assert _inside(page, page.get_by_role("button", name=name))
+    assert _inside(page, page.locator(".js-plotly-plot"))
+    assert page.get_by_text("Deploy").count() == 0 and page.locator(".modebar").count() == 0
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT.parent / "present-1280x720-layer1.png"))
+    before = page.locator(".js-plotly-plot .gtitle").text_content()
+    for _ in range(3):
+        page.get_by_role("button", name="next ▶").click()
+        page.wait_for_timeout(300)
+        page.wait_for_selector(IDLE, timeout=60_000)
+    assert page.get_by_text("4 of 4", exact=True).count() == 1 and "layer=4" in page.url
+    after = page.locator(".js-plotly-plot .gtitle").text_content()
+    assert before != after and ("Halted at layer" in after or "Layer 4" in after)
+    page.screenshot(path=str(SCREENSHOT.parent / "present-1280x720-layer4.png"))
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Offline copy").click()
+    copy = tmp_path / "present.html"
+    download.value.save_as(copy)
+    offline = browser.new_page(viewport={"width": 1280, "height": 720})
+    requests = []
+    offline.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()
+                                         if route.request.url.startswith("file:") else route.abort()))
+    offline.goto(copy.as_uri())
+    offline.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    frames = offline.evaluate("document.querySelector('.js-plotly-plot')._transitionData._frames.length")
+    assert frames == 4 and all(url.startswith("file:") for url in requests)
+    offline.get_by_text("Play").first.click()
+    offline.wait_for_timeout(2500)
+    assert "Layer 1 of 4" not in offline.locator(".gtitle").text_content()  # the animation moved on
+    offline.screenshot(path=str(SCREENSHOT.parent / "present-offline-copy.png"))
+
+
+def test_no_page_shows_a_stray_none(server, browser):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    for path in ("", "present", "dataset", "compare", "about"):
+        page.goto(f"{server}/{path}", timeout=90_000)
+        page.wait_for_selector(IDLE, timeout=90_000)
         page.wait_for_timeout(500)
-        page.wait_for_selector(idle, timeout=90_000)
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-        assert page.locator(".js-plotly-plot").count() >= 4
-        assert page.get_by_text("the plot was dull but the actors were great").count() >= 1
-        assert page.locator("[data-testid=stException]").count() == 0
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
-        browser.close()
+        assert page.get_by_text("None", exact=True).count() == 0, path
+        assert page.locator("[data-testid=stException]").count() == 0, path
+        page.screenshot(path=str(SCREENSHOT.parent / f"page-{path or 'inspect'}-1600x1000.png"))
+
+
+def test_inspect_page_renders_charts_in_chromium(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(server, timeout=90_000)
+    page.wait_for_selector(IDLE, timeout=90_000)
+    box = page.locator("textarea").first
+    box.fill("the plot was dull but the actors were great")
+    box.press("Control+Enter")
+    page.wait_for_timeout(500)
+    page.wait_for_selector(IDLE, timeout=90_000)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    assert page.locator(".js-plotly-plot").count() >= 4
+    assert page.get_by_text("the plot was dull but the actors were great").count() >= 1
+    assert page.locator("[data-testid=stException]").count() == 0
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
