@@ -223,3 +223,83 @@ def model_label_for(choices: dict[str, str | None], ident: str) -> str:
         if model_id(path) == ident:
             return label
     return next(iter(choices))
+
+
+# ---- the Data set page: demo data, traces files, instant setting changes, the explorer table ------------
+
+DATA_DIR = ASSETS_DIR / "data"
+DEMO_SETS = {  # file -> what it is (source and licence: assets/data/README.md)
+    "sst2-dev.tsv": "SST-2 dev, 872 sentences (GLUE; Socher et al. 2013)",
+    "agnews-test-sample.tsv": "AG News test, 2,000 rows, 500 per class (Zhang et al. 2015)",
+}
+DEMO_LABELS = {"sst2-dev.tsv": ["negative", "positive"], "agnews-test-sample.tsv": ["World", "Sports", "Business",
+                                                                                   "Sci/Tech"]}
+
+
+def demo_set(label_names: list[str]) -> Path | None:
+    """The shipped demo data of the model's task (same label names), if there is one."""
+    for name, labels in DEMO_LABELS.items():
+        if set(labels) == set(label_names) and (DATA_DIR / name).exists():
+            return DATA_DIR / name
+    return None
+
+
+def server_paths_allowed() -> bool:
+    """Files are read by path on the server only when the app was started with --allow-server-paths."""
+    return os.environ.get("DACT_ALLOW_SERVER_PATHS") == "1"
+
+
+def check_hub_name(name: str) -> None:
+    from dact_core.data import DataError, LOCAL_FORMATS
+
+    looks_like_path = name.startswith(("/", ".", "~")) or "\\" in name or Path(name).suffix.lower() in LOCAL_FORMATS
+    if looks_like_path or (Path(name).exists() and not server_paths_allowed()):
+        raise DataError(f"{name!r} is not a hub name (like glue/sst2); upload a file instead")
+
+
+def read_uploaded_traces(name: str, raw: bytes) -> pd.DataFrame:
+    import tempfile
+
+    from dact_core.explore import read_traces
+
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / Path(name).name
+        target.write_bytes(raw)
+        return read_traces(target)
+
+
+def read_traces_path(where: str) -> pd.DataFrame:
+    from dact_core.explore import read_traces
+
+    if not Path(where).exists():
+        raise ValueError(f"{where}: no such file or folder on the server")
+    return read_traces(where)
+
+
+def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.DataFrame:
+    """The table under another setting, by arithmetic on the stored a_n and p_n (no model call); the last few
+    results stay in the session, so going back and forth is instant."""
+    from dact_core.explore import rehalt
+
+    cache = st.session_state.setdefault("ds_rehalt", {})
+    key = (id(traces), len(traces), bound, relaxation)
+    if key not in cache:
+        while len(cache) >= 4:
+            cache.pop(next(iter(cache)))
+        cache[key] = rehalt(traces, bound, relaxation)
+    return cache[key]
+
+
+EXPLORER_COLUMNS = {"text": "Text", "label_name": "Gold", "prediction_name": "Prediction", "confidence": "Confidence",
+                    "margin": "Margin", "exit_layer": "Exit layer", "num_tokens": "Tokens",
+                    "agrees_with_full_depth": "Agrees with full depth", "correct": "Correct"}
+
+
+def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
+    """The columns a reader wants, with readable names."""
+    present = [c for c in EXPLORER_COLUMNS if c in traces]
+    table = traces[present].rename(columns=EXPLORER_COLUMNS)
+    for column in ("Confidence", "Margin"):
+        if column in table:
+            table[column] = table[column].round(3)
+    return table

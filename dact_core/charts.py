@@ -380,14 +380,48 @@ def exit_histogram_figure(traces: pd.DataFrame, num_layers: int) -> go.Figure:
     """Histogram of exit layers with the accuracy at each exit layer on a second axis."""
     counts = traces["exit_layer"].value_counts().reindex(range(1, num_layers + 1), fill_value=0)
     fig = go.Figure(go.Bar(x=counts.index, y=counts.values, name="examples", marker_color="#1f77b4",
-                           customdata=counts.index, text=counts.values, textposition="outside"))
-    fig = _layout(fig, "Where examples halt (exit layer)", "examples", num_layers)
+                           customdata=counts.index, text=counts.values, textposition="outside", cliponaxis=False))
+    fig = _layout(fig, "Where examples halt (exit layer)", "examples", num_layers,
+                  [0, 1.18 * max(1, int(counts.max()))])  # room above the tallest bar for its count
     if "correct" in traces:
         acc = traces.groupby("exit_layer")["correct"].mean().reindex(range(1, num_layers + 1))
         fig.add_scatter(x=acc.index, y=acc.values, name="accuracy at this exit", yaxis="y2", mode="lines+markers",
                         line=dict(color="#2ca02c", width=3))
-        fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.05]))
-    fig.update_layout(clickmode="event+select")
+        fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.05],
+                                      tickformat=".0%", dtick=0.25))
+    fig.update_layout(clickmode="event+select", margin=dict(l=60, r=60, t=60, b=90))
+    return fig
+
+
+def accuracy_by_exit_figure(table: pd.DataFrame) -> go.Figure:
+    """Compute as confidence: accuracy of the examples that exit at each layer, and the selective-prediction
+    curve (accuracy on the examples answered by layer k against their share). `table`: explore.accuracy_by_exit."""
+    fig = go.Figure()
+    fig.add_bar(x=table.exit_layer, y=table.accuracy, name="accuracy of examples exiting here", marker_color="#2ca02c",
+                opacity=0.6, text=[f"{v:.0%}" if v == v else "" for v in table.accuracy], textposition="outside",
+                cliponaxis=False)
+    fig.add_scatter(x=table.exit_layer, y=table.accuracy_answered, name="accuracy of all answered by layer k",
+                    mode="lines+markers", line=dict(color="#111", width=3),
+                    text=[f"{v:.0%} answered" for v in table.answered_share], hovertemplate="%{y:.1%}, %{text}")
+    fig = _layout(fig, "Accuracy by exit layer: early exits are the confident ones", "accuracy",
+                  int(table.exit_layer.max()), [0, 1.12])
+    fig.update_yaxes(tickformat=".0%", dtick=0.25)
+    return fig
+
+
+def exit_scatter_figure(traces: pd.DataFrame, num_layers: int, x: str = "num_tokens") -> go.Figure:
+    """Exit layer against length or confidence, one point per example (jittered), wrong answers in red."""
+    rng = np.random.default_rng(0)
+    y = traces["exit_layer"].to_numpy() + rng.uniform(-0.25, 0.25, len(traces))
+    colors = np.where(traces["correct"].to_numpy(), "#1f77b4", "#d62728") if "correct" in traces else "#1f77b4"
+    fig = go.Figure(go.Scattergl(x=traces[x], y=y, mode="markers", marker=dict(size=6, color=colors, opacity=0.5),
+                                 customdata=np.asarray(traces.index), text=traces.get("text"),
+                                 hovertemplate="%{text}<extra></extra>", name="examples"))
+    titles = {"num_tokens": "length (word pieces)", "confidence": "confidence at the exit"}
+    fig.update_layout(title=f"Exit layer against {titles.get(x, x)} (red: wrong)", font=FONT,
+                      template="plotly_white", height=380, margin=dict(l=60, r=20, t=60, b=60),
+                      yaxis=dict(title="exit layer", dtick=1, range=[0.5, num_layers + 0.5]),
+                      xaxis=dict(title=titles.get(x, x)), dragmode="select")
     return fig
 
 
@@ -401,9 +435,9 @@ def layers_breakdown_figure(traces: pd.DataFrame, num_layers: int) -> go.Figure:
         for flag, g in traces.groupby("correct"):
             groups["correct" if flag else "wrong"] = g["exit_layer"].mean()
     fig = go.Figure(go.Bar(x=list(groups), y=list(groups.values()), marker_color="#7f7f7f",
-                           text=[f"{v:.2f}" for v in groups.values()], textposition="outside"))
+                           text=[f"{v:.2f}" for v in groups.values()], textposition="outside", cliponaxis=False))
     fig.update_layout(title="Average executed layers", font=FONT, template="plotly_white", height=380,
-                      yaxis=dict(title="layers", range=[0, num_layers + 0.5], dtick=1))
+                      yaxis=dict(title="layers", range=[0, num_layers + 1], dtick=1))
     return fig
 
 

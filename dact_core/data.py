@@ -230,3 +230,64 @@ def train_validation_split(task: TaskData, validation_fraction: float, seed: int
         TaskData(parts["train"], task.text_columns, task.label_names, task.source),
         TaskData(parts["test"], task.text_columns, task.label_names, task.source),
     )
+
+
+# ---- uploads in the app: read a table, propose (never silently choose) its columns ------------------------
+
+DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}
+MAX_LABEL_VALUES = 50  # more distinct values than this in a "label" column: free text, not labels
+
+
+def read_table(name: str, raw: bytes):
+    """An uploaded CSV/TSV as a table of strings; the delimiter is detected (comma, tab, semicolon, bar)."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{name}: not valid UTF-8 (byte {err.start}); save the file as UTF-8") from err
+    if not content.strip():
+        raise DataError(f"{name}: the file is empty")
+    head = "\n".join(content.splitlines()[:20])
+    try:
+        delimiter = csv.Sniffer().sniff(head, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        delimiter = "\t" if name.lower().endswith(".tsv") else ","
+    try:
+        frame = pd.read_csv(io.StringIO(content), sep=delimiter, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as err:
+        line = next((w for w in str(err).split() if w.rstrip(",").isdigit()), "?")
+        raise DataError(f"{name}: rows have different numbers of {DELIMITERS[delimiter]}-separated fields "
+                        f"(near line {line.rstrip(',')}); is the delimiter right, or is a text field unquoted?") from err
+    if frame.shape[1] < 1 or len(frame) == 0:
+        raise DataError(f"{name}: no rows under the header")
+    return frame
+
+
+def is_integer_column(values) -> bool:
+    sample = [str(v).strip() for v in values[:500]]
+    return bool(sample) and all(v.lstrip("-").isdigit() for v in sample)
+
+
+def propose_columns(frame) -> tuple[list[str], str | None, str | None]:
+    """(columns that can hold text, the proposed text column, the proposed label column) of an upload.
+
+    Integer-only columns (ids, numeric labels) are never offered as text; the proposal is the text
+    column with the longest values, and a label column only when one is named like a label.
+    """
+    text_options = [c for c in frame.columns if not is_integer_column(frame[c].tolist())]
+    text = max(text_options, key=lambda c: frame[c].str.len().mean(), default=None)
+    label = next((c for c in frame.columns if c.lower() in ("label", "labels", "class", "sentiment", "target")
+                  and c != text), None)
+    return text_options, text, label
+
+
+def check_label_column(frame, column: str, name: str) -> list[str]:
+    """The distinct values of a label column; a column of free text is refused."""
+    values = sorted({str(v).strip() for v in frame[column]})
+    if len(values) > MAX_LABEL_VALUES or len(values) > 0.5 * len(frame) > 20:
+        raise DataError(f"{name}: column {column!r} has {len(values):,} different values: it holds text, not labels")
+    return values

@@ -52,6 +52,7 @@ def test_curated_example_selection(app):
 
 def test_dataset_page_demo_set(app):
     app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Curated sentences").run()
     assert not app.exception
     labels = {m.label: m.value for m in app.metric}
     assert labels["Halted == full depth"].startswith(labels["Examples"])
@@ -105,15 +106,28 @@ def _upload(app, name, content):
 
 
 def test_dataset_upload_with_columns_chosen(app):
-    rows = "".join(f"{'great fun' if i % 2 else 'dull mess'} number {i},{'positive' if i % 2 else 'negative'},x\n"
+    rows = "".join(f"{i},{'great fun' if i % 2 else 'dull mess'} number {i},{'positive' if i % 2 else 'negative'}\n"
                    for i in range(30))
-    _upload(app, "reviews.csv", ("review,sentiment,other\n" + rows).encode())
+    _upload(app, "reviews.csv", ("id,review,sentiment\n" + rows).encode())
+    assert "id" not in app.selectbox(key="ds_text_col").options  # an integer id is never offered as text
     assert app.selectbox(key="ds_text_col").value == "review"
-    app.selectbox(key="ds_label_col").set_value("sentiment").run()
+    assert app.selectbox(key="ds_label_col").value == "sentiment"  # proposed, shown, not yet used
+    assert not any(m.label == "Examples" for m in app.metric)
+    app.button(key="ds_run").click().run()
     assert not app.exception
     labels = {m.label: m.value for m in app.metric}
     assert labels["Examples"] == "30" and labels["Halted == full depth"] == "30 / 30"
     assert "Accuracy" in labels
+
+
+def test_dataset_upload_maps_string_labels(app):
+    rows = "".join(f"{'great fun' if i % 2 else 'dull mess'};{'good' if i % 2 else 'bad'}\n" for i in range(12))
+    _upload(app, "semi.csv", ("text;stars\n" + rows).encode())  # semicolons are detected
+    app.selectbox(key="ds_label_col").set_value("stars").run()
+    app.selectbox(key="ds_map_good").set_value("positive").run()
+    app.selectbox(key="ds_map_bad").set_value("negative").run()
+    app.button(key="ds_run").click().run()
+    assert not app.exception and {m.label: m.value for m in app.metric}["Examples"] == "12"
 
 
 @pytest.mark.parametrize(
@@ -121,12 +135,46 @@ def test_dataset_upload_with_columns_chosen(app):
     [
         ("latin.csv", "text,label\ncaf\u00e9,positive\n".encode("latin-1"), "not valid UTF-8"),
         ("empty.csv", b"", "empty"),
-        ("bad_labels.csv", b"text,label\nfine film,maybe\nbad film,negative\n", "unexpected label values"),
+        ("ragged.csv", b"text,label\nfine film,positive\nbad, awful film,negative,extra\n", "different numbers"),
+        ("numbers.csv", b"a,b\n1,2\n3,4\n", "no text column"),
     ],
 )
 def test_dataset_upload_errors_are_messages(app, name, content, message):
     _upload(app, name, content)
     assert any(message in e.value for e in app.error), [e.value for e in app.error]
+
+
+def test_dataset_free_text_label_column_is_refused(app):
+    rows = "".join(f"film number {i},review text {i} is long\n" for i in range(60))
+    _upload(app, "two-texts.csv", ("title,body\n" + rows).encode())
+    app.selectbox(key="ds_label_col").set_value("title" if app.selectbox(key="ds_text_col").value == "body"
+                                                else "body").run()
+    assert any("holds text, not labels" in e.value for e in app.error)
+
+
+def test_dataset_bound_change_does_not_call_the_model(app, monkeypatch):
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Curated sentences").run()
+    assert not app.exception
+    import dact_core.evaluate as evaluate_module
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model ran again")
+
+    monkeypatch.setattr(evaluate_module, "evaluate", no_model)
+    app.slider(key="ds_relax").set_value(0.3).run()
+    app.radio(key="ds_bound").set_value("paper").run()
+    assert not app.exception
+    app.toggle(key="ds_differ").set_value(True).run()
+    assert not app.exception
+
+
+def test_dataset_hub_box_refuses_paths(app):
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Hub data set").run()
+    app.text_input(key="ds_hub_name").set_value("/etc/passwd.csv").run()
+    app.button(key="ds_hub_load").click().run()
+    assert any("not a hub name" in e.value for e in app.error)
 
 
 def test_dataset_upload_too_many_rows(app):

@@ -1,119 +1,167 @@
-"""Explore how compute is spent across a data set."""
+"""Explore how compute is spent across a data set: demo data, an upload, a hub set, or the traces of `dact eval`."""
 
-import io
 import json
 
-import pandas as pd
 import streamlit as st
 
 import state
-from dact_core import charts
-from dact_core.data import DataError, load_task, task_from_pandas
+from dact_core import charts, explore
+from dact_core.data import DataError, check_label_column, load_task, propose_columns, read_table, task_from_pandas
 
 st.title("Explore a data set")
 inspector = state.inspector_or_stop()
 path = state.model_path()
 label_names = inspector.label_names
+demo = state.demo_set(label_names)
+sources = (["Demo data"] if demo else []) + ["Curated sentences", "Upload a CSV/TSV file", "Traces of dact eval",
+                                             "Hub data set"]
+source = st.radio("Data", sources, horizontal=True, key="ds_source")
 
-source = st.radio("Data", ["Shipped demo set", "Upload a CSV/TSV file", "Hub data set"], horizontal=True,
-                  key="ds_source")
-
-
-def read_upload(upload) -> pd.DataFrame:
-    raw = upload.getvalue()
-    try:
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{upload.name}: the file is not valid UTF-8 (byte {err.start}); save it as UTF-8") from err
-    if not content.strip():
-        raise DataError(f"{upload.name}: the file is empty")
-    sep = "\t" if upload.name.lower().endswith(".tsv") or content.split("\n", 1)[0].count("\t") else ","
-    try:
-        return pd.read_csv(io.StringIO(content), sep=sep, dtype=str, keep_default_na=False)
-    except Exception as err:
-        raise DataError(f"{upload.name}: could not be read as a table: {err}") from err
-
-
-task = None
+task, traces = None, None
 try:
-    if source == "Shipped demo set":
+    if source == "Demo data":
+        st.caption(f"{demo.name}: {state.DEMO_SETS[demo.name]}")
+        task = load_task(str(demo), label_names=label_names)
+    elif source == "Curated sentences":
         frame = state.examples(label_names)
         frame = frame[frame.label != ""]
         st.caption(f"{len(frame)} curated sentences with labels ({', '.join(frame.category.unique())}).")
-        task = task_from_pandas(frame, "demo set", "sentence", "label", label_names)
+        task = task_from_pandas(frame, "curated sentences", "sentence", "label", label_names)
     elif source == "Upload a CSV/TSV file":
-        upload = st.file_uploader("CSV or TSV with a header row", type=["csv", "tsv", "txt"], key="ds_upload")
+        upload = st.file_uploader("CSV or TSV with a header row (comma, tab, semicolon or | separated)",
+                                  type=["csv", "tsv", "txt"], key="ds_upload")
         if upload is not None:
-            frame = read_upload(upload)
+            frame = read_table(upload.name, upload.getvalue())
             if len(frame) > state.MAX_ROWS:
-                raise DataError(f"{upload.name}: {len(frame):,} rows; the app takes at most {state.MAX_ROWS:,} "
-                                "(use `dact eval` for larger sets)")
-            cols = list(frame.columns)
+                raise DataError(f"{upload.name}: {len(frame):,} rows; the app analyses at most {state.MAX_ROWS:,} "
+                                "(`dact eval` writes traces for any size, which this page opens)")
+            st.markdown("**Preview** (first rows). Say which columns hold the text and the labels:")
+            st.dataframe(frame.head(5), hide_index=True, width="stretch")
+            text_options, text_guess, label_guess = propose_columns(frame)
+            if not text_options:
+                raise DataError(f"{upload.name}: every column holds whole numbers; there is no text column")
             c1, c2 = st.columns(2)
-            guess = next((c for c in ("sentence", "text", "review", "content") if c in cols), cols[0])
-            text_col = c1.selectbox("Text column", cols, index=cols.index(guess), key="ds_text_col")
-            label_options = ["(no labels)"] + cols
-            label_guess = next((c for c in ("label", "labels", "class") if c in cols), "(no labels)")
-            label_col = c2.selectbox("Label column", label_options, index=label_options.index(label_guess),
+            text_col = c1.selectbox("Text column", text_options, index=text_options.index(text_guess),
+                                    key="ds_text_col", help="Columns of whole numbers (ids) are not offered.")
+            label_options = ["(no labels)"] + [c for c in frame.columns if c != text_col]
+            label_col = c2.selectbox("Label column", label_options,
+                                     index=label_options.index(label_guess) if label_guess in label_options else 0,
                                      key="ds_label_col")
-            has_labels = label_col != "(no labels)"
-            task = task_from_pandas(frame, upload.name, text_col, label_col if has_labels else None,
-                                    label_names, require_labels=False)
+            mapping = None
+            if label_col != "(no labels)":
+                values = check_label_column(frame, label_col, upload.name)
+                known = set(label_names) | {str(i) for i in range(len(label_names))}
+                if not set(values) <= known:
+                    st.markdown(f"**Label mapping**: the model's labels are {', '.join(label_names)}.")
+                    cols = st.columns(min(4, len(values)))
+                    mapping = {v: cols[i % len(cols)].selectbox(v, label_names, key=f"ds_map_{v}")
+                               for i, v in enumerate(values)}
+            if st.button("Analyse with this mapping", key="ds_run", type="primary"):
+                st.session_state["ds_mapping"] = (upload.name, text_col, label_col, mapping)
+            chosen = st.session_state.get("ds_mapping")
+            if chosen and chosen[0] == upload.name:
+                _, text_col, label_col, mapping = chosen
+                if mapping:
+                    frame = frame.assign(**{label_col: frame[label_col].map(mapping)})
+                task = task_from_pandas(frame, upload.name, text_col, None if label_col == "(no labels)" else label_col,
+                                        label_names, require_labels=False)
+    elif source == "Traces of dact eval":
+        upload = st.file_uploader("traces.parquet or traces.csv written by `dact eval`", type=["parquet", "csv"],
+                                  key="ds_traces")
+        where = st.text_input("...or a path on the server (a file or a folder of shards)", key="ds_traces_path",
+                              disabled=not state.server_paths_allowed(),
+                              help="Start the app with `dact app --allow-server-paths` to read files by path.")
+        if upload is not None:
+            traces = state.read_uploaded_traces(upload.name, upload.getvalue())
+        elif where and state.server_paths_allowed():
+            traces = state.read_traces_path(where)
     else:
         c1, c2 = st.columns(2)
         name = c1.text_input("Hub name (e.g. glue/sst2)", key="ds_hub_name")
         split = c2.text_input("Split", value="validation", key="ds_hub_split")
         if name and st.button("Load", key="ds_hub_load"):
+            state.check_hub_name(name)
             st.session_state["ds_hub_task"] = (name, split)
         if st.session_state.get("ds_hub_task"):
             name, split = st.session_state["ds_hub_task"]
             task = load_task(name, split=split, label_names=label_names, max_rows=state.MAX_ROWS,
                              require_labels=False)
-except DataError as err:
+except (DataError, ValueError) as err:
     st.error(str(err))
     st.stop()
 
-if task is None:
+if task is None and traces is None:
     st.stop()
 
 bound, relaxation = state.setting_controls("ds")
-metrics, traces = state.evaluate_cached(task, path, bound, relaxation)
-n_layers = metrics["num_layers"]
+if traces is None:
+    _, traces = state.evaluate_cached(task, path, "tight", 1.0)  # once; other settings by arithmetic below
+if explore.has_layer_trace(traces):
+    traces = state.rehalt_cached(traces, bound, relaxation)
+else:
+    st.info("These traces hold no per-layer values (a token or early-exit method): the bound cannot be changed.")
+n_layers = max(explore.num_layers_of(traces), int(traces["exit_layer"].max()))
 
-cols = st.columns(4)
-cols[0].metric("Examples", f"{metrics['num_examples']:,}")
-cols[1].metric("Average layers", f"{metrics['avg_layers']:.2f} of {n_layers}")
-if "accuracy" in metrics:
-    cols[2].metric("Accuracy", f"{100 * metrics['accuracy']:.1f}%")
-cols[3].metric("Halted == full depth", f"{metrics['agree_with_full_depth']} / {metrics['num_examples']}")
+cols = st.columns(5)
+cols[0].metric("Examples", f"{len(traces):,}")
+cols[1].metric("Average layers", f"{traces.exit_layer.mean():.2f} of {n_layers}")
+if "correct" in traces:
+    cols[2].metric("Accuracy", f"{100 * traces.correct.mean():.1f}%")
+if "agrees_with_full_depth" in traces:
+    differ = int((~traces.agrees_with_full_depth).sum())
+    cols[3].metric("Halted == full depth", f"{len(traces) - differ:,} / {len(traces):,}",
+                   f"{differ} differ: filter 'disagreements only'" if differ else None,
+                   delta_color="inverse" if differ else "off", delta_arrow="off")
+if "confidence" in traces:
+    cols[4].metric("Mean confidence", f"{traces.confidence.mean():.2f}")
 
 left, right = st.columns(2)
 with left:
     hist = charts.exit_histogram_figure(traces, n_layers)
-    event = st.plotly_chart(hist, key="ds_hist", on_select="rerun", selection_mode=("points",),
-                            width="stretch")
-    state.download_figure_data(hist, "exit_layers", "dl_hist")
-with right:
-    breakdown = charts.layers_breakdown_figure(traces, n_layers)
-    st.plotly_chart(breakdown, key="ds_breakdown", width="stretch")
-    state.download_figure_data(breakdown, "average_layers", "dl_breakdown")
+    event = st.plotly_chart(hist, key="ds_hist", on_select="rerun", selection_mode=("points",), width="stretch")
+if "correct" in traces:
+    with right:
+        fig = charts.accuracy_by_exit_figure(explore.accuracy_by_exit(traces, n_layers))
+        st.plotly_chart(fig, key="ds_acc_by_exit", width="stretch")
 left, right = st.columns(2)
-for col, quantity in ((left, "remaining_prob"), (right, "halting_prob")):
-    with col:
-        fig = charts.mean_curves_figure(traces, n_layers, quantity)
-        st.plotly_chart(fig, key=f"ds_curve_{quantity}", width="stretch")
-        state.download_figure_data(fig, f"mean_{quantity}", f"dl_{quantity}")
+with left:
+    axis = st.radio("Scatter against", ["num_tokens", "confidence"], horizontal=True, key="ds_scatter_x",
+                    format_func={"num_tokens": "length", "confidence": "confidence"}.get)
+    scatter = charts.exit_scatter_figure(traces, n_layers, axis)
+    picked_points = st.plotly_chart(scatter, key="ds_scatter", on_select="rerun", selection_mode=("box", "lasso"),
+                                    width="stretch")
+with right:
+    st.plotly_chart(charts.layers_breakdown_figure(traces, n_layers), key="ds_breakdown", width="stretch")
 
+st.subheader("Examples")
+f = st.columns([1, 1, 2, 2, 2])
+wrong_only = f[0].toggle("Wrong only", key="ds_wrong", disabled="correct" not in traces)
+differ_only = f[1].toggle("Disagreements only", key="ds_differ", disabled="agrees_with_full_depth" not in traces)
+class_column = "label_name" if "label_name" in traces else "prediction_name"
+classes = f[2].multiselect("Class", sorted(traces[class_column].astype(str).unique()), key="ds_classes")
+layers = f[3].slider("Exit layer", 1, n_layers, (1, n_layers), key="ds_layers")
+max_len = int(traces.num_tokens.max())
+lengths = f[4].slider("Length (word pieces)", 1, max(2, max_len), (1, max(2, max_len)), key="ds_lengths")
 selected_layers = sorted({int(p["x"]) for p in (event.selection.points if event else []) if "x" in p})
-table = traces if not selected_layers else traces[traces.exit_layer.isin(selected_layers)]
-st.subheader("Examples" + (f" exiting at layer {', '.join(map(str, selected_layers))}" if selected_layers else ""))
-shown = [c for c in ("text", "label_name", "prediction_name", "correct", "exit_layer", "num_tokens")
-         if c in table.columns]
-picked = st.dataframe(table[shown], key="ds_table", on_select="rerun", selection_mode="single-row",
-                      width="stretch", hide_index=True)
+shown = explore.filter_traces(traces, wrong_only, differ_only, classes, layers, lengths)
+if selected_layers:
+    shown = shown[shown.exit_layer.isin(selected_layers)]
+    st.caption(f"Exit layers selected in the histogram: {', '.join(map(str, selected_layers))} "
+               "(shift-click adds a bar; double-click clears).")
+box = [p.get("customdata") for p in (picked_points.selection.points if picked_points else [])]
+if box:
+    shown = shown[shown.index.isin([b for b in box if b is not None])]
+    st.caption(f"{len(box)} examples selected in the scatter.")
+table = state.explorer_table(shown)
+page_size = 100
+pages = max(1, (len(table) + page_size - 1) // page_size)
+page = st.number_input(f"Page (of {pages}; {len(table):,} rows)", 1, pages, 1, key="ds_page") if pages > 1 else 1
+view = table.iloc[(page - 1) * page_size : page * page_size]
+picked = st.dataframe(view, key="ds_table", on_select="rerun", selection_mode="single-row", width="stretch",
+                      hide_index=True)
 rows = picked.selection.rows if picked else []
-if rows:
-    text = table.iloc[rows[0]]["text"]
+if rows and "Text" in view:
+    text = view.iloc[rows[0]]["Text"]
     st.write("Selected:", text)
     if st.button("Open in Inspect", key="ds_open"):
         st.session_state["open_text"] = text
@@ -122,5 +170,7 @@ if rows:
 c1, c2 = st.columns(2)
 c1.download_button("Traces (CSV)", traces.to_csv(index=False), file_name="traces.csv", mime="text/csv",
                    key="dl_traces")
-c2.download_button("Metrics (JSON)", json.dumps(metrics, indent=2), file_name="metrics.json",
+summary = {"examples": len(traces), "avg_layers": float(traces.exit_layer.mean()), "bound": bound,
+           "relaxation": relaxation, **({"accuracy": float(traces.correct.mean())} if "correct" in traces else {})}
+c2.download_button("Summary (JSON)", json.dumps(summary, indent=2), file_name="summary.json",
                    mime="application/json", key="dl_metrics")
