@@ -303,3 +303,33 @@ def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
         if column in table:
             table[column] = table[column].round(3)
     return table
+
+
+def shipped_point(bench: dict) -> tuple[str, str] | None:
+    """(method, setting) of the shipped DACT-BERT model in a bench run on its task, if it is there."""
+    config = DEFAULT_MODEL_DIR / "config.json"
+    if not config.exists():
+        return None
+    setting = f"tau={json.loads(config.read_text()).get('ponder_penalty'):g}"
+    if any(p["method"] == "DACT-BERT" and p["setting"] == setting for p in bench.get("points", [])) and \
+            "sst-2" in bench.get("title", "").lower():
+        return ("DACT-BERT", setting)
+    return None
+
+
+def bench_table(points: list[dict]) -> pd.DataFrame:
+    """A bench run as a readable table: accuracy in %, intervals in points, no empty cells."""
+    table = pd.DataFrame(points)
+    out = pd.DataFrame({"method": table.method, "setting": table.setting,
+                        "accuracy (%)": (100 * table.accuracy).round(2)})
+    if "accuracy_diff" in table:
+        out["vs reference (points, 95% CI)"] = [
+            f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+            for d, lo, hi in zip(table.accuracy_diff, table.accuracy_diff_low, table.accuracy_diff_high)]
+    for column, digits in (("avg_layers", 2), ("flops_ratio", 3), ("speedup_batch1", 2), ("efficiency_batch1", 2),
+                           ("speedup_batch32", 2), ("latency_ms_batch1", 2)):
+        if column in table:
+            out[column.replace("_", " ")] = table[column].round(digits)
+    if "seeds" in table:
+        out["seeds"] = table.seeds
+    return out.fillna("")

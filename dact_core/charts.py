@@ -462,7 +462,13 @@ def sweep_figure(results: dict) -> go.Figure:
         sweep = sweep.sort_values("avg_layers_tight")
         fig.add_scatter(x=sweep["avg_layers_tight"], y=100 * sweep["accuracy"], mode="lines+markers+text",
                         name="DACT-BERT (tight bound)", text=[f"tau={t:g}" for t in sweep["ponder_penalty"]],
-                        textposition="top center", line=dict(color="#1f77b4", width=3), marker=dict(size=11))
+                        textposition="bottom right", line=dict(color="#1f77b4", width=3), marker=dict(size=11),
+                        cliponaxis=False)
+        shipped = sweep[sweep["model"] == results.get("default_model")] if "model" in sweep else sweep.iloc[:0]
+        if len(shipped):
+            fig.add_scatter(x=shipped["avg_layers_tight"], y=100 * shipped["accuracy"], mode="markers",
+                            name="shipped model", marker=dict(symbol="star", size=22, color="#ffd400",
+                                                              line=dict(color="#333", width=1.5)))
         if "avg_layers_paper" in sweep:
             fig.add_scatter(x=sweep["avg_layers_paper"], y=100 * sweep["accuracy"], mode="markers",
                             name="same models, paper bound", marker=dict(color="#ff7f0e", size=9, symbol="x"))
@@ -472,9 +478,12 @@ def sweep_figure(results: dict) -> go.Figure:
     ref = results.get("reference")
     if ref:
         fig.add_hline(y=100 * ref["accuracy"], line_dash="dash", line_color="#444",
-                      annotation_text=f"full-depth reference {100 * ref['accuracy']:.1f}")
+                      annotation_text=f"full-depth reference {100 * ref['accuracy']:.1f}",
+                      annotation_position="top left")
     num_layers = results.get("num_layers", 6)
-    fig = _layout(fig, results.get("title", "Accuracy against compute"), "accuracy (%)", num_layers)
+    values = [100 * p["accuracy"] for p in results.get("dact", [])] + ([100 * ref["accuracy"]] if ref else [])
+    y_range = [min(values) - 0.8, max(values) + 0.8] if values else None  # room for the labels
+    fig = _layout(fig, results.get("title", "Accuracy against compute"), "accuracy (%)", num_layers, y_range)
     fig.update_xaxes(title="average executed layers", range=[0.5, num_layers + 0.5])
     return fig
 
@@ -483,25 +492,107 @@ METHOD_COLORS = {"reference": "#444444", "DACT-BERT": "#1f77b4", "DeeBERT": "#ff
                  "static": "#7f7f7f", "AdapLeR": "#9467bd", "token gates": "#8c564b"}
 
 
-def bench_figure(points: list[dict], x: str = "avg_layers") -> go.Figure:
-    """Accuracy against compute for every method of a `dact bench` run (x: avg_layers, speedup_batch1,
-    speedup_batch32 or flops_ratio)."""
+TOKEN_METHODS = ("AdapLeR", "token gates")
+X_LABELS = {"avg_layers": "average executed layers", "speedup_batch1": "wall-clock speed-up, batch 1 (x)",
+            "speedup_batch32": "throughput ratio, batch 32 (x)", "flops_ratio": "FLOPs / full depth"}
+
+
+def _base_method(method: str) -> str:
+    return method.removesuffix(" int8")
+
+
+def pareto_front(xs: np.ndarray, ys: np.ndarray, lower_x_is_better: bool) -> np.ndarray:
+    """Indices of the points no other point beats on both axes (accuracy up, compute down), in x order."""
+    order = np.argsort(xs if lower_x_is_better else -xs, kind="stable")
+    front, best = [], -np.inf
+    for i in order:
+        if ys[i] > best:
+            front.append(i)
+            best = ys[i]
+    return np.array(front, dtype=int)
+
+
+def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] | None = None,
+                 highlight: tuple[str, str] | None = None, floor_points_below_reference: float = 6.0) -> go.Figure:
+    """Accuracy (%) against compute for the methods of a `dact bench` run, with the Pareto frontier.
+
+    Token methods run every layer, so they are never drawn against layers (only FLOPs or time). The
+    y-range shows the informative region (down to `floor_points_below_reference` points under the
+    reference); points below it are drawn at the edge as down triangles with their value. `highlight`:
+    (method, setting) of the shipped model, drawn as a star. Error bars: the paired 95% interval of the
+    difference to the reference, where the bench recorded it.
+    """
     table = pd.DataFrame(points)
-    labels = {"avg_layers": "average executed layers", "speedup_batch1": "wall-clock speed-up, batch 1 (x)",
-              "speedup_batch32": "throughput ratio, batch 32 (x)", "flops_ratio": "FLOPs / full depth"}
+    if methods is not None:
+        table = table[table.method.isin(methods) | (table.method == "reference")]
+    if x == "avg_layers":
+        table = table[~table.method.map(_base_method).isin(TOKEN_METHODS)]
+    table = table.assign(acc=100 * table.accuracy)
+    ref = table[table.method == "reference"]
+    floor = (float(ref.acc.iloc[0]) - floor_points_below_reference) if len(ref) else float(table.acc.min())
+    low = max(floor, float(table.acc.min()) - 0.5)
+    high = float(table.acc.max()) + 0.8
     fig = go.Figure()
     for method, rows in table.groupby("method", sort=False):
         rows = rows.sort_values(x)
-        mode = "markers" if method == "reference" else "lines+markers"
-        fig.add_scatter(x=rows[x], y=100 * rows["accuracy"], mode=mode, name=method, text=rows["setting"],
+        color = METHOD_COLORS.get(_base_method(method))
+        inside = rows[rows.acc >= low]
+        below = rows[rows.acc < low]
+        error = None
+        if {"accuracy_diff_low", "accuracy_diff_high"} <= set(inside.columns) and method != "reference":
+            error = dict(type="data", symmetric=False, color=color, thickness=1.2, width=3,
+                         array=100 * (inside.accuracy_diff_high - inside.accuracy_diff).to_numpy(),
+                         arrayminus=100 * (inside.accuracy_diff - inside.accuracy_diff_low).to_numpy())
+        dash = "dot" if method.endswith(" int8") else "solid"
+        fig.add_scatter(x=inside[x], y=inside.acc, mode="markers" if method == "reference" else "lines+markers",
+                        name=method, text=inside.setting, error_y=error, legendgroup=method,
                         hovertemplate="%{text}: %{y:.2f}%<extra>" + method + "</extra>",
-                        line=dict(color=METHOD_COLORS.get(method), width=3),
-                        marker=dict(size=12 if method == "reference" else 8, color=METHOD_COLORS.get(method)))
-    fig.update_layout(title=f"Accuracy against {labels[x]}", font=FONT, template="plotly_white", height=440,
-                      legend=dict(orientation="h", y=-0.2), margin=dict(l=60, r=20, t=60, b=60))
-    fig.update_xaxes(title=labels[x], dtick=1 if x == "avg_layers" else None)
-    fig.update_yaxes(title="accuracy (%)")
+                        line=dict(color=color, width=3, dash=dash),
+                        marker=dict(size=13 if method == "reference" else 9, color=color))
+        if len(below):
+            fig.add_scatter(x=below[x], y=[low + 0.05] * len(below), mode="markers+text", showlegend=False,
+                            legendgroup=method, marker=dict(symbol="triangle-down", size=13, color=color),
+                            text=[f"{v:.1f}%" for v in below.acc], textposition="top center",
+                            hovertemplate=[f"{sv}: {v:.2f}% (below the range)<extra>{method}</extra>"
+                                           for sv, v in zip(below.setting, below.acc)])
+    candidates = table[table.method != "reference"]
+    if len(candidates) > 1:
+        front = pareto_front(candidates[x].to_numpy(float), candidates.acc.to_numpy(float),
+                             lower_x_is_better=x in ("avg_layers", "flops_ratio"))
+        frontier = candidates.iloc[front]
+        fig.add_scatter(x=frontier[x], y=frontier.acc.clip(lower=low), mode="lines", name="Pareto frontier",
+                        line=dict(color="#bbbbbb", width=8), opacity=0.5, hoverinfo="skip")
+        fig.data = (fig.data[-1],) + fig.data[:-1]  # under the methods
+    if highlight is not None:
+        star = table[(table.method == highlight[0]) & (table.setting == highlight[1])]
+        if len(star):
+            fig.add_scatter(x=star[x], y=star.acc, mode="markers", name="shipped model",
+                            marker=dict(symbol="star", size=22, color="#ffd400", line=dict(color="#333", width=1.5)))
+    fig.update_layout(title=f"Accuracy against {X_LABELS[x]}", font=FONT, template="plotly_white", height=480,
+                      legend=dict(orientation="h", y=-0.22), margin=dict(l=60, r=20, t=60, b=70))
+    fig.update_xaxes(title=X_LABELS[x], dtick=1 if x == "avg_layers" else None)
+    fig.update_yaxes(title="accuracy (%)", range=[low - 0.3, high])
     return fig
+
+
+def targets_table(targets: dict) -> pd.DataFrame:
+    """The targets block of a bench run as rows: target, detail, value, status (met / missed / not distinguishable)."""
+    rows = []
+    for name, value in targets.items():
+        title = name.replace("_", " ")
+        if isinstance(value, list):
+            for item in value:
+                status = item.get("status") or item.get("accuracy_status") or ""
+                detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in item.items() if not k.endswith("status"))
+                rows.append({"target": title, "detail": detail, "status": status})
+        elif isinstance(value, dict):
+            status = value.get("status", value.get("met", ""))
+            status = {True: "met", False: "missed"}.get(status, status)
+            detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items() if k not in ("status", "met"))
+            rows.append({"target": title, "detail": detail, "status": str(status)})
+        else:
+            rows.append({"target": title, "detail": f"{value}", "status": ""})
+    return pd.DataFrame(rows, columns=["target", "detail", "status"])
 
 
 def figure_csv(fig: go.Figure) -> str:

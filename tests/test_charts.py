@@ -163,3 +163,27 @@ def test_stepping_reveals_nothing_early(inspector):
     assert max(present.data[1].x) == 1  # nothing after layer 1 is drawn
     html = charts.offline_html(trace)
     assert 'src="http' not in html and "Plotly.addFrames" in html  # plotly.js inline, frames included
+
+
+def test_bench_figure_reads_well():
+    points = [
+        {"method": "reference", "setting": "full depth", "accuracy": 0.89, "avg_layers": 6, "flops_ratio": 1.0},
+        {"method": "DACT-BERT", "setting": "tau=0.05", "accuracy": 0.885, "avg_layers": 3.3, "flops_ratio": 0.55,
+         "accuracy_diff": -0.005, "accuracy_diff_low": -0.01, "accuracy_diff_high": 0.0},
+        {"method": "DACT-BERT", "setting": "tau=0.1", "accuracy": 0.875, "avg_layers": 2.1, "flops_ratio": 0.35,
+         "accuracy_diff": -0.015, "accuracy_diff_low": -0.02, "accuracy_diff_high": -0.01},
+        {"method": "token gates", "setting": "lambda=0.005", "accuracy": 0.25, "avg_layers": 6, "flops_ratio": 0.2},
+    ]
+    by_layers = charts.bench_figure(points, "avg_layers", highlight=("DACT-BERT", "tau=0.05"))
+    assert "token gates" not in {t.name for t in by_layers.data}  # token methods never against layers
+    assert "Pareto frontier" in {t.name for t in by_layers.data} and "shipped model" in {t.name for t in by_layers.data}
+    low, high = by_layers.layout.yaxis.range
+    assert low > 80 and high < 91  # the informative region, not 20 to 90
+    by_flops = charts.bench_figure(points, "flops_ratio")
+    edge = [t for t in by_flops.data if t.marker and t.marker.symbol == "triangle-down"]
+    assert edge and list(edge[0].text) == ["25.0%"]  # the collapsed point is marked at the edge with its value
+    dact = next(t for t in by_flops.data if t.name == "DACT-BERT")
+    np.testing.assert_allclose(dact.error_y.array, [0.5, 0.5])  # interval of the difference, in points
+    np.testing.assert_allclose(charts.pareto_front(np.array([1.0, 2, 3]), np.array([3.0, 2, 4]), True), [0, 2])
+    table = charts.targets_table({"x_y": {"status": "met", "worst": 0.9}, "rows": [{"a": 1, "status": "missed"}]})
+    assert list(table.status) == ["met", "missed"]

@@ -16,15 +16,24 @@ if not results:
 name = st.selectbox("Results", list(results), key="cmp_results")
 res = results[name]
 if "points" in res:  # a `dact bench` run: every method, accuracy against compute and measured speed
-    st.caption(res.get("title", ""))
-    axis = st.radio("Compute axis", ["avg_layers", "speedup_batch1", "speedup_batch32", "flops_ratio"],
-                    horizontal=True, key="cmp_axis")
-    fig = charts.bench_figure(res["points"], axis)
+    st.caption(res.get("title", "") + (f" (timer: {res['settings']['timer']})" if res.get("settings", {}).get("timer")
+                                       else " (earlier timer: a median of per-example times, paths timed one after the "
+                                       "other)"))
+    points = res["points"]
+    methods = list(dict.fromkeys(p["method"] for p in points if p["method"] != "reference"))
+    c1, c2 = st.columns([3, 2])
+    shown = c1.multiselect("Methods", methods, default=methods, key="cmp_methods")
+    axis = c2.radio("Compute axis", list(charts.X_LABELS), horizontal=True, key="cmp_axis",
+                    format_func={"avg_layers": "layers", "speedup_batch1": "speed-up b=1",
+                                 "speedup_batch32": "speed-up b=32", "flops_ratio": "FLOPs"}.get)
+    if axis == "avg_layers" and any(m.removesuffix(" int8") in charts.TOKEN_METHODS for m in shown):
+        st.caption("Token methods run every layer: they appear against FLOPs and time, not against layers.")
+    fig = charts.bench_figure(points, axis, shown, highlight=state.shipped_point(res))
     st.plotly_chart(fig, key="cmp_bench", width="stretch")
     state.download_figure_data(fig, f"{name}_{axis}", "dl_bench")
-    st.dataframe(pd.DataFrame(res["points"]), width="stretch", hide_index=True)
+    st.dataframe(state.bench_table(points), width="stretch", hide_index=True)
     st.subheader("Targets")
-    st.json(res.get("targets", {}))
+    st.dataframe(charts.targets_table(res.get("targets", {})), width="stretch", hide_index=True)
     st.stop()
 fig = charts.sweep_figure(res)
 st.plotly_chart(fig, key="cmp_sweep", width="stretch")
@@ -36,9 +45,14 @@ rows = []
 if res.get("reference"):
     rows.append({"model": "full-depth reference", **{k: v for k, v in res["reference"].items() if not isinstance(v, dict)}})
 for point in res.get("dact", []):
-    rows.append({"model": f"DACT tau={point['ponder_penalty']:g}",
+    rows.append({"model": f"DACT tau={point['ponder_penalty']:g}"
+                 + (" (shipped)" if point.get("model") == res.get("default_model") else ""),
                  **{k: v for k, v in point.items() if not isinstance(v, dict)}})
 if rows:
-    st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True)
+    table = pd.DataFrame(rows)
+    for column in [c for c in table.columns if "accuracy" in c]:
+        table[column] = (100 * table[column]).round(2)
+    st.dataframe(table.rename(columns=lambda c: c.replace("accuracy", "accuracy (%)")).fillna(""), width="stretch",
+                 hide_index=True)
 with st.expander("Raw JSON"):
     st.json(res)
