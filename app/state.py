@@ -257,6 +257,7 @@ def check_hub_name(name: str) -> None:
         raise DataError(f"{name!r} is not a hub name (like glue/sst2); upload a file instead")
 
 
+@st.cache_data(max_entries=2, show_spinner="Reading the traces...")
 def read_uploaded_traces(name: str, raw: bytes) -> pd.DataFrame:
     import tempfile
 
@@ -282,7 +283,9 @@ def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.Dat
     from dact_core.explore import rehalt
 
     cache = st.session_state.setdefault("ds_rehalt", {})
-    key = (id(traces), len(traces), bound, relaxation)
+    fingerprint = int(pd.util.hash_pandas_object(traces[[c for c in traces.columns if c.startswith("acc_prob_1_")]
+                                                        + ["num_tokens"]], index=False).sum())
+    key = (fingerprint, len(traces), bound, relaxation)
     if key not in cache:
         while len(cache) >= 4:
             cache.pop(next(iter(cache)))

@@ -582,8 +582,10 @@ def targets_table(targets: dict) -> pd.DataFrame:
         title = name.replace("_", " ")
         if isinstance(value, list):
             for item in value:
-                status = item.get("status") or item.get("accuracy_status") or ""
-                detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in item.items() if not k.endswith("status"))
+                statuses = [v for k, v in item.items() if k.endswith("status")]
+                status = "met" if statuses and all(v == "met" for v in statuses) else \
+                    ("missed" if "missed" in statuses else (statuses[0] if statuses else ""))
+                detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in item.items())
                 rows.append({"target": title, "detail": detail, "status": status})
         elif isinstance(value, dict):
             status = value.get("status", value.get("met", ""))

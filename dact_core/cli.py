@@ -138,7 +138,8 @@ def cmd_bench(args) -> int:
 
     check_output_dir(args.output_dir, args.overwrite)
     folders = [*args.reference, *args.dact, *args.multi_exit, *args.token_methods]
-    loaded = [load_model(folder, args.device) for folder in folders]
+    device = "cpu" if args.quantize and args.device is None else args.device  # int8 kernels run on the CPU
+    loaded = [load_model(folder, device) for folder in folders]
     tokenizer = loaded[0][1]
     reference = loaded[0][0]
     label_names = [reference.config.id2label[i] for i in range(reference.config.num_labels)]
@@ -264,6 +265,8 @@ def cmd_eval(args) -> int:
 
         if device is None and torch.cuda.is_available():
             device = f"cuda:{os.environ.get('LOCAL_RANK', rank)}"
+        if device and device.startswith("cuda"):
+            torch.cuda.set_device(torch.device(device))  # NCCL's collectives use the current device
         dist.init_process_group("nccl" if device and device.startswith("cuda") else "gloo")
         dist.barrier()  # every process has checked the output folder before any writes to it
     model, tokenizer = load_model(args.model, device, args.quantize)
@@ -280,11 +283,11 @@ def cmd_eval(args) -> int:
     if world > 1:
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        write_traces(result.traces, out / f"traces-shard{rank}.{args.traces_format}")
+        write_traces(result.traces, out / f"traces-shard{rank}.parquet")  # parquet keeps every type exactly
         shard_metrics = [None] * world
         dist.all_gather_object(shard_metrics, result.metrics)
         if rank == 0:
-            result = merge_shards(out, world, args.traces_format, model.config.num_hidden_layers,
+            result = merge_shards(out, world, model.config.num_hidden_layers,
                                   [model.config.id2label[i] for i in range(model.config.num_labels)], shard_metrics)
         dist.barrier()
         dist.destroy_process_group()
@@ -311,7 +314,7 @@ def _eval_summary(m: dict, is_dact: bool) -> str:
         lines.append(f"halted == full     {m['agree_with_full_depth']}/{m['num_examples']}")
     if "agree_with_float" in m:
         lines.append(f"{m['quantization']} == float  {m['agree_with_float']}/{m['num_examples']} "
-                     "(the float model's full-depth answer)")
+                     "(the float model's answer: its full depth for DACT-BERT, its own inference otherwise)")
     if is_dact and not m["guarantee_holds"]:
         lines.append(f"note: relaxation {m['setting']['halting_relaxation']} < 1, the halting guarantee does not hold")
     return "\n".join(lines)

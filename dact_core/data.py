@@ -124,8 +124,11 @@ def load_task(
 
 
 def task_from_pandas(frame, name: str, text_columns=None, label_column=None, label_names=None,
-                     max_rows=None, require_labels=True) -> TaskData:
-    """A task from an in-memory table (an uploaded file), checked exactly like a file on disk."""
+                     max_rows=None, require_labels=True, detect_label: bool = True) -> TaskData:
+    """A task from an in-memory table (an uploaded file), checked exactly like a file on disk.
+    detect_label=False: no label column unless one is named (the user chose "no labels")."""
+    if label_column is None and not detect_label:
+        frame = frame.drop(columns=[c for c in LABEL_COLUMN_CANDIDATES if c in frame.columns])
     return prepare_task(
         datasets.Dataset.from_pandas(frame, preserve_index=False), name, text_columns, label_column,
         label_names, max_rows, require_labels,
@@ -173,6 +176,9 @@ def prepare_task(
         return TaskData(ds, text_columns, names, source)
 
     raw = ds[label_column]
+    if not require_labels and all(isinstance(v, int) and v < 0 for v in raw):
+        # hub test splits mark "no label" with -1: the set is unlabelled
+        return TaskData(ds.remove_columns(label_column), text_columns, list(label_names or []), source)
     missing_row = next((i for i, v in enumerate(raw) if v is None or (isinstance(v, str) and not v.strip())), None)
     if missing_row is not None:
         raise DataError(f"{source}: row {missing_row + 1} has no label")

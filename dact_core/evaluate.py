@@ -62,9 +62,9 @@ def evaluate(
     setting: per-call inference arguments (default: the model's config), e.g. halting_bound and
         halting_relaxation for DACT-BERT. check_full_depth (DACT-BERT): also run every layer.
     on_progress(done, total), if given, is called after every batch (the app's progress bar).
-    float_model: for a quantized model, the float model it came from: its full-depth answer is recorded
-        (`float_prediction`) and the agreement reported; the guarantee itself is about the quantized
-        model's own full depth.
+    float_model: for a quantized model, the float model it came from: its answer is recorded
+        (`float_prediction`: the full-depth answer for DACT-BERT, the method's own inference for the
+        others) and the agreement reported; the guarantee itself is about the quantized model's own full depth.
     """
     config = model.config
     family = family_of(model)
@@ -193,10 +193,10 @@ def read_traces(path: Path) -> pd.DataFrame:
     return pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
 
 
-def merge_shards(out_dir: Path, world: int, traces_format: str, num_layers: int, label_names: list[str],
+def merge_shards(out_dir: Path, world: int, num_layers: int, label_names: list[str],
                  metrics_of_shards: list[dict]) -> EvalResult:
-    """Concatenate the shards in rank order (= input order), recompute the metrics, remove the shard files."""
-    paths = [out_dir / f"traces-shard{r}.{traces_format}" for r in range(world)]
+    """Concatenate the shards (parquet) in rank order (= input order), recompute the metrics, remove the shards."""
+    paths = [out_dir / f"traces-shard{r}.parquet" for r in range(world)]
     traces = pd.concat([read_traces(p) for p in paths], ignore_index=True)
     metrics = summarize(traces, num_layers, label_names)
     first = metrics_of_shards[0]

@@ -101,7 +101,8 @@ def read_traces(path: str | Path) -> pd.DataFrame:
     """A traces file of `dact eval` (parquet or csv), or a folder of them (shards, read in name order)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in TRACE_SUFFIXES and p.name.startswith("traces"))
+        files = sorted((p for p in path.iterdir() if p.suffix in TRACE_SUFFIXES and p.name.startswith("traces")),
+                       key=lambda p: (len(p.stem), p.stem))  # shard2 before shard10
         if not files:
             raise ValueError(f"{path}: no traces*.parquet or traces*.csv files")
         return pd.concat([read_traces(f) for f in files], ignore_index=True)

@@ -105,7 +105,7 @@ class DactInspector(_Inspector):
         def forward(ids, mask):
             return self.model(ids, mask).acc_probs[:, layer - 1, target].float()  # (B,)
 
-        frame = torch.tensor([self.tokenizer.cls_token_id, self.tokenizer.sep_token_id])
+        frame = torch.tensor([self.tokenizer.cls_token_id, self.tokenizer.sep_token_id], device=input_ids.device)
         baseline = torch.where(torch.isin(input_ids, frame), input_ids,
                                torch.full_like(input_ids, self.tokenizer.pad_token_id))  # (1, T)
         ig = LayerIntegratedGradients(forward, self.model.bert.embeddings.word_embeddings)

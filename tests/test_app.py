@@ -216,8 +216,12 @@ def test_switching_model_after_picking_an_example(tiny_model_dir, tiny_token_mod
 
 
 def test_inspect_page_int8(app):
+    import state
+
     app.toggle(key="inspect_int8").set_value(True).run()
     assert not app.exception
+    model = state.get_inspector(None, "int8").model
+    assert type(model.dact[0].dense).__module__.startswith("torch.ao")  # the page ran the quantized model
     labels = {m.label: m.value for m in app.metric}
     assert labels["Halted == full depth"] == "yes"  # against the int8 model's own full depth
 

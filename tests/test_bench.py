@@ -58,7 +58,7 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact", str(folders["dact"]),
                  "--multi-exit", str(folders["multi"]), "--token-methods", str(folders["adapler"]), str(folders["gates"]),
                  "--output-dir", str(out), "--latency-examples", "5", "--throughput-examples", "64",
-                 "--threads", "1", "--quantize", "int8"])
+                 "--threads", str(threads + 1), "--quantize", "int8"])
     assert code == 0
     assert torch.get_num_threads() == threads  # the bench gives the caller's thread count back
     table = pd.read_csv(out / "bench.csv")
@@ -75,11 +75,16 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     gates = table[table.method == "token gates"].iloc[0]
     assert gates.avg_layers == 4 and 0 < gates.flops_ratio <= 1.0
     summary = json.loads((out / "bench.json").read_text())
-    assert summary["targets"]["dact_batch1_efficiency"]["status"] in ("met", "missed")
+    efficiency = summary["targets"]["dact_batch1_efficiency"]
+    low, high = efficiency["worst_interval"]
+    assert low <= efficiency["worst"] <= high
+    assert efficiency["status"] in (("met",) if low >= 0.9 else ("missed",) if high < 0.9 else
+                                    ("not distinguishable", "missed", "met"))
     assert summary["targets"]["adapler_within_1_point"][0]["accuracy_status"] in (
         "met", "missed", "not distinguishable")
     assert summary["settings"]["timer"] == "interleaved" and summary["settings"]["quantize"] == "int8"
-    assert summary["targets"]["dact_int8_batch1"][0]["speedup_status"] in ("met", "missed")
+    int8 = summary["targets"]["dact_int8_batch1"][0]
+    assert int8["speedup_status"] == ("met" if int8["speedup_batch1"] >= 2.2 else "missed")
     assert summary["settings"]["num_examples"] == 40 and summary["settings"]["throughput_examples"] == 64
     assert (out / "accuracy_vs_layers.html").exists()
     assert "| DACT-BERT |" in capsys.readouterr().out

@@ -93,3 +93,19 @@ def test_missing_file_and_unsupported_type(tmp_path):
 def test_hub_name_offline_gives_a_clear_error():
     with pytest.raises(DataError, match="could not load hub data set 'glue/sst2'"):
         load_task("glue/sst2", split="validation")
+
+
+def test_unlabelled_sets_and_no_label_choice():
+    import pandas as pd
+
+    from dact_core.data import task_from_pandas
+
+    frame = pd.DataFrame({"sentence": ["a fine film", "a dull film"], "label": [-1, -1]})
+    task = task_from_pandas(frame, "hub test split", "sentence", require_labels=False)
+    assert "label" not in task.dataset.column_names  # -1 everywhere means "no labels"
+    frame = pd.DataFrame({"text": ["a fine film", "a dull film"], "label": ["positive", "negative"]})
+    chosen = task_from_pandas(frame, "upload", "text", None, ["negative", "positive"], require_labels=False,
+                              detect_label=False)
+    assert "label" not in chosen.dataset.column_names  # the user said: no labels
+    detected = task_from_pandas(frame, "upload", "text", None, ["negative", "positive"], require_labels=False)
+    assert detected.dataset["label"] == [1, 0]

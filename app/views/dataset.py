@@ -64,7 +64,7 @@ try:
                 if mapping:
                     frame = frame.assign(**{label_col: frame[label_col].map(mapping)})
                 task = task_from_pandas(frame, upload.name, text_col, None if label_col == "(no labels)" else label_col,
-                                        label_names, require_labels=False)
+                                        label_names, require_labels=False, detect_label=False)
     elif source == "Traces of dact eval":
         upload = st.file_uploader("traces.parquet or traces.csv written by `dact eval`", type=["parquet", "csv"],
                                   key="ds_traces")

@@ -72,6 +72,7 @@ def show_token_method():
     fig = charts.tokens_per_layer_figure(trace)
     st.plotly_chart(fig, key="fig_tokens_per_layer", width="stretch")
     state.download_figure_data(fig, "tokens_per_layer", key="dl_tokens_per_layer")
+    state.save_url_state(model=state.model_id(path), text=text)
 
 
 def dact_summary(trace, key: str) -> None:

@@ -61,4 +61,6 @@ note = ("h_n near 1 means *keep going*; p_n = h_1 ... h_n is how much the layers
 if not trace.guarantee_holds:
     note += f" **Relaxation {relaxation:g} < 1: no guarantee.**"
 st.caption(note)
-state.save_url_state(model=state.model_id(path), text=text, layer=layer, bound=bound, relax=relaxation)
+# Present shows DACT-BERT models only: a token model chosen on Inspect stays the shared choice
+state.save_url_state(**({"model": state.model_id(path)} if path is not None else {}), text=text, layer=layer,
+                     bound=bound, relax=relaxation)
