@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Trains the shipped SST-2 default with the project's own commands: a full-depth reference (3 epochs, word
+# embeddings trained), then DACT-BERT started from the reference's encoder (one epoch, tau 0.1, per-layer
+# loss 0.5), then the compact copy in assets/. About 90 minutes on a 2-core CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data/sst2/train.tsv}
+OUT=${OUT:-runs/sst2}
+COMMON=(--data "$DATA" --label-names negative,positive --validation-fraction 0.05 --seed 42)
+export HF_HUB_OFFLINE=1
+
+[ -f "$OUT/reference-3ep/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 3 \
+  --eval-steps 1000 --train-word-embeddings --output-dir "$OUT/reference-3ep"
+[ -f "$OUT/dact-fromref-tau0.1/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/reference-3ep" \
+  --epochs 1 --eval-steps 500 --ponder-penalty 0.1 --layer-loss-weight 0.5 --halting-bias-init 2 \
+  --output-dir "$OUT/dact-fromref-tau0.1"
+dact export --model "$OUT/dact-fromref-tau0.1" --output-dir assets/models/dact-sst2 --no-shared-weights --overwrite
+dact eval --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/default-dev" --overwrite
