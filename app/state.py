@@ -335,4 +335,4 @@ def bench_table(points: list[dict]) -> pd.DataFrame:
             out[column.replace("_", " ")] = table[column].round(digits)
     if "seeds" in table:
         out["seeds"] = table.seeds
-    return out.fillna("")
+    return out.astype(object).fillna("")

