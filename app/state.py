@@ -139,8 +139,9 @@ def evaluate_cached(task, path: str | None, bound: str, relaxation: float):
     if signature not in cache:
         inspector = get_inspector(path)
         progress = st.progress(0.0, text=f"Running {len(task):,} examples...")
+        # one full-depth pass: exits under any setting are read off its trace (tested equal to the halting path)
         result = evaluate(inspector.model, inspector.tokenizer, task, batch_size=32, progress=False,
-                          setting=dict(halting_bound=bound, halting_relaxation=relaxation),
+                          setting=dict(halting_bound=bound, halting_relaxation=relaxation), halting_pass=False,
                           on_progress=lambda done, total: progress.progress(done / total,
                                                                             text=f"{done:,} / {total:,} examples"))
         progress.empty()

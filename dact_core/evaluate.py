@@ -56,12 +56,16 @@ def evaluate(
     on_progress=None,
     setting: dict | None = None,
     float_model=None,
+    halting_pass: bool = True,
 ) -> EvalResult:
     """The method's inference over `task`; returns metrics and one trace row per example (input order).
 
     setting: per-call inference arguments (default: the model's config), e.g. halting_bound and
         halting_relaxation for DACT-BERT. check_full_depth (DACT-BERT): also run every layer.
     on_progress(done, total), if given, is called after every batch (the app's progress bar).
+    halting_pass: DACT-BERT with check_full_depth: False reads exits and answers off the full-depth trace
+        (half the work, for the app) instead of running the halting path too; `agree_with_full_depth` is
+        then derived, not checked (metrics say `halting_path_run`).
     float_model: for a quantized model, the float model it came from: its answer is recorded
         (`float_prediction`: the full-depth answer for DACT-BERT, the method's own inference for the
         others) and the agreement reported; the guarantee itself is about the quantized model's own full depth.
@@ -76,7 +80,7 @@ def evaluate(
         setting["halting_relaxation"] = float(setting["halting_relaxation"])
     full_depth = is_dact and check_full_depth
     result = run(model, tokenizer, task.texts(), setting, batch_size, max_length, full_depth=full_depth,
-                 progress=progress, on_progress=on_progress)
+                 halting_pass=halting_pass or not full_depth, progress=progress, on_progress=on_progress)
     label_names = [config.id2label[i] for i in range(config.num_labels)]
     num_layers = config.num_hidden_layers
 
@@ -131,6 +135,7 @@ def evaluate(
                    seconds=round(result.seconds, 3), source=task.source)
     if is_dact:
         metrics["guarantee_holds"] = setting["halting_relaxation"] == 1.0
+        metrics["halting_path_run"] = halting_pass or not full_depth
     return EvalResult(metrics, traces)
 
 

@@ -69,6 +69,7 @@ def run(
     batch_size: int = 64,
     max_length: int = 128,
     full_depth: bool = False,
+    halting_pass: bool = True,
     kept_tokens: bool = False,
     progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
@@ -79,6 +80,9 @@ def run(
         exit rule for the multi-exit model); see `methods.METHODS`.
     full_depth: DACT-BERT only: also run every layer and keep the full trace (y_n, h_n, p_n, a_n) and
         the full-depth answer, which the guarantee is about.
+    halting_pass: with full_depth, False reads the exits and answers off the full-depth trace instead of
+        also running the halting path (half the work; the decision after layer n depends only on a_n and
+        p_n, so they are the same, but the agreement is then derived, not checked).
     kept_tokens: token methods only: which input tokens each layer ran on.
     on_progress(done, total): called after every batch (the app's progress bar).
 
@@ -122,11 +126,18 @@ def run(
         enc = enc.to(device)
         synchronize(device)
         start = time.perf_counter()
-        out = infer(model, enc, **setting, **extra)
+        if full_depth and not halting_pass:
+            out = trace = model(**enc, **setting)  # the exits and answers are read off this trace below
+        else:
+            out = infer(model, enc, **setting, **extra)
         synchronize(device)
         result.seconds += time.perf_counter() - start
-        result.prediction[idx] = prediction_of(out).cpu().numpy()
-        probs = out.probs if getattr(out, "probs", None) is not None else out.logits.float().softmax(-1)
+        if full_depth and not halting_pass:  # the answer at each row's exit layer, a_exit
+            probs = out.acc_probs[torch.arange(len(idx), device=device), out.exit_layer - 1]  # (b, C)
+            result.prediction[idx] = probs.argmax(-1).cpu().numpy()
+        else:
+            result.prediction[idx] = prediction_of(out).cpu().numpy()
+            probs = out.probs if getattr(out, "probs", None) is not None else out.logits.float().softmax(-1)
         result.probs[idx] = probs.cpu().numpy()
         result.num_tokens[idx] = lengths
         exit_layer = getattr(out, "exit_layer", None)
@@ -141,7 +152,8 @@ def run(
             for row, kept, length in zip(idx, out.kept_tokens.cpu().numpy(), enc["attention_mask"].sum(1).tolist()):
                 result.kept_tokens[row] = kept[:, :length]  # (N, T_i)
         if full_depth:
-            trace = model(**enc, **setting)
+            if halting_pass:
+                trace = model(**enc, **setting)
             result.full_depth_prediction[idx] = trace.prediction.cpu().numpy()
             result.layer_probs[idx] = trace.layer_probs.float().cpu().numpy()
             result.halting_probs[idx] = trace.halting_probs.float().cpu().numpy()

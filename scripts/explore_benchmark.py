@@ -76,7 +76,7 @@ def main() -> None:
         model, tokenizer = load_model(None)
         task = load_task(args.data, label_names=["negative", "positive"], max_rows=args.model_rows)
         timed(f"analyse {len(task):,} rows with the shipped model (as the page does)",
-              lambda: evaluate(model, tokenizer, task, batch_size=32, progress=False))
+              lambda: evaluate(model, tokenizer, task, batch_size=32, progress=False, halting_pass=False))
 
 
 if __name__ == "__main__":

@@ -138,15 +138,16 @@ def test_present_fits_a_projector_and_steps(server, browser, tmp_path):
     offline.screenshot(path=str(SCREENSHOT.parent / "present-offline-copy.png"))
 
 
-def test_no_page_shows_a_stray_none(server, browser):
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+@pytest.mark.parametrize("width, height", [(1280, 720), (1600, 1000)])
+def test_no_page_shows_a_stray_none(server, browser, width, height):
+    page = browser.new_page(viewport={"width": width, "height": height})
     for path in ("", "present", "dataset", "compare", "about"):
         page.goto(f"{server}/{path}", timeout=90_000)
         page.wait_for_selector(IDLE, timeout=90_000)
         page.wait_for_timeout(500)
         assert page.get_by_text("None", exact=True).count() == 0, path
         assert page.locator("[data-testid=stException]").count() == 0, path
-        page.screenshot(path=str(SCREENSHOT.parent / f"page-{path or 'inspect'}-1600x1000.png"))
+        page.screenshot(path=str(SCREENSHOT.parent / f"page-{path or 'inspect'}-{width}x{height}.png"))
 
 
 def test_inspect_page_renders_charts_in_chromium(server, browser):

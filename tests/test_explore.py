@@ -58,3 +58,15 @@ def test_read_traces_files_and_shard_folders(evaluated, tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a traces file"):
         read_traces(tmp_path / "other.csv")
+
+
+@pytest.mark.parametrize("relaxation", [1.0, 0.3])
+def test_one_full_depth_pass_gives_what_the_halting_path_gives(evaluated, relaxation):
+    model, tokenizer, task = evaluated
+    setting = dict(halting_bound="tight", halting_relaxation=relaxation)
+    both = evaluate(model, tokenizer, task, progress=False, setting=setting)
+    once = evaluate(model, tokenizer, task, progress=False, setting=setting, halting_pass=False)
+    assert once.metrics["halting_path_run"] is False and both.metrics["halting_path_run"] is True
+    for column in ("exit_layer", "prediction", "agrees_with_full_depth", "exit_layer_tight"):
+        assert (once.traces[column] == both.traces[column]).all(), column
+    np.testing.assert_allclose(once.traces.confidence, both.traces.confidence, rtol=1e-9)
