@@ -205,7 +205,7 @@ def merge_shards(out_dir: Path, world: int, num_layers: int, label_names: list[s
     traces = pd.concat([read_traces(p) for p in paths], ignore_index=True)
     metrics = summarize(traces, num_layers, label_names)
     first = metrics_of_shards[0]
-    for key in ("method", "model_type", "setting", "source", "guarantee_holds", "quantization"):
+    for key in ("method", "model_type", "setting", "source", "guarantee_holds", "halting_path_run", "quantization"):
         if key in first:
             metrics[key] = first[key]
     metrics["seconds"] = round(sum(m["seconds"] for m in metrics_of_shards), 3)
