@@ -264,3 +264,22 @@ def test_two_inputs_side_by_side_and_no_stray_output(app):
         app.switch_page(page).run()
         assert not app.exception
         assert not any(getattr(e, "value", None) is None and e.type == "json" for e in app.main)
+
+
+def test_dataset_opens_traces_of_dact_eval_without_the_model(app, tmp_path, tiny_model_dir):
+    from dact_core.cli import main
+
+    data = tmp_path / "d.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"the film was {w}\t{i % 2}\n" for i, w in
+                                                   enumerate(["good", "bad", "dull", "great"] * 6)))
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--output-dir", str(tmp_path / "ev")]) == 0
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Traces of dact eval").run()
+    assert app.text_input(key="ds_traces_path").disabled  # no server paths unless the app allows them
+    raw = (tmp_path / "ev" / "traces.parquet").read_bytes()
+    app.file_uploader(key="ds_traces").set_value(("traces.parquet", raw, "application/octet-stream")).run()
+    assert not app.exception
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Examples"] == "24" and labels["Halted == full depth"] == "24 / 24"
+    app.slider(key="ds_relax").set_value(0.2).run()
+    assert not app.exception
