@@ -38,6 +38,14 @@ def models_dir() -> Path:
     return Path(os.environ.get("DACT_MODELS_DIR") or ASSETS_DIR / "models")
 
 
+def model_type(path: str | None) -> str | None:
+    """The model_type of a model folder (None: the DACT-BERT model the app was started with)."""
+    if path is None:
+        return "dact-bert"
+    config = Path(path) / "config.json"
+    return json.loads(config.read_text()).get("model_type") if config.exists() else None
+
+
 def model_choices() -> dict[str, str | None]:
     """What the Inspect page offers: the DACT-BERT model (default or DACT_MODEL), then every other
     model folder in models_dir() (the shipped token-reduction methods), labelled by method."""
@@ -47,8 +55,8 @@ def model_choices() -> dict[str, str | None]:
         folder = folder.parent
         if folder == DEFAULT_MODEL_DIR:
             continue
-        model_type = json.loads((folder / "config.json").read_text()).get("model_type")
-        name = FAMILIES[model_type].display if model_type in FAMILIES else model_type
+        kind = model_type(str(folder))
+        name = FAMILIES[kind].display if kind in FAMILIES else kind
         choices[f"{name} ({folder.name})"] = str(folder)
     return choices
 

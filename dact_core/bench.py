@@ -58,8 +58,8 @@ class PointResult:
     efficiency_batch1: float  # speed-up over its ideal on the same examples
     efficiency_batch1_low: float  # its paired bootstrap 95% interval over the timed examples
     efficiency_batch1_high: float
-    # the ideal with the reference's own time per example: sum t_ref / sum t_ref * layers / N. Longer inputs
-    # tend to exit later, so this is the speed-up a halting method with no overhead at all would reach
+    # against the ideal sum t_ref / sum (t_ref * layers / N), with each example's own reference time:
+    # the speed-up a halting method with no overhead at all would reach
     efficiency_batch1_time_weighted: float
     speedup_batch32: float
     latency_ms_batch1: float  # mean over the timed examples and rounds
@@ -143,31 +143,33 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         t1 = per_input.sum(1)  # (P,)
         t32 = interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
                                 desc="batch 32", progress=progress).sum((1, 2))
-    reference = runs[0]
+    reference, ref_cfg = runs[0], points[0].model.config
     ref_correct = reference.prediction == labels
+    ref_flops = layer_flops(reference.tokens_per_layer, ref_cfg.hidden_size, ref_cfg.intermediate_size).sum()
     results = []
-    for point, result, time1, time32 in zip(points, runs, t1, t32):
+    for i, (point, result) in enumerate(zip(points, runs)):
         cfg = point.model.config
         n_layers = cfg.num_hidden_layers
         flops = layer_flops(result.tokens_per_layer, cfg.hidden_size, cfg.intermediate_size).sum(1)  # (n,)
-        ref_flops = layer_flops(reference.tokens_per_layer, cfg.hidden_size, cfg.intermediate_size).sum(1)
         correct = result.prediction == labels
         diff, low, high = paired_interval(correct, ref_correct)
-        ideal1 = n_layers / result.exit_layer[singles_idx].mean()
-        low1, high1 = efficiency_interval(per_input[0], per_input[len(results)], result.exit_layer[singles_idx],
-                                          n_layers)
+        exits1 = result.exit_layer[singles_idx]  # (I,) on the examples timed at batch size 1
+        speedup1 = float(t1[0] / t1[i])
+        ideal1 = n_layers / exits1.mean()
+        # the ideal with the reference's own time per example: longer inputs tend to exit later
+        ideal1_time_weighted = per_input[0].sum() / (per_input[0] * exits1 / n_layers).sum()
+        low1, high1 = efficiency_interval(per_input[0], per_input[i], exits1, n_layers)
         results.append(PointResult(
             method=point.method, setting=point.setting, source=point.source, seed=point.seed,
             accuracy=float(correct.mean()), avg_layers=float(result.exit_layer.mean()),
-            gflops=float(flops.mean() / 1e9), flops_ratio=float(flops.sum() / ref_flops.sum()),
+            gflops=float(flops.mean() / 1e9), flops_ratio=float(flops.sum() / ref_flops),
             ideal_speedup=float(n_layers / result.exit_layer.mean()), ideal_speedup_batch1=float(ideal1),
-            speedup_batch1=float(t1[0] / time1), efficiency_batch1=float(t1[0] / time1 / ideal1),
+            speedup_batch1=speedup1, efficiency_batch1=speedup1 / float(ideal1),
             efficiency_batch1_low=low1, efficiency_batch1_high=high1,
-            efficiency_batch1_time_weighted=float(
-                t1[0] / time1 / (per_input[0].sum() / (per_input[0] * result.exit_layer[singles_idx] / n_layers).sum())),
-            speedup_batch32=float(t32[0] / time32),
-            latency_ms_batch1=float(1000 * time1 / (rounds * len(singles))),
-            throughput_batch32=float(rounds * len(batch_idx) / time32),
+            efficiency_batch1_time_weighted=speedup1 / float(ideal1_time_weighted),
+            speedup_batch32=float(t32[0] / t32[i]),
+            latency_ms_batch1=float(1000 * t1[i] / (rounds * len(singles))),
+            throughput_batch32=float(rounds * len(batch_idx) / t32[i]),
             accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, correct=correct,
         ))
     return results

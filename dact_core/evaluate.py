@@ -123,7 +123,7 @@ def evaluate(
                 frame[cols[f"layer_prob:{name}"][layer]] = result.layer_probs[:, layer, c]
     if float_model is not None:
         reference = run(float_model, tokenizer, task.texts(), setting if is_dact else None, batch_size, max_length,
-                        full_depth=is_dact, progress=False)
+                        full_depth=is_dact, halting_pass=False, progress=False)  # only its answers are used
         frame["float_prediction"] = reference.full_depth_prediction if is_dact else reference.prediction
         frame["agrees_with_float"] = result.prediction == frame["float_prediction"]
     traces = pd.DataFrame(frame)
@@ -194,15 +194,11 @@ def write_traces(traces: pd.DataFrame, path: Path) -> None:
         traces.to_parquet(path, index=False)
 
 
-def read_traces(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
-
-
 def merge_shards(out_dir: Path, world: int, num_layers: int, label_names: list[str],
                  metrics_of_shards: list[dict]) -> EvalResult:
     """Concatenate the shards (parquet) in rank order (= input order), recompute the metrics, remove the shards."""
     paths = [out_dir / f"traces-shard{r}.parquet" for r in range(world)]
-    traces = pd.concat([read_traces(p) for p in paths], ignore_index=True)
+    traces = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
     metrics = summarize(traces, num_layers, label_names)
     first = metrics_of_shards[0]
     for key in ("method", "model_type", "setting", "source", "guarantee_holds", "halting_path_run", "quantization"):

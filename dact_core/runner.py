@@ -88,8 +88,7 @@ def run(
 
     A dynamically quantized model (int8) runs one input at a time: it quantizes activations with one
     scale per batch, so in a batch a row's numbers depend on its neighbours, and rows leaving the batch
-    at a halt would change the others' numbers (on SST-2 dev at batch 64, 10 of 872 halted answers
-    differed from the int8 model's own full depth; at batch size 1, none).
+    at a halt change the others' numbers, which breaks "halted == full depth" (seen on SST-2 dev at batch 64).
     """
     setting = dict(setting or {})
     family = family_of(model)

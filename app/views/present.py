@@ -7,10 +7,9 @@ from dact_core import charts
 
 st.markdown("<style>.block-container{padding-top:3.0rem;padding-bottom:0rem}</style>", unsafe_allow_html=True)
 models = state.model_choices()
-dact_models = {label: path for label, path in models.items() if path is None or "DACT" in label}
 state.load_url_state({"text": "present_text", "bound": "present_bound", "relax": "present_relax"})
 path = models.get(state.model_label_for(models, state.shared("model")))
-path = path if path in dact_models.values() else None
+path = path if state.model_type(path) == "dact-bert" else None  # Present shows DACT-BERT models only
 inspector = state.inspector_or_stop(path)
 st.session_state.setdefault("present_text", state.examples(inspector.label_names).sentence.iloc[0])
 
