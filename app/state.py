@@ -114,8 +114,11 @@ def examples(label_names: list[str] | None = None) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16)
 def results(folder: str) -> dict[str, dict]:
-    found = {p.stem: p for p in sorted(Path(folder).glob("*.json"))}
-    found.update({p.parent.name: p for p in sorted(Path(folder).glob("*/bench.json"))})
+    """Every `dact bench` run (first, in reverse name order: bench-sst2-shipped before bench-sst2) and every
+    sweep file."""
+    benches = sorted(Path(folder).glob("*/bench.json"), key=lambda p: p.parent.name, reverse=True)
+    found = {p.parent.name: p for p in benches}
+    found.update({p.stem: p for p in sorted(Path(folder).glob("*.json"))})
     return {name: json.loads(path.read_text()) for name, path in found.items()}
 
 

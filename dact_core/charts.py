@@ -467,7 +467,7 @@ def sweep_figure(results: dict) -> go.Figure:
         shipped = sweep[sweep["model"] == results.get("default_model")] if "model" in sweep else sweep.iloc[:0]
         if len(shipped):
             fig.add_scatter(x=shipped["avg_layers_tight"], y=100 * shipped["accuracy"], mode="markers",
-                            name="shipped model", marker=dict(symbol="star", size=22, color="#ffd400",
+                            name="the sweep's choice", marker=dict(symbol="star", size=22, color="#ffd400",
                                                               line=dict(color="#333", width=1.5)))
         if "avg_layers_paper" in sweep:
             fig.add_scatter(x=sweep["avg_layers_paper"], y=100 * sweep["accuracy"], mode="markers",
@@ -530,8 +530,12 @@ def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] |
     table = table.assign(acc=100 * table.accuracy)
     ref = table[table.method == "reference"]
     floor = (float(ref.acc.iloc[0]) - floor_points_below_reference) if len(ref) else float(table.acc.min())
-    low = max(floor, float(table.acc.min()) - 0.5)
-    high = float(table.acc.max()) + 0.8
+    top, bottom = table.acc.copy(), table.acc.copy()
+    if {"accuracy_diff_low", "accuracy_diff_high"} <= set(table.columns):  # room for the interval bars
+        top = top + 100 * (table.accuracy_diff_high - table.accuracy_diff).fillna(0)
+        bottom = bottom - 100 * (table.accuracy_diff - table.accuracy_diff_low).fillna(0)
+    low = max(floor, float(bottom.min()) - 0.5)
+    high = float(top.max()) + 0.5
     fig = go.Figure()
     for method, rows in table.groupby("method", sort=False):
         rows = rows.sort_values(x)

@@ -17,6 +17,8 @@ name = st.selectbox("Results", list(results), key="cmp_results")
 res = results[name]
 if "points" in res:  # a `dact bench` run: every method, accuracy against compute and measured speed
     st.caption(res.get("title", "") + (f" (timer: {res['settings']['timer']})" if res.get("settings", {}).get("timer")
+                                       and "timer" not in res.get("title", "") else ""
+                                       if res.get("settings", {}).get("timer")
                                        else " (earlier timer: a median of per-example times, paths timed one after the "
                                        "other)"))
     points = res["points"]
@@ -46,12 +48,13 @@ if res.get("reference"):
     rows.append({"model": "full-depth reference", **{k: v for k, v in res["reference"].items() if not isinstance(v, dict)}})
 for point in res.get("dact", []):
     rows.append({"model": f"DACT tau={point['ponder_penalty']:g}"
-                 + (" (shipped)" if point.get("model") == res.get("default_model") else ""),
+                 + (" (the sweep's choice)" if point.get("model") == res.get("default_model") else ""),
                  **{k: v for k, v in point.items() if not isinstance(v, dict)}})
 if rows:
     table = pd.DataFrame(rows)
     for column in [c for c in table.columns if "accuracy" in c]:
         table[column] = (100 * table[column]).round(2)
+    table = table.round(3)
     st.dataframe(table.rename(columns=lambda c: c.replace("accuracy", "accuracy (%)")).astype(object).fillna(""), width="stretch",
                  hide_index=True)
 with st.expander("Raw JSON"):
