@@ -38,8 +38,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 TRAIN_NUMBERS = (
     "validation_fraction seed max_length epochs max_steps batch_size learning_rate dact_learning_rate "
-    "weight_decay warmup_ratio eval_steps ponder_penalty halting_bias_init dact_hidden_size layer_loss_weight "
-    "knob_learning_rate kl_weight length_weight gate_sparsity gate_bimodal"
+    "weight_decay warmup_ratio eval_steps reference_epochs ponder_penalty halting_bias_init dact_hidden_size "
+    "layer_loss_weight knob_learning_rate kl_weight length_weight gate_sparsity gate_bimodal"
 ).split()
 
 
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "a trained model of the same method to train further")
     tr.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
     tr.add_argument(
-        "--train-word-embeddings", action="store_true", help="also train the word embeddings (frozen by default)"
+        "--freeze-word-embeddings", action="store_true",
+        help="keep the backbone's word embeddings (about half of MiniLM's weights) as they are; `dact export` "
+        "then leaves them out of the compact copy",
     )
 
     ev = sub.add_parser("eval", help="halting inference over a data set: metrics JSON and per-example traces")
@@ -216,7 +218,7 @@ def cmd_train(args) -> int:
         label_column=args.label_column,
         label_names=args.label_names.split(",") if args.label_names else None,
         max_rows=args.max_rows,
-        freeze_word_embeddings=not args.train_word_embeddings,
+        freeze_word_embeddings=args.freeze_word_embeddings,
         pooling=args.pooling,
         init_from=args.init_from,
         method=args.method,

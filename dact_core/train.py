@@ -7,7 +7,7 @@ import math
 import shlex
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,14 +44,16 @@ class TrainConfig:
     dact_learning_rate: float = 1e-3  # DACT modules
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
-    freeze_word_embeddings: bool = True
-    eval_steps: int | None = None  # None: evaluate once per epoch
-    # DACT settings (DactBertConfig)
-    ponder_penalty: float = 0.01
+    freeze_word_embeddings: bool = False
+    eval_steps: int | None = 500  # validate (and keep the best checkpoint) every this many steps; None: per epoch
+    # DACT settings (DactBertConfig); the defaults are the shipped SST-2 model's recipe
+    reference_epochs: float = 3.0  # dact: first fine-tune a full-depth reference (kept in output_dir/reference)
+    #   for this many epochs and start DACT-BERT from its encoder; 0: start from the backbone itself
+    ponder_penalty: float = 0.1
     halting_bias_init: float = 2.0
     dact_hidden_size: int | None = None
     pooling: str = "mean"
-    layer_loss_weight: float = 0.0
+    layer_loss_weight: float = 0.5
     method: str = "dact"  # "dact", "reference" (plain full-depth classifier), "multi-exit", "adapler", "token-gates"
     init_from: str | None = None  # adapler/token-gates: the reference to start from; others: a model to train further
     # token methods (AdapLeR, trainable token gates)
@@ -178,7 +180,16 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def train(cfg: TrainConfig) -> dict[str, float]:
-    """Train, select the best validation checkpoint, save a loadable folder; returns validation metrics."""
+    """Train, select the best validation checkpoint, save a loadable folder; returns validation metrics.
+
+    DACT-BERT from a pretrained backbone trains in two stages (unless reference_epochs is 0): a
+    full-depth reference first, whose fine-tuned encoder DACT-BERT then starts from. Halting units
+    learn faster on layers that already answer the task than on a sentence-embedding backbone.
+    """
+    if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
+        reference_dir = str(Path(cfg.output_dir) / "reference")
+        train(replace(cfg, method="reference", epochs=cfg.reference_epochs, output_dir=reference_dir))
+        cfg = replace(cfg, backbone=reference_dir)
     torch.manual_seed(cfg.seed)
     tokenizer_source = cfg.init_from or resolve_backbone(cfg.backbone)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
@@ -243,4 +254,5 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         record = {"train_config": asdict(cfg), "validation": metrics, "command": shlex.join(cfg.command)}
         (out / "training_config.json").write_text(json.dumps(record, indent=2))
         shutil.rmtree(work_dir, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()  # a second stage reads this folder in every process
     return metrics

@@ -12,7 +12,8 @@ OUT=${OUT:-runs/agnews}
 PHIS=${PHIS:-"0.002 0.005"}
 GATES=${GATES:-"0.002:0.001 0.003:0.001 0.005:0.001 0.01:0.01"}  # lambda:mu
 TAUS=${TAUS:-"0.01 0.05 0.1"}
-COMMON=(--data "$DATA" --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed 42)
+COMMON=(--data "$DATA" --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed 42
+  --freeze-word-embeddings --eval-steps 0)  # the settings these models were trained with (eval once per epoch)
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=${THREADS:-2}
 
 [ -f "$OUT/reference/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 1 \
@@ -25,7 +26,7 @@ for pair in $GATES; do
 done
 for tau in $TAUS; do
   [ -f "$OUT/dact-tau$tau/config.json" ] || dact train "${COMMON[@]}" --epochs 1 --ponder-penalty "$tau" \
-    --layer-loss-weight 0.5 --output-dir "$OUT/dact-tau$tau"
+    --reference-epochs 0 --layer-loss-weight 0.5 --output-dir "$OUT/dact-tau$tau"
 done
 for phi in $PHIS; do
   [ -f "$OUT/adapler-phi$phi/config.json" ] || dact train "${COMMON[@]}" --method adapler \

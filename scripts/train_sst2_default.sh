@@ -10,9 +10,9 @@ COMMON=(--data "$DATA" --label-names negative,positive --validation-fraction 0.0
 export HF_HUB_OFFLINE=1
 
 [ -f "$OUT/reference-3ep/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 3 \
-  --eval-steps 1000 --train-word-embeddings --output-dir "$OUT/reference-3ep"
+  --eval-steps 1000 --output-dir "$OUT/reference-3ep"
 [ -f "$OUT/dact-fromref-tau0.1/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/reference-3ep" \
-  --epochs 1 --eval-steps 500 --ponder-penalty 0.1 --layer-loss-weight 0.5 --halting-bias-init 2 \
+  --reference-epochs 0 --freeze-word-embeddings --epochs 1 --eval-steps 500 --ponder-penalty 0.1 --layer-loss-weight 0.5 --halting-bias-init 2 \
   --output-dir "$OUT/dact-fromref-tau0.1"
 dact export --model "$OUT/dact-fromref-tau0.1" --output-dir assets/models/dact-sst2 --no-shared-weights --overwrite
 dact eval --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/default-dev" --overwrite

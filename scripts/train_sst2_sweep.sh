@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/sst2/train.tsv}
 OUT=${OUT:-runs/sst2}
 TAUS=${TAUS:-"0.005 0.02 0.05 0.1 0.13 0.16 0.2"}
-COMMON=(--data "$DATA" --label-names negative,positive --validation-fraction 0.05 --seed 42)
+COMMON=(--data "$DATA" --label-names negative,positive --validation-fraction 0.05 --seed 42 --freeze-word-embeddings)
 export HF_HUB_OFFLINE=1
 
-[ -f "$OUT/dact-base/config.json" ] || dact train "${COMMON[@]}" --epochs 1 --eval-steps 500 \
+[ -f "$OUT/dact-base/config.json" ] || dact train "${COMMON[@]}" --epochs 1 --eval-steps 500 --reference-epochs 0 \
   --ponder-penalty 0.01 --layer-loss-weight 0.5 --halting-bias-init 2 --output-dir "$OUT/dact-base"
 for tau in $TAUS; do
   [ -f "$OUT/dact-tau$tau/config.json" ] || dact train "${COMMON[@]}" --init-from "$OUT/dact-base" \

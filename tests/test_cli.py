@@ -35,6 +35,9 @@ def test_train_eval_predict(tmp_path, tiny_backbone, tiny_task, capsys):
     assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()
     record = json.loads((out / "training_config.json").read_text())
     assert record["train_config"]["ponder_penalty"] == 0.05
+    # the default recipe: a full-depth reference first, DACT-BERT started from its encoder
+    reference = json.loads((out / "reference" / "config.json").read_text())
+    assert reference["model_type"] == "bert" and record["train_config"]["backbone"] == str(out / "reference")
     assert "validation accuracy" in capsys.readouterr().out
 
     evaluation = tmp_path / "eval"
