@@ -376,11 +376,21 @@ def survival_html(trace: TokenTrace, layer: int) -> str:
 
 # ---- data-set views (take the trace table written by dact_core.evaluate) ----
 
-def exit_histogram_figure(traces: pd.DataFrame, num_layers: int) -> go.Figure:
-    """Histogram of exit layers with the accuracy at each exit layer on a second axis."""
+def exit_histogram_figure(traces: pd.DataFrame, num_layers: int, highlight=None) -> go.Figure:
+    """Histogram of exit layers with the accuracy at each exit layer on a second axis. `highlight` (index
+    labels of `traces`, e.g. the rows a table shows): their share of each bar is drawn dark over it.
+    A drag across one or more bars selects them (a box selection)."""
     counts = traces["exit_layer"].value_counts().reindex(range(1, num_layers + 1), fill_value=0)
-    fig = go.Figure(go.Bar(x=counts.index, y=counts.values, name="examples", marker_color="#1f77b4",
-                           customdata=counts.index, text=counts.values, textposition="outside", cliponaxis=False))
+    linked = highlight is not None and len(highlight) < len(traces)
+    fig = go.Figure(go.Bar(x=counts.index, y=counts.values, name="all examples" if linked else "examples",
+                           marker_color="#9ecae1" if linked else "#1f77b4", customdata=counts.index,
+                           text=counts.values, textposition="outside", cliponaxis=False))
+    if linked:
+        picked = traces.loc[traces.index.isin(highlight), "exit_layer"]
+        part = picked.value_counts().reindex(range(1, num_layers + 1), fill_value=0)
+        fig.add_bar(x=part.index, y=part.values, name="in the table", marker_color="#08519c", customdata=part.index,
+                    hovertemplate="%{y} in the table<extra></extra>")
+        fig.update_layout(barmode="overlay")
     fig = _layout(fig, "Where examples halt (exit layer)", "examples", num_layers,
                   [0, 1.18 * max(1, int(counts.max()))])  # room above the tallest bar for its count
     if "correct" in traces:
@@ -389,7 +399,7 @@ def exit_histogram_figure(traces: pd.DataFrame, num_layers: int) -> go.Figure:
                         line=dict(color="#2ca02c", width=3))
         fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.05],
                                       tickformat=".0%", dtick=0.25))
-    fig.update_layout(clickmode="event+select", margin=dict(l=60, r=60, t=60, b=90))
+    fig.update_layout(clickmode="event+select", dragmode="select", margin=dict(l=60, r=60, t=60, b=90))
     return fig
 
 
@@ -409,14 +419,23 @@ def accuracy_by_exit_figure(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def exit_scatter_figure(traces: pd.DataFrame, num_layers: int, x: str = "num_tokens") -> go.Figure:
-    """Exit layer against length or confidence, one point per example (jittered), wrong answers in red."""
+def exit_scatter_figure(traces: pd.DataFrame, num_layers: int, x: str = "num_tokens", highlight=None) -> go.Figure:
+    """Exit layer against length or confidence, one point per example (jittered), wrong answers in red.
+    `highlight` (index labels of `traces`, e.g. the rows picked in a table): ringed in black."""
     rng = np.random.default_rng(0)
     y = traces["exit_layer"].to_numpy() + rng.uniform(-0.25, 0.25, len(traces))
     colors = np.where(traces["correct"].to_numpy(), "#1f77b4", "#d62728") if "correct" in traces else "#1f77b4"
     fig = go.Figure(go.Scattergl(x=traces[x], y=y, mode="markers", marker=dict(size=6, color=colors, opacity=0.5),
                                  customdata=np.asarray(traces.index), text=traces.get("text"),
-                                 hovertemplate="%{text}<extra></extra>", name="examples"))
+                                 hovertemplate="%{text}<extra></extra>", name="examples", showlegend=False))
+    if highlight is not None and len(highlight):
+        ringed = np.flatnonzero(traces.index.isin(highlight))  # positions, to reuse the same jitter
+        fig.add_scattergl(x=traces[x].to_numpy()[ringed], y=y[ringed], mode="markers", name="picked in the table",
+                          marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(color="#111", width=2)),
+                          customdata=np.asarray(traces.index)[ringed], text=traces.get("text", pd.Series(
+                              [""] * len(traces), index=traces.index)).to_numpy()[ringed],
+                          hovertemplate="%{text}<extra></extra>")
+        fig.update_layout(legend=dict(orientation="h", y=-0.25))
     titles = {"num_tokens": "length (word pieces)", "confidence": "confidence at the exit"}
     fig.update_layout(title=f"Exit layer against {titles.get(x, x)} (red: wrong)", font=FONT,
                       template="plotly_white", height=380, margin=dict(l=60, r=20, t=60, b=60),

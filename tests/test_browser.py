@@ -166,3 +166,51 @@ def test_inspect_page_renders_charts_in_chromium(server, browser):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def _figure_data(page, index: int) -> list[dict]:
+    return page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{index}]._fullData"
+                         ".map(t => ({name: t.name, x: Array.from(t.x || []), y: Array.from(t.y || [])}))")
+
+
+def test_data_set_views_are_linked_both_ways(server, browser):
+    """A drag across histogram bars picks several exits; the table then holds those rows and the histogram shades
+    them; rows picked in the table are ringed in the scatter."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    _open(page, f"{server}/dataset")
+    bars = _figure_data(page, 0)[0]
+    filled = [i for i, count in enumerate(bars["y"]) if count > 0]
+    assert len(filled) >= 2, bars  # the demo set through the tiny model exits at two layers or more
+    points = page.locator(".js-plotly-plot").first.locator(".barlayer .trace").first.locator(".point")
+
+    def bar_center(i: int) -> tuple[float, float]:  # plotly's drag layer lies over the bars: act on the spot
+        bar = points.nth(i).bounding_box()
+        return bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] - 3
+
+    (x0, y0), (x1, _) = bar_center(filled[0]), bar_center(filled[1])
+    page.mouse.move(x0 - 5, y0)  # a drag across two bars picks both
+    page.mouse.down()
+    page.mouse.move(x1 + 5, y0 - 8, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    chosen = ", ".join(str(int(bars["x"][i])) for i in filled[:2])
+    assert page.get_by_text(f"Exit layers selected in the histogram: {chosen}").count() == 1
+    # a filter narrows the table; the histogram shades the table's rows inside each bar
+    page.get_by_text("Wrong only").click()
+    page.wait_for_timeout(300)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_timeout(800)
+    shaded = [t for t in _figure_data(page, 0) if t["name"] == "in the table"]
+    assert shaded and 0 < sum(shaded[0]["y"]) < sum(bars["y"])
+    assert all(part <= whole for part, whole in zip(shaded[0]["y"], bars["y"]))
+
+    table = page.locator("[data-testid=stDataFrame]").last
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 52)  # the first data row's selection cell
+    page.wait_for_timeout(300)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    rings = [t for t in _figure_data(page, 2) if t["name"] == "picked in the table"]
+    assert rings and len(rings[0]["x"]) == 1
+    page.screenshot(path=str(SCREENSHOT.parent / "dataset-linked-1600x1000.png"), full_page=True)

@@ -87,6 +87,16 @@ def test_dataset_and_sweep_figures():
     hist = charts.exit_histogram_figure(traces, 4)
     assert list(hist.data[0].x) == [1, 2, 3, 4] and sum(hist.data[0].y) == 50
     assert hist.layout.yaxis2.title.text == "accuracy" and hist.layout.yaxis.title.text == "examples"
+    # linked views: the table's rows shade each bar; rows picked in the table are ringed in the scatter
+    wrong = traces.index[~traces.correct]
+    linked = charts.exit_histogram_figure(traces, 4, highlight=wrong)
+    shaded = next(t for t in linked.data if t.name == "in the table")
+    assert list(shaded.y) == [int((~traces.correct & (traces.exit_layer == k)).sum()) for k in range(1, 5)]
+    assert all(part <= whole for part, whole in zip(shaded.y, linked.data[0].y))
+    traces["num_tokens"] = rng.integers(3, 40, 50)
+    scatter = charts.exit_scatter_figure(traces, 4, highlight=traces.index[[3, 7]])
+    rings = next(t for t in scatter.data if t.name == "picked in the table")
+    assert list(rings.customdata) == [3, 7] and list(rings.y) == [scatter.data[0].y[3], scatter.data[0].y[7]]
     breakdown = charts.layers_breakdown_figure(traces, 4)
     assert {"all", "class bad", "class good", "correct", "wrong"} == set(breakdown.data[0].x)
     curves = charts.mean_curves_figure(traces, 4, "halting_prob")

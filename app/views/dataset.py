@@ -115,23 +115,14 @@ if "agrees_with_full_depth" in traces:
 if "confidence" in traces:
     cols[4].metric("Mean confidence", f"{traces.confidence.mean():.2f}")
 
-left, right = st.columns(2)
-with left:
-    hist = charts.exit_histogram_figure(traces, n_layers)
-    event = st.plotly_chart(hist, key="ds_hist", on_select="rerun", selection_mode=("points",), width="stretch")
-if "correct" in traces:
-    with right:
-        fig = charts.accuracy_by_exit_figure(explore.accuracy_by_exit(traces, n_layers))
-        st.plotly_chart(fig, key="ds_acc_by_exit", width="stretch")
-left, right = st.columns(2)
-with left:
-    axis = st.radio("Scatter against", ["num_tokens", "confidence"], horizontal=True, key="ds_scatter_x",
-                    format_func={"num_tokens": "length", "confidence": "confidence"}.get)
-    scatter = charts.exit_scatter_figure(traces, n_layers, axis)
-    picked_points = st.plotly_chart(scatter, key="ds_scatter", on_select="rerun", selection_mode=("box", "lasso"),
-                                    width="stretch")
-with right:
-    st.plotly_chart(charts.layers_breakdown_figure(traces, n_layers), key="ds_breakdown", width="stretch")
+# The charts sit above the table but are drawn after it, so that they can show what the table shows:
+# each selection (histogram bars, scatter box, table rows) is read from the previous run's widget state.
+charts_area = st.container()
+
+
+def _selected(key: str, part: str) -> list:
+    return (st.session_state.get(key) or {}).get("selection", {}).get(part, [])
+
 
 st.subheader("Examples")
 f = st.columns([1, 1, 2, 2, 2])
@@ -142,13 +133,13 @@ classes = f[2].multiselect("Class", sorted(traces[class_column].astype(str).uniq
 layers = f[3].slider("Exit layer", 1, n_layers, (1, n_layers), key="ds_layers")
 max_len = int(traces.num_tokens.max())
 lengths = f[4].slider("Length (word pieces)", 1, max(2, max_len), (1, max(2, max_len)), key="ds_lengths")
-selected_layers = sorted({int(p["x"]) for p in (event.selection.points if event else []) if "x" in p})
+selected_layers = sorted({int(p["x"]) for p in _selected("ds_hist", "points") if "x" in p})
 shown = explore.filter_traces(traces, wrong_only, differ_only, classes, layers, lengths)
 if selected_layers:
     shown = shown[shown.exit_layer.isin(selected_layers)]
     st.caption(f"Exit layers selected in the histogram: {', '.join(map(str, selected_layers))} "
-               "(shift-click adds a bar; double-click clears).")
-box = [p.get("customdata") for p in (picked_points.selection.points if picked_points else [])]
+               "(drag across one or more bars to pick them; double-click clears).")
+box = [p.get("customdata") for p in _selected("ds_scatter", "points")]
 if box:
     shown = shown[shown.index.isin([b for b in box if b is not None])]
     st.caption(f"{len(box)} examples selected in the scatter.")
@@ -157,11 +148,32 @@ page_size = 100
 pages = max(1, (len(table) + page_size - 1) // page_size)
 page = st.number_input(f"Page (of {pages}; {len(table):,} rows)", 1, pages, 1, key="ds_page") if pages > 1 else 1
 view = table.iloc[(page - 1) * page_size : page * page_size]
-picked = st.dataframe(view, key="ds_table", on_select="rerun", selection_mode="single-row", width="stretch",
+picked = st.dataframe(view, key="ds_table", on_select="rerun", selection_mode="multi-row", width="stretch",
                       hide_index=True)
-rows = picked.selection.rows if picked else []
-if rows and "Text" in view:
-    text = view.iloc[rows[0]]["Text"]
+st.caption("Pick rows to ring them in the scatter; the histogram shades what the table holds.")
+picked_labels = view.index[[r for r in picked.selection.rows if r < len(view)]] if picked else view.index[:0]
+
+with charts_area:
+    left, right = st.columns(2)
+    with left:
+        hist = charts.exit_histogram_figure(traces, n_layers, highlight=shown.index)
+        st.plotly_chart(hist, key="ds_hist", on_select="rerun", selection_mode=("points", "box"), width="stretch")
+    if "correct" in traces:
+        with right:
+            fig = charts.accuracy_by_exit_figure(explore.accuracy_by_exit(traces, n_layers))
+            st.plotly_chart(fig, key="ds_acc_by_exit", width="stretch")
+    left, right = st.columns(2)
+    with left:
+        axis = st.radio("Scatter against", ["num_tokens", "confidence"], horizontal=True, key="ds_scatter_x",
+                        format_func={"num_tokens": "length", "confidence": "confidence"}.get)
+        scatter = charts.exit_scatter_figure(traces, n_layers, axis, highlight=picked_labels)
+        st.plotly_chart(scatter, key="ds_scatter", on_select="rerun", selection_mode=("box", "lasso"),
+                        width="stretch")
+    with right:
+        st.plotly_chart(charts.layers_breakdown_figure(traces, n_layers), key="ds_breakdown", width="stretch")
+
+if len(picked_labels) and "Text" in view:
+    text = view.loc[picked_labels[-1], "Text"]
     st.write("Selected:", text)
     if st.button("Open in Inspect", key="ds_open"):
         st.session_state["open_text"] = text
