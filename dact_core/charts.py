@@ -329,22 +329,42 @@ def _token_label(token: str) -> str:
     return token[2:] if token.startswith("##") else token
 
 
-def token_survival_figure(trace: TokenTrace) -> go.Figure:
-    """One square per (layer, input token): dark where the layer still runs on the token, pale where it was removed."""
-    layers, positions = np.meshgrid(np.arange(1, trace.num_layers + 1), np.arange(len(trace.tokens)), indexing="ij")
-    fig = go.Figure()
-    for name, mask, color in (("kept", trace.kept, KEPT_COLOR), ("removed", ~trace.kept, REMOVED_COLOR)):
-        fig.add_scatter(
-            x=positions[mask], y=layers[mask], mode="markers", name=name,
-            marker={"symbol": "square", "size": 14, "color": color, "line": {"color": "#999", "width": 0.5}},
-            text=[trace.tokens[t] for t in positions[mask]],
-            hovertemplate="layer %{y}: %{text}<extra>" + name + "</extra>",
-        )
-    fig = _layout(fig, f"{trace.method}: the tokens each layer runs on", "layer", trace.num_layers)
-    fig.update_xaxes(title=None, tickvals=list(range(len(trace.tokens))),
-                     ticktext=[_token_label(t) for t in trace.tokens], tickangle=-60, range=None, dtick=None)
-    fig.update_yaxes(dtick=1, range=[trace.num_layers + 0.5, 0.5])  # layer 1 on top, as the text flows down
-    fig.update_layout(height=300 + 12 * trace.num_layers, legend={"orientation": "h", "y": 1.12})
+TOKENS_PER_ROW = 32  # the grid wraps after this many tokens, so that each keeps a readable width
+
+
+def token_survival_figure(trace: TokenTrace, tokens_per_row: int = TOKENS_PER_ROW) -> go.Figure:
+    """One square per (layer, input token): dark where the layer still runs on the token, pale where it was removed.
+
+    Long inputs wrap: tokens 1-32 in the first band, 33-64 in the next, ... (128 tokens make four bands),
+    every band as wide per token as the first, layer 1 on top of each."""
+    from plotly.subplots import make_subplots
+
+    n_tokens, n_layers = len(trace.tokens), trace.num_layers
+    bands = max(1, -(-n_tokens // tokens_per_row))
+    band_px, gap_px = 22 * n_layers + 10, 100  # a band's squares; room below it for its tilted token labels
+    area_px = bands * band_px + (bands - 1) * gap_px
+    fig = make_subplots(rows=bands, cols=1, vertical_spacing=gap_px / area_px if bands > 1 else 0.0)
+    for band in range(bands):
+        lo, hi = band * tokens_per_row, min(n_tokens, (band + 1) * tokens_per_row)
+        layers, positions = np.meshgrid(np.arange(1, n_layers + 1), np.arange(lo, hi), indexing="ij")
+        for name, mask, color in (("kept", trace.kept, KEPT_COLOR), ("removed", ~trace.kept, REMOVED_COLOR)):
+            part = mask[:, lo:hi]  # (N, hi - lo)
+            fig.add_scatter(
+                x=positions[part], y=layers[part], mode="markers", name=name, legendgroup=name, showlegend=band == 0,
+                marker={"symbol": "square", "size": 14, "color": color, "line": {"color": "#999", "width": 0.5}},
+                text=[trace.tokens[t] for t in positions[part]],
+                hovertemplate="layer %{y}: %{text}<extra>" + name + "</extra>", row=band + 1, col=1,
+            )
+        fig.update_xaxes(tickvals=list(range(lo, hi)), ticktext=[_token_label(t) for t in trace.tokens[lo:hi]],
+                         tickangle=-60, range=[lo - 0.5, lo + tokens_per_row - 0.5] if bands > 1 else None,
+                         row=band + 1, col=1)
+        fig.update_yaxes(title="layer", dtick=1, range=[n_layers + 0.5, 0.5], row=band + 1, col=1)
+    title = f"{trace.method}: the tokens each layer runs on" + (f" ({n_tokens} tokens, {tokens_per_row} a row)"
+                                                                 if bands > 1 else "")
+    fig.update_layout(title=title, font=FONT, template="plotly_white", margin=dict(l=60, r=20, t=90, b=100),
+                      height=area_px + 190, legend={"orientation": "h", "y": 1.0,
+                                                                            "yanchor": "bottom", "x": 1,
+                                                                            "xanchor": "right"})
     return fig
 
 

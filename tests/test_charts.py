@@ -1,5 +1,7 @@
 """Chart builders are plain functions of traces: testable without Streamlit or a browser."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,6 +143,13 @@ def test_token_survival_charts():
     assert len(kept.x) == 12 and len(removed.x) == 3 and set(removed.y) == {2, 3}
     assert list(fig.layout.xaxis.ticktext) == ["[CLS]", "<b>bold</b>", "film", "s", "[SEP]"]
     assert "removed,1,2" in charts.figure_csv(fig).replace("\r", "")
+    # a long input wraps into bands of 32 tokens, each token as wide as in the first band
+    long = dataclasses.replace(trace, tokens=["[CLS]", *[f"w{i}" for i in range(126)], "[SEP]"],
+                               kept=np.ones((3, 128), bool))
+    wrapped = charts.token_survival_figure(long)
+    axes = [wrapped.layout[f"xaxis{i if i > 1 else ''}"] for i in range(1, 5)]
+    assert [len(a.tickvals) for a in axes] == [32] * 4 and list(axes[3].range) == [95.5, 127.5]
+    assert sum(len(t.x) for t in wrapped.data) == 3 * 128
     bars = charts.tokens_per_layer_figure(trace)
     assert list(bars.data[0].y) == [5, 4, 3]
     assert trace.compute_share == pytest.approx(12 / 15)
