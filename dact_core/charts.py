@@ -396,10 +396,10 @@ def survival_html(trace: TokenTrace, layer: int) -> str:
 
 # ---- data-set views (take the trace table written by dact_core.evaluate) ----
 
-def exit_histogram_figure(traces: pd.DataFrame, num_layers: int, highlight=None) -> go.Figure:
+def exit_histogram_figure(traces: pd.DataFrame, num_layers: int, highlight=None, selected_layers=()) -> go.Figure:
     """Histogram of exit layers with the accuracy at each exit layer on a second axis. `highlight` (index
     labels of `traces`, e.g. the rows a table shows): their share of each bar is drawn dark over it.
-    A drag across one or more bars selects them (a box selection)."""
+    `selected_layers`: bars drawn as selected (the others faded)."""
     counts = traces["exit_layer"].value_counts().reindex(range(1, num_layers + 1), fill_value=0)
     linked = highlight is not None and len(highlight) < len(traces)
     fig = go.Figure(go.Bar(x=counts.index, y=counts.values, name="all examples" if linked else "examples",
@@ -411,6 +411,8 @@ def exit_histogram_figure(traces: pd.DataFrame, num_layers: int, highlight=None)
         fig.add_bar(x=part.index, y=part.values, name="in the table", marker_color="#08519c", customdata=part.index,
                     hovertemplate="%{y} in the table<extra></extra>")
         fig.update_layout(barmode="overlay")
+    if len(selected_layers):
+        fig.update_traces(selectedpoints=[k - 1 for k in selected_layers], selector=dict(type="bar"))
     fig = _layout(fig, "Where examples halt (exit layer)", "examples", num_layers,
                   [0, 1.18 * max(1, int(counts.max()))])  # room above the tallest bar for its count
     if "correct" in traces:
@@ -419,7 +421,7 @@ def exit_histogram_figure(traces: pd.DataFrame, num_layers: int, highlight=None)
                         line=dict(color="#2ca02c", width=3))
         fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.05],
                                       tickformat=".0%", dtick=0.25))
-    fig.update_layout(clickmode="event+select", dragmode="select", margin=dict(l=60, r=60, t=60, b=90))
+    fig.update_layout(clickmode="event+select", margin=dict(l=60, r=60, t=60, b=90))
     return fig
 
 

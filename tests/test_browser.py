@@ -174,8 +174,8 @@ def _figure_data(page, index: int) -> list[dict]:
 
 
 def test_data_set_views_are_linked_both_ways(server, browser):
-    """A drag across histogram bars picks several exits; the table then holds those rows and the histogram shades
-    them; rows picked in the table are ringed in the scatter."""
+    """Shift-click adds a histogram bar to the selection; the table then holds those exits and the histogram shades
+    the table's rows; rows picked in the table are ringed in the scatter."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     _open(page, f"{server}/dataset")
     bars = _figure_data(page, 0)[0]
@@ -183,19 +183,29 @@ def test_data_set_views_are_linked_both_ways(server, browser):
     assert len(filled) >= 2, bars  # the demo set through the tiny model exits at two layers or more
     points = page.locator(".js-plotly-plot").first.locator(".barlayer .trace").first.locator(".point")
 
-    def bar_center(i: int) -> tuple[float, float]:  # plotly's drag layer lies over the bars: act on the spot
+    def click_bar(i: int, modifiers=None) -> None:  # plotly's drag layer lies over the bars: click the spot
         bar = points.nth(i).bounding_box()
-        return bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] - 3
+        page.mouse.move(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] - 3)
+        for key in modifiers or []:
+            page.keyboard.down(key)
+        page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] - 3)
+        for key in modifiers or []:
+            page.keyboard.up(key)
+        page.wait_for_timeout(300)
+        page.wait_for_selector(IDLE, timeout=60_000)
 
-    (x0, y0), (x1, _) = bar_center(filled[0]), bar_center(filled[1])
-    page.mouse.move(x0 - 5, y0)  # a drag across two bars picks both
-    page.mouse.down()
-    page.mouse.move(x1 + 5, y0 - 8, steps=8)
-    page.mouse.up()
+    click_bar(filled[0])
+    first = str(int(bars["x"][filled[0]]))
+    assert page.get_by_text(f"Exit layers selected in the histogram: {first} (").count() == 1
+    click_bar(filled[1], modifiers=["Shift"])
+    chosen = ", ".join(str(int(bars["x"][i])) for i in filled[:2])
+    assert page.get_by_text(f"Exit layers selected in the histogram: {chosen} (").count() == 1
+    box = points.nth(filled[0]).bounding_box()
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] - 3)  # a double-click clears
     page.wait_for_timeout(300)
     page.wait_for_selector(IDLE, timeout=60_000)
-    chosen = ", ".join(str(int(bars["x"][i])) for i in filled[:2])
-    assert page.get_by_text(f"Exit layers selected in the histogram: {chosen}").count() == 1
+    assert page.get_by_text("Exit layers selected in the histogram").count() == 0
+
     # a filter narrows the table; the histogram shades the table's rows inside each bar
     page.get_by_text("Wrong only").click()
     page.wait_for_timeout(300)

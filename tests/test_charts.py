@@ -95,6 +95,8 @@ def test_dataset_and_sweep_figures():
     shaded = next(t for t in linked.data if t.name == "in the table")
     assert list(shaded.y) == [int((~traces.correct & (traces.exit_layer == k)).sum()) for k in range(1, 5)]
     assert all(part <= whole for part, whole in zip(shaded.y, linked.data[0].y))
+    picked = charts.exit_histogram_figure(traces, 4, highlight=wrong, selected_layers=[2, 4])
+    assert [list(t.selectedpoints) for t in picked.data if t.type == "bar"] == [[1, 3], [1, 3]]
     traces["num_tokens"] = rng.integers(3, 40, 50)
     scatter = charts.exit_scatter_figure(traces, 4, highlight=traces.index[[3, 7]])
     rings = next(t for t in scatter.data if t.name == "picked in the table")

@@ -124,6 +124,19 @@ def _selected(key: str, part: str) -> list:
     return (st.session_state.get(key) or {}).get("selection", {}).get(part, [])
 
 
+def _picked_bars() -> list[int]:
+    """Exit layers picked in the histogram: a click (shift or not) adds a bar, a double-click clears.
+
+    The page keeps the set itself: the chart is redrawn after every pick (it shades the table's rows),
+    and a redrawn plotly chart forgets its own selection, so its shift-click would start a new one."""
+    event = sorted({int(p["x"]) for p in _selected("ds_hist", "points") if "x" in p})
+    if event != st.session_state.get("ds_hist_event"):
+        st.session_state["ds_hist_event"] = event
+        picked = set(st.session_state.get("ds_hist_picked", [])) | set(event) if event else set()
+        st.session_state["ds_hist_picked"] = sorted(picked)
+    return st.session_state.get("ds_hist_picked", [])
+
+
 st.subheader("Examples")
 f = st.columns([1, 1, 2, 2, 2])
 wrong_only = f[0].toggle("Wrong only", key="ds_wrong", disabled="correct" not in traces)
@@ -133,12 +146,12 @@ classes = f[2].multiselect("Class", sorted(traces[class_column].astype(str).uniq
 layers = f[3].slider("Exit layer", 1, n_layers, (1, n_layers), key="ds_layers")
 max_len = int(traces.num_tokens.max())
 lengths = f[4].slider("Length (word pieces)", 1, max(2, max_len), (1, max(2, max_len)), key="ds_lengths")
-selected_layers = sorted({int(p["x"]) for p in _selected("ds_hist", "points") if "x" in p})
+selected_layers = _picked_bars()
 shown = explore.filter_traces(traces, wrong_only, differ_only, classes, layers, lengths)
 if selected_layers:
     shown = shown[shown.exit_layer.isin(selected_layers)]
     st.caption(f"Exit layers selected in the histogram: {', '.join(map(str, selected_layers))} "
-               "(drag across one or more bars to pick them; double-click clears).")
+               "(click or shift-click adds a bar; double-click clears).")
 box = [p.get("customdata") for p in _selected("ds_scatter", "points")]
 if box:
     shown = shown[shown.index.isin([b for b in box if b is not None])]
@@ -156,8 +169,8 @@ picked_labels = view.index[[r for r in picked.selection.rows if r < len(view)]] 
 with charts_area:
     left, right = st.columns(2)
     with left:
-        hist = charts.exit_histogram_figure(traces, n_layers, highlight=shown.index)
-        st.plotly_chart(hist, key="ds_hist", on_select="rerun", selection_mode=("points", "box"), width="stretch")
+        hist = charts.exit_histogram_figure(traces, n_layers, highlight=shown.index, selected_layers=selected_layers)
+        st.plotly_chart(hist, key="ds_hist", on_select="rerun", selection_mode=("points",), width="stretch")
     if "correct" in traces:
         with right:
             fig = charts.accuracy_by_exit_figure(explore.accuracy_by_exit(traces, n_layers))
