@@ -54,9 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--output-dir", required=True)
     tr.add_argument("--backbone", default=None, help="BERT checkpoint name or path (default: packaged MiniLM)")
     defaults = {f.name: f.default for f in fields(TrainConfig)}
+    helps = {
+        "reference_epochs": "dact: first fine-tune a full-depth reference for this many epochs (kept in "
+        "OUTPUT_DIR/reference) and start DACT-BERT from its encoder; 0 starts from the backbone (default: %(default)s)",
+        "ponder_penalty": "dact: tau, the accuracy / depth trade-off (default: %(default)s)",
+        "layer_loss_weight": "dact: weight of every layer's own cross-entropy, added to the paper's loss "
+        "(default: %(default)s)",
+        "eval_steps": "validate and keep the best checkpoint every this many steps; 0: once per epoch "
+        "(default: %(default)s)",
+    }
     for name in TRAIN_NUMBERS:
         kind = int if name in ("seed", "max_length", "max_steps", "batch_size", "eval_steps", "dact_hidden_size") else float
-        tr.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name])
+        tr.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name], help=helps.get(name))
     tr.add_argument("--pooling", choices=["mean", "cls"], default=defaults["pooling"])
     tr.add_argument("--label-names", default=None, help="comma-separated names of integer labels 0..C-1")
     tr.add_argument(
