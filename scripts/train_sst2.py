@@ -1,4 +1,4 @@
-"""Train every SST-2 model behind the shipped default and the SST-2 bench, with the project's own command.
+"""Train three seeds of the default recipe on SST-2 and the models compared with it, with `dact train`.
 
   1. Full-depth references with the default recipe (3 epochs, word embeddings trained), three seeds;
      and, for seed 42, other reference settings (learning rate, frozen embeddings) judged on validation.

@@ -7,4 +7,4 @@ OUT=${OUT:-runs/sst2}
 export HF_HUB_OFFLINE=1
 [ -f "$OUT/multi-exit/config.json" ] || dact train --data "${DATA:-../shared/data/sst2/train.tsv}" \
   --label-names negative,positive --validation-fraction 0.05 --seed 42 --method multi-exit --epochs 1.3 \
-  --eval-steps 500 --output-dir "$OUT/multi-exit"
+  --eval-steps 500 --freeze-word-embeddings --output-dir "$OUT/multi-exit"

@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE=1
   --ponder-penalty 0.01 --layer-loss-weight 0.5 --halting-bias-init 2 --output-dir "$OUT/dact-base"
 for tau in $TAUS; do
   [ -f "$OUT/dact-tau$tau/config.json" ] || dact train "${COMMON[@]}" --init-from "$OUT/dact-base" \
-    --epochs 0.3 --ponder-penalty "$tau" --layer-loss-weight 0.5 --output-dir "$OUT/dact-tau$tau"
+    --epochs 0.3 --eval-steps 0 --ponder-penalty "$tau" --layer-loss-weight 0.5 --output-dir "$OUT/dact-tau$tau"
 done
 [ -f "$OUT/reference/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 1.3 \
   --eval-steps 500 --output-dir "$OUT/reference"

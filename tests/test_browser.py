@@ -174,8 +174,8 @@ def _figure_data(page, index: int) -> list[dict]:
 
 
 def test_data_set_views_are_linked_both_ways(server, browser):
-    """Shift-click adds a histogram bar to the selection; the table then holds those exits and the histogram shades
-    the table's rows; rows picked in the table are ringed in the scatter."""
+    """Shift-click adds a histogram bar to the selection and a filter keeps it; the table then holds those exits and
+    the histogram shades the table's rows; rows picked in the table are ringed in the scatter; a button clears."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     _open(page, f"{server}/dataset")
     bars = _figure_data(page, 0)[0]
@@ -200,17 +200,13 @@ def test_data_set_views_are_linked_both_ways(server, browser):
     click_bar(filled[1], modifiers=["Shift"])
     chosen = ", ".join(str(int(bars["x"][i])) for i in filled[:2])
     assert page.get_by_text(f"Exit layers selected in the histogram: {chosen} (").count() == 1
-    box = points.nth(filled[0]).bounding_box()
-    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] - 3)  # a double-click clears
-    page.wait_for_timeout(300)
-    page.wait_for_selector(IDLE, timeout=60_000)
-    assert page.get_by_text("Exit layers selected in the histogram").count() == 0
 
-    # a filter narrows the table; the histogram shades the table's rows inside each bar
+    # a filter narrows the table; the picked bars stay, and the histogram shades the table's rows in each bar
     page.get_by_text("Wrong only").click()
     page.wait_for_timeout(300)
     page.wait_for_selector(IDLE, timeout=60_000)
     page.wait_for_timeout(800)
+    assert page.get_by_text(f"Exit layers selected in the histogram: {chosen} (").count() == 1
     shaded = [t for t in _figure_data(page, 0) if t["name"] == "in the table"]
     assert shaded and 0 < sum(shaded[0]["y"]) < sum(bars["y"])
     assert all(part <= whole for part, whole in zip(shaded[0]["y"], bars["y"]))
@@ -223,4 +219,9 @@ def test_data_set_views_are_linked_both_ways(server, browser):
     page.wait_for_selector(IDLE, timeout=60_000)
     rings = [t for t in _figure_data(page, 2) if t["name"] == "picked in the table"]
     assert rings and len(rings[0]["x"]) == 1
+    assert page.get_by_text(f"Exit layers selected in the histogram: {chosen} (").count() == 1
     page.screenshot(path=str(SCREENSHOT.parent / "dataset-linked-1600x1000.png"), full_page=True)
+    page.get_by_role("button", name="Clear the bars").click()
+    page.wait_for_timeout(300)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    assert page.get_by_text("Exit layers selected in the histogram").count() == 0

@@ -125,14 +125,17 @@ def _selected(key: str, part: str) -> list:
 
 
 def _picked_bars() -> list[int]:
-    """Exit layers picked in the histogram: a click (shift or not) adds a bar, a double-click clears.
+    """Exit layers picked in the histogram: a click (shift or not) adds a bar, a click on a picked bar
+    takes it out, the button below clears them.
 
     The page keeps the set itself: the chart is redrawn after every pick (it shades the table's rows),
-    and a redrawn plotly chart forgets its own selection, so its shift-click would start a new one."""
+    and a redrawn plotly chart forgets its own selection (its shift-click would start a new one, and
+    its selection comes back empty after any other change, which must not clear the picked bars)."""
     event = sorted({int(p["x"]) for p in _selected("ds_hist", "points") if "x" in p})
     if event != st.session_state.get("ds_hist_event"):
         st.session_state["ds_hist_event"] = event
-        picked = set(st.session_state.get("ds_hist_picked", [])) | set(event) if event else set()
+        picked = set(st.session_state.get("ds_hist_picked", []))
+        picked = picked ^ set(event) if len(event) == 1 else picked | set(event)
         st.session_state["ds_hist_picked"] = sorted(picked)
     return st.session_state.get("ds_hist_picked", [])
 
@@ -150,18 +153,24 @@ selected_layers = _picked_bars()
 shown = explore.filter_traces(traces, wrong_only, differ_only, classes, layers, lengths)
 if selected_layers:
     shown = shown[shown.exit_layer.isin(selected_layers)]
-    st.caption(f"Exit layers selected in the histogram: {', '.join(map(str, selected_layers))} "
-               "(click or shift-click adds a bar; double-click clears).")
+    c1, c2 = st.columns([4, 1])
+    c1.caption(f"Exit layers selected in the histogram: {', '.join(map(str, selected_layers))} "
+               "(a click adds a bar; a click on a picked bar takes it out).")
+    if c2.button("Clear the bars", key="ds_hist_clear"):
+        st.session_state["ds_hist_picked"] = []
+        st.rerun()
 box = [p.get("customdata") for p in _selected("ds_scatter", "points")]
 if box:
     shown = shown[shown.index.isin([b for b in box if b is not None])]
-    st.caption(f"{len(box)} examples selected in the scatter.")
+    st.caption(f"{len(set(box))} examples selected in the scatter.")
 table = state.explorer_table(shown)
 page_size = 100
 pages = max(1, (len(table) + page_size - 1) // page_size)
 page = st.number_input(f"Page (of {pages}; {len(table):,} rows)", 1, pages, 1, key="ds_page") if pages > 1 else 1
 view = table.iloc[(page - 1) * page_size : page * page_size]
-picked = st.dataframe(view, key="ds_table", on_select="rerun", selection_mode="multi-row", width="stretch",
+# the key follows the rows shown: a row picked on one page or under one filter never stands for another row
+view_key = f"ds_table_{page}_{hash(tuple(view.index))}"
+picked = st.dataframe(view, key=view_key, on_select="rerun", selection_mode="multi-row", width="stretch",
                       hide_index=True)
 st.caption("Pick rows to ring them in the scatter; the histogram shades what the table holds.")
 picked_labels = view.index[[r for r in picked.selection.rows if r < len(view)]] if picked else view.index[:0]
