@@ -1,8 +1,8 @@
 """Where a model's batch-1 time goes, next to the full-depth reference: torch.profiler on the CPU.
 
 Runs each model's own inference (`methods.infer`) on the same sentences one at a time, the two in
-turn on each sentence under one profiler, and prints milliseconds per call by kind of work: the encoder's matrix products, attention,
-layer norms and activations, and everything else (the method's own small operations: pooling,
+turn on each sentence under one profiler, and prints milliseconds per call by kind of work: the
+encoder's matrix products, attention, layer norms and activations, and everything else (the method's own small operations: pooling,
 halting units and the bound for DACT-BERT; contribution predictors, softmax and token gathering for
 AdapLeR). Profiling adds its own overhead: compare the rows, not the totals with `dact bench`.
 

@@ -38,7 +38,7 @@ CURVE_TAUS = ("0.05", "0.2")
 def run_all(jobs: list[tuple[str, list[str]]], args) -> None:
     """Run `dact train` for each (folder, arguments), `args.jobs` at a time; a failed run is reported, not fatal."""
     common = ["--data", str(Path(args.data) / "train.tsv"), "--label-names", "negative,positive",
-              "--validation-fraction", "0.05", "--eval-steps", "500"]
+              "--validation-fraction", "0.05"]
 
     def one(job):
         name, extra = job

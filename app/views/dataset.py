@@ -173,7 +173,7 @@ view_key = f"ds_table_{page}_{hash(tuple(view.index))}"
 picked = st.dataframe(view, key=view_key, on_select="rerun", selection_mode="multi-row", width="stretch",
                       hide_index=True)
 st.caption("Pick rows to ring them in the scatter; the histogram shades what the table holds.")
-picked_labels = view.index[[r for r in picked.selection.rows if r < len(view)]] if picked else view.index[:0]
+picked_labels = view.index[picked.selection.rows] if picked else view.index[:0]
 
 with charts_area:
     left, right = st.columns(2)
