@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--init-from", default=None,
                     help="adapler / token-gates: the fine-tuned reference to start from; dact, multi-exit, reference: "
-                    "a trained model of the same method to train further")
+                    "a trained model of the same method to train further; dact from a multi-exit model: DACT's "
+                    "halting units trained on its frozen exits and encoder (the rest stays as it is)")
     tr.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
     tr.add_argument(
         "--freeze-word-embeddings", action="store_true",

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+from transformers import (AutoTokenizer, BertConfig, DataCollatorWithPadding, Trainer, TrainerCallback,
+                          TrainingArguments)
 
 from .data import load_task, tokenize, train_validation_split
 from .loading import load_model, new_model, resolve_backbone
@@ -55,7 +56,8 @@ class TrainConfig:
     pooling: str = "mean"
     layer_loss_weight: float = 0.5
     method: str = "dact"  # "dact", "reference" (plain full-depth classifier), "multi-exit", "adapler", "token-gates"
-    init_from: str | None = None  # adapler/token-gates: the reference to start from; others: a model to train further
+    init_from: str | None = None  # adapler/token-gates: the reference to start from; others: a model to train
+    #   further; dact from a multi-exit model: halting units trained on its frozen exits (`dact_on_frozen_exits`)
     # token methods (AdapLeR, trainable token gates)
     knob_learning_rate: float = 0.02  # AdapLeR thresholds eta, token gate parameters
     kl_weight: float = 0.1  # AdapLeR gamma
@@ -144,6 +146,8 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
         return new_model(cfg.method, cfg.init_from if family.starts_from == "reference" else cfg.backbone, **settings)
     # train further a model of the same method (e.g. one DACT-BERT base, then one run per ponder penalty)
     model, _ = load_model(cfg.init_from, device="cpu")
+    if cfg.method == "dact" and family_of(model).model_type == "multi-exit-bert":
+        return dact_on_frozen_exits(model, settings)
     if family_of(model) is not family:
         raise ValueError(f"--init-from {cfg.init_from} is a {family_of(model).display} model, not {family.display}")
     if model.config.num_labels != len(label_names):
@@ -151,6 +155,28 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
     if cfg.method == "dact":
         for key in ("ponder_penalty", "layer_loss_weight"):
             setattr(model.config, key, settings[key])
+    return model.float()
+
+
+def dact_on_frozen_exits(multi_exit, settings: dict):
+    """DACT-BERT whose y_n are a trained multi-exit model's exits, frozen with its encoder: only the halting
+    units learn. Against DeeBERT and PABEE on the same exits, this separates DACT's halting rule from the
+    training of the exits."""
+    from .models import DactBertConfig, DactBertForSequenceClassification
+
+    if multi_exit.config.num_labels != settings["num_labels"]:
+        raise ValueError(f"the multi-exit model has {multi_exit.config.num_labels} labels, the data has "
+                         f"{settings['num_labels']}")
+    base = {k: v for k, v in multi_exit.config.to_dict().items() if k in BertConfig().to_dict()}
+    # no dropout: the frozen exits should answer in training as they do at inference
+    config = DactBertConfig(**{**base, **settings, "pooling": multi_exit.config.pooling, "answer_head": "linear",
+                               "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0})
+    model = DactBertForSequenceClassification(config)
+    model.bert.load_state_dict(multi_exit.bert.state_dict())
+    for dact, exit_head in zip(model.dact, multi_exit.exits):
+        dact.answer.load_state_dict(exit_head.state_dict())
+    for param in [*model.bert.parameters(), *(p for dact in model.dact for p in dact.answer.parameters())]:
+        param.requires_grad_(False)
     return model.float()
 
 

@@ -5,6 +5,7 @@
   2. From each seed's reference: DACT-BERT with the default recipe (`dact train`'s second stage: tau
      0.1, per-layer loss 0.5, one epoch) and the multi-exit model (one epoch: the same budget); for
      seed 42 also DACT-BERT at other ponder penalties, for the accuracy/depth curve.
+  3. DACT-BERT's halting units trained on each multi-exit model's frozen exits (`--init-from`).
 
 `dact train --data train.tsv --label-names negative,positive --validation-fraction 0.05` runs both stages
 of the default in one command; here the stages run apart so that one reference serves every model
@@ -84,6 +85,9 @@ def main() -> None:
         if seed == SEEDS[0]:
             jobs += [(f"dact-tau{tau}-s{seed}", [*stage2, "--ponder-penalty", tau]) for tau in CURVE_TAUS]
     run_all(jobs, args)
+    # DACT's halting units on each multi-exit model's frozen exits: the halting rule apart from the exits' training
+    run_all([(f"dact-on-exits-s{seed}", ["--init-from", str(Path(args.out) / f"multi-exit-s{seed}"), "--seed", str(seed)])
+             for seed in SEEDS], args)
     for folder in sorted(Path(args.out).glob("*-s4?")):
         print(f"{folder.name}: validation accuracy {validation_accuracy(folder)}", flush=True)
 

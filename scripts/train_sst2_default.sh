@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Trains the shipped SST-2 default with the project's own commands: a full-depth reference (3 epochs, word
 # embeddings trained), then DACT-BERT started from the reference's encoder (one epoch, tau 0.1, per-layer
-# loss 0.5), then the compact copy in assets/. About 90 minutes on a 2-core CPU.
+# loss 0.5), then the compact copy in assets/. About 90 minutes on a 2-core CPU. Then the controlled comparison:
+# a multi-exit model from the same reference with the same one-epoch budget (static / DeeBERT / PABEE), and
+# DACT-BERT's halting units trained on its frozen exits (about 25 more minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/sst2/train.tsv}
@@ -16,3 +18,8 @@ export HF_HUB_OFFLINE=1
   --output-dir "$OUT/dact-fromref-tau0.1"
 dact export --model "$OUT/dact-fromref-tau0.1" --output-dir assets/models/dact-sst2 --no-shared-weights --overwrite
 dact eval --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/default-dev" --overwrite
+
+[ -f "$OUT/multi-exit-fromref/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/reference-3ep" \
+  --reference-epochs 0 --method multi-exit --epochs 1 --output-dir "$OUT/multi-exit-fromref"
+[ -f "$OUT/dact-on-exits/config.json" ] || dact train "${COMMON[@]}" --init-from "$OUT/multi-exit-fromref" \
+  --output-dir "$OUT/dact-on-exits"

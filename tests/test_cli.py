@@ -59,6 +59,24 @@ def test_train_eval_predict(tmp_path, tiny_backbone, tiny_task, capsys):
     assert "<- exit" in printed and "prediction:" in printed and "paper bound" in printed
 
 
+def test_dact_trained_on_a_multi_exit_models_frozen_exits(tmp_path, tiny_backbone, tiny_task):
+    common = ["--data", str(tiny_task), "--max-steps", "4", "--batch-size", "16", "--eval-steps", "4",
+              "--label-names", "negative,positive"]
+    multi = tmp_path / "multi"
+    assert main(["train", *common, "--backbone", str(tiny_backbone), "--method", "multi-exit",
+                 "--output-dir", str(multi)]) == 0
+    out = tmp_path / "dact-on-exits"
+    assert main(["train", *common, "--init-from", str(multi), "--output-dir", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == "dact-bert" and config["answer_head"] == "linear"
+    assert not (out / "reference").exists()  # no reference stage: the encoder is the multi-exit model's
+    from safetensors.torch import load_file
+    trained, start = load_file(out / "model.safetensors"), load_file(multi / "model.safetensors")
+    for n in range(4):  # the exits and the encoder did not move
+        assert (trained[f"dact.{n}.answer.weight"] == start[f"exits.{n}.weight"]).all()
+    assert (trained["bert.encoder.layer.0.output.dense.weight"] == start["bert.encoder.layer.0.output.dense.weight"]).all()
+
+
 def test_errors_are_reported_not_raised(tmp_path, capsys):
     bad = tmp_path / "bad.tsv"
     bad.write_text("words\tlabel\nhello\t1\n")

@@ -72,6 +72,28 @@ def test_batch_equals_single_runs(bound):
             torch.testing.assert_close(single.probs[0], batched.probs[i], rtol=1e-5, atol=1e-5)
 
 
+def test_single_example_halting_trace_is_the_full_trace_bit_for_bit():
+    """Batch size 1 keeps the recurrence in Python floats: the same numbers as the full-depth path's tensors."""
+    seen = set()
+    for seed in range(4):
+        model, (ids, mask) = tiny_model(seed, num_labels=3, num_layers=4), random_batch(seed, 6)
+        for i in range(6):
+            n = int(mask[i].sum())
+            x = dict(input_ids=ids[i : i + 1, :n], attention_mask=mask[i : i + 1, :n])
+            with torch.no_grad():
+                full, halted = model(**x), model(**x, halt_early=True)
+            k = int(halted.exit_layer)
+            seen.add(k)
+            assert k == int(full.exit_layer)
+            for name in ("layer_probs", "halting_probs", "remaining_probs", "acc_probs"):
+                assert torch.equal(getattr(halted, name)[:, :k], getattr(full, name)[:, :k]), name
+                assert getattr(halted, name).dtype == getattr(full, name).dtype
+                assert torch.isnan(getattr(halted, name)[:, k:]).all()
+            assert torch.equal(halted.probs, full.acc_probs[:, k - 1])
+            torch.testing.assert_close(halted.ponder_cost, full.remaining_probs[:, :k].sum(1))
+    assert len(seen) > 1  # early exits and later ones
+
+
 def test_manual_layer_loop_reproduces_bert_model():
     model = tiny_model(3)
     bert = BertModel(BertConfig(**{k: v for k, v in model.config.to_dict().items() if k in BertConfig.__dataclass_fields__}), add_pooling_layer=False)

@@ -79,3 +79,27 @@ def test_bad_settings_are_refused():
         MultiExitBertConfig(exit_rule="vote")
     with pytest.raises(Exception, match="exit_layer"):
         MultiExitBertConfig(num_hidden_layers=4, exit_layer=7)
+
+
+def test_dact_halting_units_on_frozen_exits():
+    """DACT-BERT built on a multi-exit model: its y_n are the exits' answers, and only the halting units learn."""
+    from dact_core.train import dact_on_frozen_exits
+
+    multi = tiny_multi_exit(5, num_labels=3, num_layers=4)
+    model = dact_on_frozen_exits(multi, dict(num_labels=3, ponder_penalty=0.1, halting_bias_init=2.0,
+                                             dact_hidden_size=None, pooling="mean", layer_loss_weight=0.5))
+    assert model.config.answer_head == "linear"
+    ids, mask = random_batch(5, 10)
+    with torch.no_grad():
+        exits, dact = multi(ids, mask), model.eval()(ids, mask)
+    torch.testing.assert_close(dact.layer_probs, exits.layer_logits.softmax(-1))
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {f"dact.{n}.{part}.{w}" for n in range(4) for part in ("dense", "halting")
+                         for w in ("weight", "bias")}
+    model.train()(ids, mask, labels=torch.arange(10) % 3).loss.backward()
+    assert all(p.grad is not None for name, p in model.named_parameters() if name in trainable)
+    with torch.no_grad():  # the guarantee holds as for any DACT-BERT
+        assert torch.equal(model.eval()(ids, mask, halt_early=True).prediction, dact.prediction)
+    model.train()
+    with torch.no_grad():  # no dropout in the frozen part: training sees the exits' inference answers
+        torch.testing.assert_close(model(ids, mask).layer_probs, dact.layer_probs)

@@ -25,8 +25,11 @@ from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
 
-from ...halting import BOUNDS, accumulate, accumulate_step, exit_layers_from_trace, should_halt
+from ...halting import (BOUNDS, accumulate, accumulate_step, accumulate_step_one, exit_layers_from_trace, should_halt,
+                        should_halt_one)
 from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, pooling_weights, trim_padding
+
+ANSWER_HEADS = ("mlp", "linear")
 
 
 @strict
@@ -44,6 +47,9 @@ class DactBertConfig(BertConfig):
         anything lower halts earlier and no longer guarantees it.
     layer_loss_weight: weight of an optional auxiliary loss, the mean cross-entropy of every
         layer's own answer y_n (0 = the paper's loss, where y_n learns only through a_N).
+    answer_head: "mlp" (the paper: y_n from the module's hidden layer, like h_n) or "linear" (y_n read
+        straight off the pooled vector: the shape of a multi-exit model's exits, so DACT's halting units
+        can be trained on a multi-exit model's frozen exits; see `dact train --init-from`).
     """
 
     model_type = "dact-bert"
@@ -55,9 +61,12 @@ class DactBertConfig(BertConfig):
     halting_bound: str = "tight"
     halting_relaxation: float = 1.0
     layer_loss_weight: float = 0.0
+    answer_head: str = "mlp"
 
     def validate_dact_settings(self):
         check_pooling(self.pooling)
+        if self.answer_head not in ANSWER_HEADS:
+            raise ValueError(f"answer_head must be one of {ANSWER_HEADS}, got {self.answer_head!r}")
         if self.halting_bound not in BOUNDS:
             raise ValueError(f"halting_bound must be one of {BOUNDS}, got {self.halting_bound!r}")
         if not 0.0 <= self.halting_relaxation <= 1.0:
@@ -118,18 +127,20 @@ class HaltingUnit(nn.Linear):
 
 
 class DactModule(nn.Module):
-    """After layer n: z = ReLU(W1 x + b1);  y_n = softmax(Wy z + by);  h_n = sigmoid(wh z + bh)."""
+    """After layer n: z = ReLU(W1 x + b1);  y_n = softmax(Wy z + by);  h_n = sigmoid(wh z + bh).
+    With answer_head "linear": y_n = softmax(Wy x + by), from the pooled vector x itself."""
 
     def __init__(self, config: DactBertConfig):
         super().__init__()
         width = config.dact_hidden_size or config.hidden_size // 2
+        self.answer_from_pooled = config.answer_head == "linear"
         self.dense = nn.Linear(config.hidden_size, width)
-        self.answer = nn.Linear(width, config.num_labels)
+        self.answer = nn.Linear(config.hidden_size if self.answer_from_pooled else width, config.num_labels)
         self.halting = HaltingUnit(width, 1)
 
     def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = F.relu(self.dense(pooled))  # (B, W)
-        layer_prob = self.answer(z).softmax(dim=-1)  # (B, C)
+        layer_prob = self.answer(pooled if self.answer_from_pooled else z).softmax(dim=-1)  # (B, C)
         halting_prob = torch.sigmoid(self.halting(z)).squeeze(-1)  # (B,)
         return layer_prob, halting_prob
 
@@ -207,10 +218,12 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
     ) -> DactBertOutput:
         """Run layer by layer; after each, rows whose bound holds are frozen and leave the batch.
 
-        Per-layer work is kept to a few kernels (it is most of the overhead at batch size 1): the
-        per-layer quantities are collected in lists and laid out as (B, N, ...) once at the end.
+        Per-layer work is kept to a few kernels: the per-layer quantities are collected in lists and laid out
+        as (B, N, ...) once at the end. A single example takes `_halting_forward_one`.
         """
         batch, num_layers, num_classes = hidden.shape[0], self.num_layers, self.config.num_labels
+        if batch == 1:
+            return self._halting_forward_one(hidden, attention_mask, bound, relaxation)
         probs = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (B, C)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)  # (B,)
         records = []  # per layer: (rows or None when every row ran, y_n, h_n, a_n, p_n)
@@ -258,6 +271,44 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         return DactBertOutput.of(probs, exit_layer, layer_probs, halting_probs, remaining_probs, acc_probs, ponder_cost,
                                  hidden.dtype)
 
+    def _halting_forward_one(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, bound: str, relaxation: float
+    ) -> DactBertOutput:
+        """The halting path for one example: the same layers and DACT modules, with the recurrence and the bound in
+        Python floats (float64, the tensor path's operations in its order). At batch size 1 every tensor operation
+        costs its dispatch whatever its size, and the tensor bookkeeping was most of the time beyond the layers."""
+        num_layers, dtype = self.num_layers, hidden.dtype
+        acc_prob, remaining_prob = [0.0] * self.config.num_labels, 1.0  # a_0, p_0
+        layer_probs, halting_probs, acc_probs, remaining_probs = [], [], [], []  # per executed layer
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        weights = pooling_weights(attention_mask, dtype)  # (1, 1, T)
+        for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
+            hidden = layer(hidden, mask)  # (1, T, H)
+            layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (1, C), (1,)
+            layer_probs.append(layer_prob.tolist()[0])  # y_n: float32 values, exact as Python floats
+            halting_probs.append(halting_prob.item())
+            acc_prob, remaining_prob = accumulate_step_one(acc_prob, remaining_prob, layer_probs[-1], halting_probs[-1])
+            acc_probs.append(acc_prob)
+            remaining_probs.append(remaining_prob)
+            if should_halt_one(acc_prob, remaining_prob, n + 1, num_layers, bound, relaxation):
+                break
+
+        skipped = num_layers - len(layer_probs)  # layers never run: NaN, as in the batched path
+        nan_probs, device = [float("nan")] * len(acc_prob), hidden.device
+
+        def tensor(values, dtype=torch.float64):
+            return torch.tensor(values, dtype=dtype, device=device)
+
+        return DactBertOutput.of(
+            probs=tensor([acc_prob]),  # (1, C)
+            exit_layer=tensor([num_layers - skipped], torch.int64),  # (1,)
+            layer_probs=tensor([layer_probs + [nan_probs] * skipped], dtype),  # (1, N, C)
+            halting_probs=tensor([halting_probs + nan_probs[:1] * skipped], dtype),  # (1, N)
+            remaining_probs=tensor([remaining_probs + nan_probs[:1] * skipped]),  # (1, N)
+            acc_probs=tensor([acc_probs + [nan_probs] * skipped]),  # (1, N, C)
+            ponder_cost=tensor([sum(remaining_probs)]),  # (1,)
+            dtype=dtype,
+        )
 
 def _write_rows(target: torch.Tensor, rows: torch.Tensor | None, value) -> None:
     """target[rows] = value, where rows None means every row."""
