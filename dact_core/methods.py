@@ -48,13 +48,19 @@ class Method:
     points: Callable[[object], list[tuple[str, dict]]]  # config -> [(setting label, per-call inference arguments)]
 
 
+def _dact_setting(config) -> str:
+    """tau, and whether the answers are a multi-exit model's frozen exits (only the halting units trained)."""
+    frozen_exits = getattr(config, "answer_head", "mlp") == "linear"
+    return f"tau={config.ponder_penalty:g}" + (", on frozen exits" if frozen_exits else "")
+
+
 FAMILIES = {
     f.model_type: f
     for f in (
         Family("bert", "reference", "reference", "plain", "transformers:BertForSequenceClassification", "backbone",
                lambda c: "full depth"),
         Family("dact-bert", "dact", "DACT-BERT", "depth", "dact_core.models:DactBertForSequenceClassification",
-               "backbone", lambda c: f"tau={c.ponder_penalty:g}"),
+               "backbone", lambda c: _dact_setting(c)),
         Family("multi-exit-bert", "multi-exit", "multi-exit", "depth",
                "dact_core.models:MultiExitBertForSequenceClassification", "backbone", lambda c: "exit rule"),
         Family("adapler-bert", "adapler", "AdapLeR", "tokens", "dact_core.models:AdaplerBertForSequenceClassification",
@@ -71,7 +77,7 @@ METHODS = {
     for m in (
         Method("reference", "bert", "none", lambda c: [("full depth", {})]),
         Method("DACT-BERT", "dact-bert", "ponder penalty tau (trained)",
-               lambda c: [(f"tau={c.ponder_penalty:g}", {"halting_bound": "tight", "halting_relaxation": 1.0})]),
+               lambda c: [(_dact_setting(c), {"halting_bound": "tight", "halting_relaxation": 1.0})]),
         Method("static", "multi-exit-bert", "exit layer k",
                lambda c: [(f"k={k}", {"exit_rule": "static", "exit_layer": k})
                           for k in range(1, c.num_hidden_layers + 1)]),
