@@ -542,7 +542,8 @@ def sweep_figure(results: dict) -> go.Figure:
 
 
 METHOD_COLORS = {"reference": "#444444", "DACT-BERT": "#1f77b4", "DeeBERT": "#ff7f0e", "PABEE": "#2ca02c",
-                 "static": "#7f7f7f", "AdapLeR": "#9467bd", "token gates": "#8c564b"}
+                 "static": "#7f7f7f", "AdapLeR": "#9467bd", "token gates": "#8c564b",
+                 "DACT-BERT on frozen exits": "#17becf"}
 
 
 TOKEN_METHODS = ("AdapLeR", "token gates")

@@ -46,12 +46,20 @@ class Method:
     family: str  # model_type
     knob: str  # what moves along the curve
     points: Callable[[object], list[tuple[str, dict]]]  # config -> [(setting label, per-call inference arguments)]
+    applies: Callable[[object], bool] = lambda config: True  # which of the family's trained models give this curve
+
+
+def _on_frozen_exits(config) -> bool:
+    """DACT-BERT whose answers are a multi-exit model's frozen exits (only its halting units were trained)."""
+    return getattr(config, "answer_head", "mlp") == "linear"
 
 
 def _dact_setting(config) -> str:
-    """tau, and whether the answers are a multi-exit model's frozen exits (only the halting units trained)."""
-    frozen_exits = getattr(config, "answer_head", "mlp") == "linear"
-    return f"tau={config.ponder_penalty:g}" + (", on frozen exits" if frozen_exits else "")
+    return f"tau={config.ponder_penalty:g}" + (", on frozen exits" if _on_frozen_exits(config) else "")
+
+
+def _dact_points(config) -> list[tuple[str, dict]]:
+    return [(f"tau={config.ponder_penalty:g}", {"halting_bound": "tight", "halting_relaxation": 1.0})]
 
 
 FAMILIES = {
@@ -76,8 +84,10 @@ METHODS = {
     m.name: m
     for m in (
         Method("reference", "bert", "none", lambda c: [("full depth", {})]),
-        Method("DACT-BERT", "dact-bert", "ponder penalty tau (trained)",
-               lambda c: [(_dact_setting(c), {"halting_bound": "tight", "halting_relaxation": 1.0})]),
+        Method("DACT-BERT", "dact-bert", "ponder penalty tau (trained)", _dact_points,
+               applies=lambda c: not _on_frozen_exits(c)),
+        Method("DACT-BERT on frozen exits", "dact-bert", "ponder penalty tau (halting units trained)", _dact_points,
+               applies=_on_frozen_exits),
         Method("static", "multi-exit-bert", "exit layer k",
                lambda c: [(f"k={k}", {"exit_rule": "static", "exit_layer": k})
                           for k in range(1, c.num_hidden_layers + 1)]),
@@ -102,8 +112,8 @@ def family_of(model_or_config) -> Family:
 
 def methods_of(model_or_config) -> list[Method]:
     """The benchmark methods a trained model provides (the reference for any plain classifier)."""
-    family = family_of(model_or_config)
-    return [m for m in METHODS.values() if m.family == family.model_type]
+    family, config = family_of(model_or_config), getattr(model_or_config, "config", model_or_config)
+    return [m for m in METHODS.values() if m.family == family.model_type and m.applies(config)]
 
 
 def infer(model, inputs: dict, **setting):

@@ -7,7 +7,7 @@ import math
 import shlex
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +167,8 @@ def dact_on_frozen_exits(multi_exit, settings: dict):
     if multi_exit.config.num_labels != settings["num_labels"]:
         raise ValueError(f"the multi-exit model has {multi_exit.config.num_labels} labels, the data has "
                          f"{settings['num_labels']}")
-    base = {k: v for k, v in multi_exit.config.to_dict().items() if k in BertConfig().to_dict()}
+    bert_fields = {f.name for f in fields(BertConfig)}  # BERT's own settings, not the model type
+    base = {k: v for k, v in multi_exit.config.to_dict().items() if k in bert_fields}
     # no dropout: the frozen exits should answer in training as they do at inference
     config = DactBertConfig(**{**base, **settings, "pooling": multi_exit.config.pooling, "answer_head": "linear",
                                "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0})

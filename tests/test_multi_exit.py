@@ -103,3 +103,6 @@ def test_dact_halting_units_on_frozen_exits():
     model.train()
     with torch.no_grad():  # no dropout in the frozen part: training sees the exits' inference answers
         torch.testing.assert_close(model(ids, mask).layer_probs, dact.layer_probs)
+    from dact_core.methods import methods_of  # its own curve in the bench, apart from DACT-BERT trained whole
+    assert [m.name for m in methods_of(model)] == ["DACT-BERT on frozen exits"]
+    assert [m.name for m in methods_of(tiny_multi_exit(0))] == ["static", "DeeBERT", "PABEE"]
