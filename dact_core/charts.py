@@ -386,8 +386,7 @@ def tokens_per_layer_figure(trace: TokenTrace) -> go.Figure:
     counts = trace.tokens_per_layer
     fig = go.Figure(go.Bar(x=layers, y=counts, name="tokens kept", marker_color=KEPT_COLOR,
                            text=[str(int(c)) for c in counts], textposition="outside"))
-    fig.add_hline(y=len(trace.tokens), line_dash="dash", line_color="#444",
-                  annotation_text=f"full length {len(trace.tokens)}")
+    _line_across(fig, f"full length {len(trace.tokens)}", y=len(trace.tokens))
     return _layout(fig, "Tokens each layer runs on", "tokens", trace.num_layers, [0, 1.15 * len(trace.tokens)])
 
 
@@ -537,6 +536,8 @@ def sweep_figure(results: dict) -> go.Figure:
     values = [100 * p["accuracy"] for p in results.get("dact", [])] + ([100 * ref["accuracy"]] if ref else [])
     y_range = [min(values) - 0.8, max(values) + 0.8] if values else None  # room for the labels
     fig = _layout(fig, results.get("title", "Accuracy against compute"), "accuracy (%)", num_layers, y_range)
+    # also written to PNG outside the app (scripts/sst2_sweep.py), where Streamlit's theme does not apply
+    fig.update_layout(template="plotly_white")
     fig.update_xaxes(title="average executed layers", range=[0.5, num_layers + 0.5])
     return fig
 

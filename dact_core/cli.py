@@ -76,8 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--init-from", default=None,
                     help="adapler / token-gates: the fine-tuned reference to start from; dact, multi-exit, reference: "
-                    "a trained model of the same method to train further; dact from a multi-exit model: DACT's "
-                    "halting units trained on its frozen exits and encoder (the rest stays as it is)")
+                    "a trained model of the same method to train further; dact from a multi-exit model: DACT-BERT "
+                    "whose answers are its exits, with the exits and the encoder frozen: only the DACT modules' hidden "
+                    "layer and halting unit learn (--pooling, --layer-loss-weight, --learning-rate and "
+                    "--freeze-word-embeddings then have no effect)")
     tr.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
     tr.add_argument(
         "--freeze-word-embeddings", action="store_true",

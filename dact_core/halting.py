@@ -1,8 +1,8 @@
 """The DACT recurrence and the halting bounds (methods.md §1.2 and §1.4).
 
 Pure functions. The model's halting path, the exit layers read off a full-depth trace
-(evaluation, the inspector, the app) and the margins shown per layer all call `halting_margin`,
-so every answer to "when does an example halt" comes from that one formula.
+(evaluation, the inspector, the app) and the margins shown per layer all compute the bound with
+`_margin`, so every answer to "when does an example halt" comes from that one formula.
 
 The recurrence runs in float64: the bounds compare quantities that can sit within float32
 rounding of each other, and the guarantee "halted prediction == full-depth prediction" should
@@ -12,7 +12,9 @@ not hinge on the last bit. The cost is negligible (B x C numbers per layer).
 Python floats (also float64), for the halting path at batch size 1: there each tensor operation
 costs its dispatch (several microseconds) whatever its size, and the tensor step and test are
 about twenty of them per layer. Both do the tensor path's operations in its order (the bound through
-the shared `_margin`), so a single example halts after the same layer either way.
+the shared `_margin`): on one example they give its numbers bit for bit (tests/test_halting.py). Over
+many rows torch's vectorised pow may differ from the C library's in the last bit, far below any margin
+that decides a halt.
 """
 
 from __future__ import annotations
@@ -125,8 +127,8 @@ def should_halt(
 
 
 def _power(base: float, exponent: float) -> float:
-    """base ** exponent as torch computes it for a tensor and a number: products for the exponents 2 and 3 (as
-    torch does), the C library's pow otherwise (as both torch and Python do)."""
+    """base ** exponent as torch computes it for a one-element tensor and a number: products for the exponents 2
+    and 3 and a square root for 0.5 (torch's special cases), the C library's pow otherwise (torch's scalar loop)."""
     if exponent == 2:
         return base * base
     if exponent == 3:
@@ -146,6 +148,8 @@ def should_halt_one(
     relaxation: float = 1.0,
 ) -> bool:
     """`should_halt` for one example in Python floats (a_n as a list of C floats, p_n a float)."""
+    if bound not in BOUNDS:
+        raise ValueError(f"unknown halting bound {bound!r}; expected one of {BOUNDS}")
     if layer >= num_layers:
         return True
     runner_up, top = sorted(acc_prob)[-2:]

@@ -54,10 +54,6 @@ def _on_frozen_exits(config) -> bool:
     return getattr(config, "answer_head", "mlp") == "linear"
 
 
-def _dact_setting(config) -> str:
-    return f"tau={config.ponder_penalty:g}" + (", on frozen exits" if _on_frozen_exits(config) else "")
-
-
 def _dact_points(config) -> list[tuple[str, dict]]:
     return [(f"tau={config.ponder_penalty:g}", {"halting_bound": "tight", "halting_relaxation": 1.0})]
 
@@ -68,7 +64,7 @@ FAMILIES = {
         Family("bert", "reference", "reference", "plain", "transformers:BertForSequenceClassification", "backbone",
                lambda c: "full depth"),
         Family("dact-bert", "dact", "DACT-BERT", "depth", "dact_core.models:DactBertForSequenceClassification",
-               "backbone", lambda c: _dact_setting(c)),
+               "backbone", lambda c: f"tau={c.ponder_penalty:g}"),
         Family("multi-exit-bert", "multi-exit", "multi-exit", "depth",
                "dact_core.models:MultiExitBertForSequenceClassification", "backbone", lambda c: "exit rule"),
         Family("adapler-bert", "adapler", "AdapLeR", "tokens", "dact_core.models:AdaplerBertForSequenceClassification",

@@ -155,7 +155,25 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
     if cfg.method == "dact":
         for key in ("ponder_penalty", "layer_loss_weight"):
             setattr(model.config, key, settings[key])
+        if model.config.answer_head == "linear":  # on frozen exits: what was frozen stays frozen
+            _check_label_names(model, label_names, cfg.init_from)
+            model.config.layer_loss_weight = 0.0
+            _train_halting_units_only(model)
     return model.float()
+
+
+def _check_label_names(model, label_names: list[str], source: str) -> None:
+    """The data's labels must be the trained answers' labels, in the same order."""
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if names != list(label_names):
+        raise ValueError(f"{source} answers {names}; the data's labels are {list(label_names)} "
+                         "(they must be the same names in the same order)")
+
+
+def _train_halting_units_only(model) -> None:
+    """Freeze the encoder and the answers (y_n); the DACT modules' hidden layer and halting unit learn."""
+    for param in [*model.bert.parameters(), *(p for dact in model.dact for p in dact.answer.parameters())]:
+        param.requires_grad_(False)
 
 
 def dact_on_frozen_exits(multi_exit, settings: dict):
@@ -164,20 +182,20 @@ def dact_on_frozen_exits(multi_exit, settings: dict):
     training of the exits."""
     from .models import DactBertConfig, DactBertForSequenceClassification
 
-    if multi_exit.config.num_labels != settings["num_labels"]:
-        raise ValueError(f"the multi-exit model has {multi_exit.config.num_labels} labels, the data has "
-                         f"{settings['num_labels']}")
+    label_names = [settings["id2label"][i] for i in range(settings["num_labels"])]
+    _check_label_names(multi_exit, label_names, "the multi-exit model")
     bert_fields = {f.name for f in fields(BertConfig)}  # BERT's own settings, not the model type
     base = {k: v for k, v in multi_exit.config.to_dict().items() if k in bert_fields}
-    # no dropout: the frozen exits should answer in training as they do at inference
+    # no dropout: the frozen exits should answer in training as they do at inference; no per-layer loss: the
+    # answers it would train are frozen
     config = DactBertConfig(**{**base, **settings, "pooling": multi_exit.config.pooling, "answer_head": "linear",
-                               "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0})
+                               "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
+                               "layer_loss_weight": 0.0})
     model = DactBertForSequenceClassification(config)
     model.bert.load_state_dict(multi_exit.bert.state_dict())
     for dact, exit_head in zip(model.dact, multi_exit.exits):
         dact.answer.load_state_dict(exit_head.state_dict())
-    for param in [*model.bert.parameters(), *(p for dact in model.dact for p in dact.answer.parameters())]:
-        param.requires_grad_(False)
+    _train_halting_units_only(model)
     return model.float()
 
 

@@ -86,7 +86,8 @@ def main() -> None:
             jobs += [(f"dact-tau{tau}-s{seed}", [*stage2, "--ponder-penalty", tau]) for tau in CURVE_TAUS]
     run_all(jobs, args)
     # DACT's halting units on each multi-exit model's frozen exits: the halting rule apart from the exits' training
-    run_all([(f"dact-on-exits-s{seed}", ["--init-from", str(Path(args.out) / f"multi-exit-s{seed}"), "--seed", str(seed)])
+    run_all([(f"dact-on-exits-s{seed}",
+              ["--init-from", str(Path(args.out) / f"multi-exit-s{seed}"), "--seed", str(seed)])
              for seed in SEEDS], args)
     for folder in sorted(Path(args.out).glob("*-s4?")):
         print(f"{folder.name}: validation accuracy {validation_accuracy(folder)}", flush=True)

@@ -3,7 +3,7 @@
 # embeddings trained), then DACT-BERT started from the reference's encoder (one epoch, tau 0.1, per-layer
 # loss 0.5), then the compact copy in assets/. About 90 minutes on a 2-core CPU. Then the controlled comparison:
 # a multi-exit model from the same reference with the same one-epoch budget (static / DeeBERT / PABEE), and
-# DACT-BERT's halting units trained on its frozen exits (about 25 more minutes).
+# DACT-BERT's halting units trained on its frozen exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/sst2/train.tsv}

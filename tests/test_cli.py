@@ -74,7 +74,14 @@ def test_dact_trained_on_a_multi_exit_models_frozen_exits(tmp_path, tiny_backbon
     trained, start = load_file(out / "model.safetensors"), load_file(multi / "model.safetensors")
     for n in range(4):  # the exits and the encoder did not move
         assert (trained[f"dact.{n}.answer.weight"] == start[f"exits.{n}.weight"]).all()
-    assert (trained["bert.encoder.layer.0.output.dense.weight"] == start["bert.encoder.layer.0.output.dense.weight"]).all()
+    layer = "bert.encoder.layer.0.output.dense.weight"
+    assert (trained[layer] == start[layer]).all()
+    # trained further, what was frozen stays frozen; labels in another order are refused
+    again = tmp_path / "again"
+    assert main(["train", *common, "--init-from", str(out), "--output-dir", str(again)]) == 0
+    assert (load_file(again / "model.safetensors")["dact.0.answer.weight"] == start["exits.0.weight"]).all()
+    swapped = [arg if arg != "negative,positive" else "positive,negative" for arg in common]
+    assert main(["train", *swapped, "--init-from", str(multi), "--output-dir", str(tmp_path / "swapped")]) == 2
 
 
 def test_errors_are_reported_not_raised(tmp_path, capsys):

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from dact_core.halting import (accumulate, accumulate_step, accumulate_step_one, exit_layers_from_trace, halting_margin,
                                layer_weights, should_halt, should_halt_one)
+from dact_core.halting import _margin  # the bound's arithmetic, shared by both paths
 
 
 def random_trace(seed: int, batch: int, layers: int, classes: int, sharp: float = 8.0):
@@ -124,7 +125,9 @@ def test_single_example_steps_in_python_floats_match_the_tensor_path_bit_for_bit
         acc, rem = accumulate_step(acc, rem, y[:, n], h[:, n])
         acc_one, rem_one = accumulate_step_one(acc_one, rem_one, y[0, n].tolist(), float(h[0, n]))
         assert acc[0].tolist() == acc_one and float(rem[0]) == rem_one
-        tensor_halts = bool(should_halt(acc, rem, n + 1, layers, bound, relaxation))
-        assert tensor_halts == should_halt_one(acc_one, rem_one, n + 1, layers, bound, relaxation)
-        margin = halting_margin(acc, rem, (layers - n - 1) * relaxation, bound)
-        assert (float(margin) > 0) == tensor_halts
+        assert bool(should_halt(acc, rem, n + 1, layers, bound, relaxation)) == should_halt_one(
+            acc_one, rem_one, n + 1, layers, bound, relaxation)
+        layers_left = (layers - n - 1) * relaxation
+        runner_up, top = sorted(acc_one)[-2:]
+        margin_one = _margin(top, runner_up, rem_one, layers_left, bound)
+        assert float(halting_margin(acc, rem, layers_left, bound)) == margin_one

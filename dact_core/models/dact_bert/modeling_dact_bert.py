@@ -6,7 +6,8 @@ Efficient BERT Inference" (NLP Power! workshop, ACL 2022). Formulas: ../shared/d
 One config, one module per layer, one model. Two forward paths share the same layers:
   * full depth (training, reference): every layer runs, everything stays differentiable;
   * halting (`halt_early=True`): each example stops after the first layer where the halting bound
-    holds; halted rows leave the batch, so later layers run only on the rows still going.
+    holds; halted rows leave the batch, so later layers run only on the rows still going (a single
+    example takes a loop of its own, with the recurrence in Python floats).
 
 Departure from the paper, on purpose: the vector that feeds each DACT module is configurable
 (`pooling="cls" | "mean"`). The packaged MiniLM backbone was trained with mean pooling and its
@@ -285,7 +286,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
             hidden = layer(hidden, mask)  # (1, T, H)
             layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (1, C), (1,)
-            layer_probs.append(layer_prob.tolist()[0])  # y_n: float32 values, exact as Python floats
+            layer_probs.append(layer_prob.tolist()[0])  # y_n in the model's dtype, exact as Python floats
             halting_probs.append(halting_prob.item())
             acc_prob, remaining_prob = accumulate_step_one(acc_prob, remaining_prob, layer_probs[-1], halting_probs[-1])
             acc_probs.append(acc_prob)
@@ -296,19 +297,21 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         skipped = num_layers - len(layer_probs)  # layers never run: NaN, as in the batched path
         nan_probs, device = [float("nan")] * len(acc_prob), hidden.device
 
-        def tensor(values, dtype=torch.float64):
-            return torch.tensor(values, dtype=dtype, device=device)
+        def tensor(values, kind=torch.float64):
+            return torch.tensor(values, dtype=kind, device=device)
 
+        remaining_probs = tensor([remaining_probs + nan_probs[:1] * skipped])  # (1, N)
         return DactBertOutput.of(
             probs=tensor([acc_prob]),  # (1, C)
-            exit_layer=tensor([num_layers - skipped], torch.int64),  # (1,)
+            exit_layer=tensor([len(layer_probs)], torch.int64),  # (1,)
             layer_probs=tensor([layer_probs + [nan_probs] * skipped], dtype),  # (1, N, C)
             halting_probs=tensor([halting_probs + nan_probs[:1] * skipped], dtype),  # (1, N)
-            remaining_probs=tensor([remaining_probs + nan_probs[:1] * skipped]),  # (1, N)
+            remaining_probs=remaining_probs,
             acc_probs=tensor([acc_probs + [nan_probs] * skipped]),  # (1, N, C)
-            ponder_cost=tensor([sum(remaining_probs)]),  # (1,)
+            ponder_cost=remaining_probs.nan_to_num(0.0).sum(dim=1),  # (1,) as the batched path sums it
             dtype=dtype,
         )
+
 
 def _write_rows(target: torch.Tensor, rows: torch.Tensor | None, value) -> None:
     """target[rows] = value, where rows None means every row."""
