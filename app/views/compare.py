@@ -24,7 +24,8 @@ if "points" in res:  # a `dact bench` run: every method, accuracy against comput
     points = res["points"]
     methods = list(dict.fromkeys(p["method"] for p in points if p["method"] != "reference"))
     c1, c2 = st.columns([3, 2])
-    shown = c1.multiselect("Methods", methods, default=methods, key="cmp_methods")
+    # one selection per results file: another file's picks would hide this one's methods
+    shown = c1.multiselect("Methods", methods, default=methods, key=f"cmp_methods_{name}")
     axis = c2.radio("Compute axis", list(charts.X_LABELS), horizontal=True, key="cmp_axis",
                     format_func={"avg_layers": "layers", "speedup_batch1": "speed-up b=1",
                                  "speedup_batch32": "speed-up b=32", "flops_ratio": "FLOPs"}.get)
