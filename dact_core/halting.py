@@ -19,8 +19,6 @@ that decides a halt.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 BOUNDS = ("tight", "paper")
@@ -128,12 +126,15 @@ def should_halt(
 
 def _power(base: float, exponent: float) -> float:
     """base ** exponent as torch computes it for a one-element tensor and a number: products for the exponents 2
-    and 3 and a square root for 0.5 (torch's special cases), the C library's pow otherwise (torch's scalar loop)."""
+    and 3 and its own square root for 0.5 (torch's special cases; that root is not always the correctly rounded one
+    `math.sqrt` gives, so it is asked of torch), the C library's pow otherwise (torch's scalar loop)."""
     if exponent == 2:
         return base * base
     if exponent == 3:
         return base * base * base
-    return math.sqrt(base) if exponent == 0.5 else base**exponent
+    if exponent == 0.5:
+        return float(torch.tensor(base, dtype=torch.float64).sqrt())
+    return base**exponent
 
 
 def accumulate_step_one(

@@ -147,7 +147,7 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
     # train further a model of the same method (e.g. one DACT-BERT base, then one run per ponder penalty)
     model, _ = load_model(cfg.init_from, device="cpu")
     if cfg.method == "dact" and family_of(model).model_type == "multi-exit-bert":
-        return dact_on_frozen_exits(model, settings)
+        return dact_on_frozen_exits(model, settings, label_names)
     if family_of(model) is not family:
         raise ValueError(f"--init-from {cfg.init_from} is a {family_of(model).display} model, not {family.display}")
     if model.config.num_labels != len(label_names):
@@ -176,13 +176,12 @@ def _train_halting_units_only(model) -> None:
         param.requires_grad_(False)
 
 
-def dact_on_frozen_exits(multi_exit, settings: dict):
+def dact_on_frozen_exits(multi_exit, settings: dict, label_names: list[str]):
     """DACT-BERT whose y_n are a trained multi-exit model's exits, frozen with its encoder: only the halting
     units learn. Against DeeBERT and PABEE on the same exits, this separates DACT's halting rule from the
     training of the exits."""
     from .models import DactBertConfig, DactBertForSequenceClassification
 
-    label_names = [settings["id2label"][i] for i in range(settings["num_labels"])]
     _check_label_names(multi_exit, label_names, "the multi-exit model")
     bert_fields = {f.name for f in fields(BertConfig)}  # BERT's own settings, not the model type
     base = {k: v for k, v in multi_exit.config.to_dict().items() if k in bert_fields}

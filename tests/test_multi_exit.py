@@ -87,8 +87,9 @@ def test_dact_halting_units_on_frozen_exits():
 
     multi = tiny_multi_exit(5, num_labels=3, num_layers=4)
     labels = dict(num_labels=3, id2label=multi.config.id2label, label2id=multi.config.label2id)
+    names = [multi.config.id2label[i] for i in range(3)]
     model = dact_on_frozen_exits(multi, dict(**labels, ponder_penalty=0.1, halting_bias_init=2.0,
-                                             dact_hidden_size=None, pooling="mean", layer_loss_weight=0.5))
+                                             dact_hidden_size=None, pooling="mean", layer_loss_weight=0.5), names)
     assert model.config.layer_loss_weight == 0.0  # the answers it would train are frozen
     assert model.config.answer_head == "linear"
     ids, mask = random_batch(5, 10)
