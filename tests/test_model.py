@@ -94,6 +94,26 @@ def test_single_example_halting_trace_is_the_full_trace_bit_for_bit():
     assert len(seen) > 1  # early exits and later ones
 
 
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_layer_inputs_of_one_unpadded_row_are_kept_and_equal_fresh_ones(attention):
+    from transformers.masking_utils import create_bidirectional_mask
+
+    from dact_core.models.common import pooling_weights
+
+    model = tiny_model(0, num_labels=2, num_layers=2)
+    model.config._attn_implementation = attention
+    hidden = torch.randn(1, 5, model.config.hidden_size)  # (1, T, H)
+    ones, padded = torch.ones(1, 5, dtype=torch.long), torch.tensor([[1, 1, 1, 0, 0]])
+    first, again = model.layer_inputs(hidden, ones), model.layer_inputs(hidden, ones)
+    assert first is again  # kept, not rebuilt
+    fresh = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=ones)
+    assert (first[0] is None and fresh is None) or torch.equal(first[0], fresh)
+    assert torch.equal(first[1], pooling_weights(ones, hidden.dtype))
+    mask, weights = model.layer_inputs(hidden, padded)  # padding: built for this call, never kept
+    assert mask is not None and weights[0, 0, 3:].eq(0).all()
+    assert len(model._unpadded_layer_inputs) == 1
+
+
 def test_manual_layer_loop_reproduces_bert_model():
     model = tiny_model(3)
     bert = BertModel(BertConfig(**{k: v for k, v in model.config.to_dict().items() if k in BertConfig.__dataclass_fields__}), add_pooling_layer=False)

@@ -30,6 +30,18 @@ def test_gather_tokens_keeps_order_and_pads():
     assert out[1, 0, 0] == 5
 
 
+def test_gather_tokens_of_one_row_equals_its_row_in_a_batch():
+    torch.manual_seed(0)
+    for length in (1, 2, 7, 30):
+        hidden, keep = torch.randn(1, length, 4), torch.rand(1, length) < 0.5  # (1, T, H), (1, T)
+        keep[:, 0] = True
+        one = gather_tokens(hidden, keep)
+        batched = gather_tokens(torch.cat([hidden, hidden.flip(1)]), torch.cat([keep, torch.ones_like(keep)]))
+        width = int(keep.sum())
+        for single, in_batch in zip(one, batched):
+            assert single.dtype == in_batch.dtype and torch.equal(single, in_batch[:1, :width])
+
+
 def test_adapler_soft_training_reaches_every_part():
     torch.manual_seed(0)
     model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings())).train()
@@ -94,6 +106,28 @@ def test_token_gates_training_and_removal(tmp_path):
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, use_safetensors=True).eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids, mask, halt_early=True).logits, pruned.logits)
+
+
+def test_adapler_single_example_path_is_the_batched_path_bit_for_bit():
+    torch.manual_seed(2)
+    model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings(eta_init=0.9))).eval()
+    with torch.no_grad():
+        for cp in model.predictors:
+            cp.score.weight.mul_(200)  # sharp scores, so some tokens fall under eta / n
+    ids, mask = random_batch(2, 8)
+    removed = 0
+    with torch.no_grad():
+        for i in range(8):
+            x = ids[i : i + 1, : int(mask[i].sum())]  # (1, T) without padding
+            hidden = model.bert.embeddings(input_ids=x)
+            one = model(x, halt_early=True, output_kept_tokens=True)
+            batched = model._pruning_forward(hidden, torch.ones_like(x), output_kept_tokens=True)
+            assert torch.equal(one.logits, batched.logits) and torch.equal(one.prediction, batched.prediction)
+            assert torch.equal(one.tokens_per_layer, batched.tokens_per_layer)
+            assert torch.equal(one.kept_tokens, batched.kept_tokens) and torch.equal(one.exit_layer, batched.exit_layer)
+            assert one.tokens_per_layer.dtype == batched.tokens_per_layer.dtype
+            removed += int(one.tokens_per_layer[0, -1] < x.shape[1])
+    assert removed > 0  # the rule dropped tokens, so the comparison covers the removal
 
 
 def test_significance_pins_cls_and_sinks_padding():

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import BertModel
+from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
 from transformers.utils import can_return_tuple
@@ -34,6 +35,10 @@ class LayerByLayerModel(BertPreTrainedModel):
     """
 
     accepts_loss_kwargs = False  # the Trainer must not pass num_items_in_batch
+
+    def __init__(self, config, *args, **kwargs):
+        super().__init__(config, *args, **kwargs)
+        self._unpadded_layer_inputs = {}  # (length, dtype, device, attention) -> `layer_inputs` of one unpadded row
 
     @can_return_tuple
     def forward(
@@ -71,6 +76,25 @@ class LayerByLayerModel(BertPreTrainedModel):
 
     def forward_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, labels=None, halt_early=False):
         raise NotImplementedError
+
+    def layer_inputs(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """What the layers and the pooling take for `attention_mask` (B, T): Hugging Face's attention mask
+        (`create_bidirectional_mask`, None where no key is hidden) and the masked-mean weights (B, 1, T).
+
+        A single example without padding needs the same pair at every call of its length, and building it costs
+        several tensor operations (tens of microseconds: a visible share of a batch-1 call), so that pair is kept.
+        """
+        if hidden.shape[0] == 1 and bool(attention_mask.all()):
+            key = (hidden.shape[1], hidden.dtype, hidden.device, self.config._attn_implementation)
+            if key not in self._unpadded_layer_inputs:
+                ones = torch.ones_like(attention_mask)  # (1, T)
+                self._unpadded_layer_inputs[key] = (
+                    create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=ones),
+                    pooling_weights(ones, hidden.dtype),
+                )
+            return self._unpadded_layer_inputs[key]
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        return mask, pooling_weights(attention_mask, hidden.dtype)
 
 
 class PoolerClassifierModel(LayerByLayerModel):
@@ -137,6 +161,9 @@ def gather_tokens(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tenso
     hidden (B, T, H) -> (B, T', H), the new attention mask (B, T') and `order` (B, T'): the position
     in the old sequence of each new position.
     """
+    if keep.shape[0] == 1:  # one row needs no sort and no padding, and a batch-1 call pays per tensor operation
+        order = keep.nonzero()[:, 1].unsqueeze(0)  # (1, T')
+        return hidden[:, order[0]], torch.ones_like(order), order  # (1, T', H), (1, T'), (1, T')
     counts = keep.sum(dim=1)  # (B,)
     length = int(counts.max())
     # stable order: kept tokens first, in their original order

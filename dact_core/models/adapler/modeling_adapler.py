@@ -29,7 +29,6 @@ from huggingface_hub.dataclasses import strict
 from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
-from transformers.masking_utils import create_bidirectional_mask
 
 from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens
 
@@ -92,6 +91,8 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
     ) -> TokenReductionOutput:
         """Soft removal (training, `halt_early=False`) or physical removal (`halt_early=True`).
         saliency (B, T): the targets of the contribution predictors (training only)."""
+        if halt_early and hidden.shape[0] == 1 and bool(attention_mask.all()):
+            return self._pruning_forward_one(hidden, attention_mask, output_kept_tokens)
         if halt_early:
             return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
         num_layers = self.config.num_hidden_layers
@@ -148,12 +149,39 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
             tokens_per_layer[:, n] = attention_mask.sum(dim=1)
             if survival is not None:
                 survival.record(n, order, attention_mask)
-            mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+            mask, _ = self.layer_inputs(hidden, attention_mask)
             hidden = layer(hidden, mask)  # (B, T', H)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
         logits = self.classify(hidden)  # (B, C)
         return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
                                     exit_layer=exit_layer, kept_tokens=None if survival is None else survival.kept)
+
+    def _pruning_forward_one(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
+                             output_kept_tokens: bool = False) -> TokenReductionOutput:
+        """The removal rule for one example without padding, with the batched path's results bit for bit and
+        about half its small operations (at batch 1 each costs its dispatch whatever its size): nothing is
+        masked, so the scores are a plain softmax (adding 0 to a logit changes no bit), the token counts stay
+        on the host, and each threshold eta_l / n_l is one Python division (a float64 quotient of two float32
+        numbers, rounded to float32 where it meets the scores, is their float32 quotient)."""
+        num_layers = self.config.num_hidden_layers
+        etas = self.eta.clamp(0.01, 1.0).tolist()  # (N,)
+        survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
+        tokens, order = [], None
+        for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
+            keep = predictor(hidden).softmax(dim=-1) >= etas[n] / hidden.shape[1]  # (1, T)
+            keep[:, 0] = True  # [CLS] stays
+            hidden, attention_mask, order = gather_tokens(hidden, keep)  # (1, T', H), (1, T'), (1, T')
+            tokens.append(hidden.shape[1])
+            if survival is not None:
+                survival.record(n, order, attention_mask)
+            mask, _ = self.layer_inputs(hidden, attention_mask)
+            hidden = layer(hidden, mask)  # (1, T', H)
+        logits = self.classify(hidden)  # (1, C)
+        device = hidden.device
+        return TokenReductionOutput(
+            logits=logits, prediction=logits.argmax(-1), tokens_per_layer=torch.tensor([tokens], device=device),
+            exit_layer=torch.tensor([num_layers], device=device), kept_tokens=None if survival is None else survival.kept,
+        )
 
 
 def saliency_targets(reference_model, input_ids: torch.Tensor, attention_mask: torch.Tensor,

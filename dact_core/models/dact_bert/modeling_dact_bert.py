@@ -23,12 +23,11 @@ from huggingface_hub.dataclasses import strict
 from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig, BertModel
-from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
 
 from ...halting import (BOUNDS, accumulate, accumulate_step, accumulate_step_one, exit_layers_from_trace, should_halt,
                         should_halt_one)
-from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, pooling_weights, trim_padding
+from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, trim_padding
 
 ANSWER_HEADS = ("mlp", "linear")
 
@@ -186,8 +185,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         if halt_early:
             return self._halting_forward(hidden, attention_mask, bound, relaxation)
 
-        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
-        weights = pooling_weights(attention_mask, hidden.dtype)  # (B, 1, T)
+        mask, weights = self.layer_inputs(hidden, attention_mask)  # (B, 1, T)
         layer_probs, halting_probs = [], []
         for layer, dact in zip(self.bert.encoder.layer, self.dact):
             hidden = layer(hidden, mask)  # (B, T, H)
@@ -232,8 +230,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         rows = None  # original index of each running row; None while all rows run
         acc_prob = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (R, C)  a_0
         remaining_prob = hidden.new_ones(batch, dtype=torch.float64)  # (R,)  p_0
-        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
-        weights = pooling_weights(attention_mask, hidden.dtype)  # (R, 1, T)
+        mask, weights = self.layer_inputs(hidden, attention_mask)  # (R, 1, T)
         for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
             hidden = layer(hidden, mask)  # (R, T, H)
             layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (R, C), (R,)
@@ -260,10 +257,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
                 )
                 hidden, attention_mask = trim_padding(hidden, attention_mask)
                 # the attention mask and the pooling weights change only when rows leave
-                mask = create_bidirectional_mask(
-                    config=self.config, inputs_embeds=hidden, attention_mask=attention_mask
-                )
-                weights = pooling_weights(attention_mask, hidden.dtype)
+                mask, weights = self.layer_inputs(hidden, attention_mask)
 
         layer_probs, halting_probs, acc_probs, remaining_probs = (
             _layout_by_layer([(r[0], r[i]) for r in records], batch, num_layers) for i in range(1, 5)
@@ -281,8 +275,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         num_layers, dtype = self.num_layers, hidden.dtype
         acc_prob, remaining_prob = [0.0] * self.config.num_labels, 1.0  # a_0, p_0
         layer_probs, halting_probs, acc_probs, remaining_probs = [], [], [], []  # per executed layer
-        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
-        weights = pooling_weights(attention_mask, dtype)  # (1, 1, T)
+        mask, weights = self.layer_inputs(hidden, attention_mask)  # (1, 1, T)
         for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
             hidden = layer(hidden, mask)  # (1, T, H)
             layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (1, C), (1,)

@@ -22,10 +22,9 @@ from huggingface_hub.dataclasses import strict
 from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig, BertModel
-from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
 
-from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, pooling_weights, trim_padding
+from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, trim_padding
 
 EXIT_RULES = ("static", "entropy", "patience")
 
@@ -157,8 +156,7 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
         rule = ExitRule.resolve(self.config, exit_rule, exit_layer, exit_threshold, exit_patience)
         if halt_early:
             return self._exiting_forward(hidden, attention_mask, rule)
-        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
-        weights = pooling_weights(attention_mask, hidden.dtype)  # (B, 1, T)
+        mask, weights = self.layer_inputs(hidden, attention_mask)  # (B, 1, T)
         layer_logits = []
         for layer, head in zip(self.bert.encoder.layer, self.exits):
             hidden = layer(hidden, mask)  # (B, T, H)
@@ -182,8 +180,7 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
         exit_layer = torch.zeros(batch, dtype=torch.int64, device=hidden.device)  # (B,)
         rows = torch.arange(batch, device=hidden.device)  # (R,)
         state = ExitState(rule, num_layers, batch, hidden.device)
-        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
-        weights = pooling_weights(attention_mask, hidden.dtype)  # (R, 1, T)
+        mask, weights = self.layer_inputs(hidden, attention_mask)  # (R, 1, T)
         for n, (layer, head) in enumerate(zip(self.bert.encoder.layer, self.exits)):
             hidden = layer(hidden, mask)  # (R, T, H)
             z = head(pool(hidden, weights, self.config.pooling))  # (R, C)
@@ -199,9 +196,6 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
                 rows, hidden, attention_mask = keep_rows(~stop, rows, hidden, attention_mask)
                 state.keep(~stop)
                 hidden, attention_mask = trim_padding(hidden, attention_mask)
-                mask = create_bidirectional_mask(
-                    config=self.config, inputs_embeds=hidden, attention_mask=attention_mask
-                )
-                weights = pooling_weights(attention_mask, hidden.dtype)
+                mask, weights = self.layer_inputs(hidden, attention_mask)
         return MultiExitOutput(logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
                                layer_logits=layer_logits)

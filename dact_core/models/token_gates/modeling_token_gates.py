@@ -29,7 +29,6 @@ from huggingface_hub.dataclasses import strict
 from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
-from transformers.masking_utils import create_bidirectional_mask
 
 from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens
 
@@ -146,7 +145,7 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
             tokens_per_layer[:, n] = attention_mask.sum(dim=1)
             if survival is not None:
                 survival.record(n, order, attention_mask)
-            mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+            mask, _ = self.layer_inputs(hidden, attention_mask)
             hidden, attn_weights = self._layer(layer, hidden, mask)  # (B, T, H), (B, h, T, T)
             if n == num_layers - 1:
                 break
