@@ -112,6 +112,12 @@ def test_layer_inputs_of_one_unpadded_row_are_kept_and_equal_fresh_ones(attentio
     mask, weights = model.layer_inputs(hidden, padded)  # padding: built for this call, never kept
     assert mask is not None and weights[0, 0, 3:].eq(0).all()
     assert len(model._unpadded_layer_inputs) == 1
+    # kept under inference mode, then used by a call that tracks gradients (training after an evaluation)
+    ids = torch.randint(5, model.config.vocab_size, (1, 7))
+    with torch.inference_mode():
+        model(ids, halt_early=True)
+    assert all(t is None or not t.is_inference() for t in model.layer_inputs(hidden[:, :1].expand(1, 7, -1), ids))
+    model(ids, labels=torch.tensor([1])).loss.backward()
 
 
 def test_manual_layer_loop_reproduces_bert_model():

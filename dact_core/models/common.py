@@ -87,11 +87,15 @@ class LayerByLayerModel(BertPreTrainedModel):
         if hidden.shape[0] == 1 and bool(attention_mask.all()):
             key = (hidden.shape[1], hidden.dtype, hidden.device, self.config._attn_implementation)
             if key not in self._unpadded_layer_inputs:
-                ones = torch.ones_like(attention_mask)  # (1, T)
-                self._unpadded_layer_inputs[key] = (
-                    create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=ones),
-                    pooling_weights(ones, hidden.dtype),
-                )
+                # built as ordinary tensors even under torch.inference_mode, so that later calls that track
+                # gradients (training after an evaluation) may use them
+                with torch.inference_mode(False), torch.no_grad():
+                    ones = torch.ones(attention_mask.shape, dtype=attention_mask.dtype, device=attention_mask.device)
+                    shape_only = torch.empty(hidden.shape, dtype=hidden.dtype, device=hidden.device)  # (1, T, H)
+                    self._unpadded_layer_inputs[key] = (
+                        create_bidirectional_mask(config=self.config, inputs_embeds=shape_only, attention_mask=ones),
+                        pooling_weights(ones, hidden.dtype),
+                    )
             return self._unpadded_layer_inputs[key]
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         return mask, pooling_weights(attention_mask, hidden.dtype)
