@@ -22,6 +22,16 @@ def bert_settings(**extra):
     return settings
 
 
+def sharp_adapler(seed: int) -> AdaplerBertForSequenceClassification:
+    """A tiny AdapLeR whose scores are sharp, so that some tokens fall under eta / n."""
+    torch.manual_seed(seed)
+    model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings(eta_init=0.9))).eval()
+    with torch.no_grad():
+        for cp in model.predictors:
+            cp.score.weight.mul_(200)
+    return model
+
+
 def test_gather_tokens_keeps_order_and_pads():
     hidden = torch.arange(2 * 5, dtype=torch.float32).reshape(2, 5, 1)
     keep = torch.tensor([[True, False, True, True, False], [True, False, False, False, False]])
@@ -55,11 +65,7 @@ def test_adapler_soft_training_reaches_every_part():
 
 
 def test_adapler_removal_rule_batch_equals_single_and_never_drops_cls():
-    torch.manual_seed(1)
-    model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings(eta_init=0.9))).eval()
-    with torch.no_grad():
-        for cp in model.predictors:
-            cp.score.weight.mul_(200)  # sharp scores, so some tokens fall under eta / n
+    model = sharp_adapler(seed=1)
     ids, mask = random_batch(1, 8)
     with torch.no_grad():
         batched = model(ids, mask, halt_early=True)
@@ -109,11 +115,7 @@ def test_token_gates_training_and_removal(tmp_path):
 
 
 def test_adapler_single_example_path_is_the_batched_path_bit_for_bit():
-    torch.manual_seed(2)
-    model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings(eta_init=0.9))).eval()
-    with torch.no_grad():
-        for cp in model.predictors:
-            cp.score.weight.mul_(200)  # sharp scores, so some tokens fall under eta / n
+    model = sharp_adapler(seed=2)
     ids, mask = random_batch(2, 8)
     removed = 0
     with torch.no_grad():
