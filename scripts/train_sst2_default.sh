@@ -23,7 +23,7 @@ dact eval --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/default-dev" --o
   --reference-epochs 0 --method multi-exit --epochs 1 --output-dir "$OUT/multi-exit-fromref"
 [ -f "$OUT/dact-on-exits/config.json" ] || dact train "${COMMON[@]}" --init-from "$OUT/multi-exit-fromref" \
   --output-dir "$OUT/dact-on-exits"
-for TAU in 0.2 0.5; do  # more of the frozen-exits curve
+for TAU in 0.2 0.3 0.5; do  # more of the frozen-exits curve
   [ -f "$OUT/dact-on-exits-tau$TAU/config.json" ] || dact train "${COMMON[@]}" --init-from "$OUT/multi-exit-fromref" \
     --ponder-penalty "$TAU" --output-dir "$OUT/dact-on-exits-tau$TAU"
 done
