@@ -116,7 +116,8 @@ def test_layer_inputs_of_one_unpadded_row_are_kept_and_equal_fresh_ones(attentio
     ids = torch.randint(5, model.config.vocab_size, (1, 7))
     with torch.inference_mode():
         model(ids, halt_early=True)
-    assert all(t is None or not t.is_inference() for t in model.layer_inputs(hidden[:, :1].expand(1, 7, -1), ids))
+    kept = model.layer_inputs(hidden[:, :1].expand(1, 7, -1), torch.ones_like(ids))
+    assert all(t is None or not t.is_inference() for t in kept)
     model(ids, labels=torch.tensor([1])).loss.backward()
 
 
