@@ -205,6 +205,11 @@ def test_bench_figure_reads_well():
     by_flops = charts.bench_figure(points, "flops_ratio")
     edge = [t for t in by_flops.data if t.marker and t.marker.symbol == "triangle-down"]
     assert edge and list(edge[0].text) == ["25.0%"]  # the collapsed point is marked at the edge with its value
+    # two methods collapsing at the same depth: their edge markers stack instead of covering each other
+    points.append({"method": "static", "setting": "k=1", "accuracy": 0.5, "avg_layers": 1, "flops_ratio": 0.17})
+    points.append({"method": "DeeBERT", "setting": "S=0.7", "accuracy": 0.51, "avg_layers": 1, "flops_ratio": 0.17})
+    stacked = [t for t in charts.bench_figure(points, "avg_layers").data if t.marker.symbol == "triangle-down"]
+    assert len(stacked) == 2 and stacked[0].x[0] == stacked[1].x[0] and stacked[0].y[0] != stacked[1].y[0]
     dact = next(t for t in by_flops.data if t.name == "DACT-BERT")
     np.testing.assert_allclose(dact.error_y.array, [0.5, 0.5])  # interval of the difference, in points
     np.testing.assert_allclose(charts.pareto_front(np.array([1.0, 2, 3]), np.array([3.0, 2, 4]), True), [0, 2])
