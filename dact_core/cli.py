@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "layer and halting unit learn (--pooling, --layer-loss-weight, --learning-rate and "
                     "--freeze-word-embeddings then have no effect)")
     tr.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run in --output-dir from its last checkpoint (saved at every "
+                    "validation), with the same settings; a finished reference stage is kept")
     tr.add_argument(
         "--freeze-word-embeddings", action="store_true",
         help="keep the backbone's word embeddings (about half of MiniLM's weights) as they are; `dact export` "
@@ -221,7 +224,15 @@ def cmd_train(args) -> int:
     from .evaluate import distributed_rank
     from .train import TrainConfig, train
 
-    check_output_dir(args.output_dir, args.overwrite)
+    if args.resume:
+        from .train import is_finished
+
+        if not Path(args.output_dir).is_dir():
+            raise ValueError(f"{args.output_dir}: nothing to resume; start the run without --resume")
+        if is_finished(args.output_dir):
+            raise ValueError(f"{args.output_dir}: this run has already finished; nothing to resume")
+    else:
+        check_output_dir(args.output_dir, args.overwrite)
     cfg = TrainConfig(
         data=args.data,
         output_dir=args.output_dir,
@@ -234,6 +245,7 @@ def cmd_train(args) -> int:
         pooling=args.pooling,
         init_from=args.init_from,
         method=args.method,
+        resume=args.resume,
         **{name: getattr(args, name) for name in TRAIN_NUMBERS},
     )
     metrics = train(cfg)

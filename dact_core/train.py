@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import (AutoTokenizer, BertConfig, DataCollatorWithPadding, Trainer, TrainerCallback,
                           TrainingArguments)
+from transformers.trainer_utils import get_last_checkpoint
 
 from .data import load_task, tokenize, train_validation_split
 from .loading import load_model, new_model, resolve_backbone
@@ -64,6 +65,7 @@ class TrainConfig:
     length_weight: float = 0.01  # AdapLeR phi
     gate_sparsity: float = 1e-3  # token gates lambda
     gate_bimodal: float = 1e-3  # token gates mu
+    resume: bool = False  # continue an interrupted run from the last checkpoint in output_dir
     command: list[str] = field(default_factory=lambda: ["dact", *sys.argv[1:]])
 
 
@@ -223,6 +225,32 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
     )
 
 
+def is_finished(output_dir: str | Path) -> bool:
+    """A run is finished once its record is written (the last thing `train` does)."""
+    return (Path(output_dir) / "training_config.json").exists()
+
+
+def _settings(cfg: TrainConfig) -> dict:
+    return {k: v for k, v in asdict(cfg).items() if k not in ("resume", "command")}
+
+
+def check_resume(cfg: TrainConfig, work_dir: Path) -> str | None:
+    """The checkpoint to continue from (None: start afresh), after checking that the interrupted run had
+    the same settings; the settings are written into work_dir when a run starts, for this check."""
+    started = work_dir / "train_settings.json"
+    last = get_last_checkpoint(str(work_dir)) if cfg.resume and work_dir.is_dir() else None
+    if last and started.exists():
+        before = json.loads(started.read_text())
+        changed = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {v!r}" for k, v in _settings(cfg).items()
+                   if before.get(k) != v]
+        if changed:
+            raise ValueError(f"{cfg.output_dir}: cannot resume with other settings than the interrupted run's "
+                             f"({'; '.join(changed)})")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    started.write_text(json.dumps(_settings(cfg), indent=2))
+    return last
+
+
 def train(cfg: TrainConfig) -> dict[str, float]:
     """Train, select the best validation checkpoint, save a loadable folder; returns validation metrics.
 
@@ -232,7 +260,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     """
     if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
         reference_dir = str(Path(cfg.output_dir) / "reference")
-        train(replace(cfg, method="reference", epochs=cfg.reference_epochs, output_dir=reference_dir))
+        if not (cfg.resume and is_finished(reference_dir)):  # a resumed run keeps a finished first stage
+            train(replace(cfg, method="reference", epochs=cfg.reference_epochs, output_dir=reference_dir))
         cfg = replace(cfg, backbone=reference_dir)
     torch.manual_seed(cfg.seed)
     tokenizer_source = cfg.init_from or resolve_backbone(cfg.backbone)
@@ -255,6 +284,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
     eval_steps = min(cfg.eval_steps or steps_per_epoch, total_steps)
     work_dir = Path(cfg.output_dir) / "checkpoints"
+    resume_from = check_resume(cfg, work_dir)
     args = TrainingArguments(
         output_dir=str(work_dir),
         per_device_train_batch_size=cfg.batch_size,
@@ -287,7 +317,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         optimizers=(make_optimizer(model, cfg), None),
         callbacks=[SharpnessSchedule()] if cfg.method == "adapler" else None,
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     metrics = trainer.evaluate()
 
     # under torchrun every process gets here; only the main one writes

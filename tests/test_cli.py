@@ -117,3 +117,34 @@ def test_eval_of_a_peer_method_records_tokens_per_layer(tmp_path, tiny_tokenizer
     assert "tokens per layer" in capsys.readouterr().out
     traces = pd.read_parquet(tmp_path / "ev" / "traces.parquet")
     assert (traces["tokens_3"] <= 3).all() and (traces["tokens_1"] == traces["tokens_1"].max()).any()
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_backbone, tiny_task, monkeypatch,
+                                                             capsys):
+    from dact_core.train import DactTrainer
+
+    out = tmp_path / "model"
+    args = ["train", "--data", str(tiny_task), "--backbone", str(tiny_backbone), "--output-dir", str(out),
+            "--max-steps", "12", "--batch-size", "16", "--eval-steps", "6", "--label-names", "negative,positive"]
+    steps = []
+    original = DactTrainer.training_step
+
+    def stop_in_second_stage(self, *a, **k):
+        steps.append(self.state.global_step)
+        if len(steps) == 12 + 9:  # the reference's 12 steps, then 8 of DACT-BERT's (a checkpoint at step 6)
+            raise KeyboardInterrupt
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(DactTrainer, "training_step", stop_in_second_stage)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    assert (out / "reference" / "training_config.json").exists() and not (out / "model.safetensors").exists()
+    assert main(args) == 2 and "already holds files" in capsys.readouterr().err  # nothing lost by accident
+    assert main([*args, "--resume", "--ponder-penalty", "0.5"]) == 2
+    assert "--ponder-penalty 0.1 -> 0.5" in capsys.readouterr().err
+
+    steps.clear()
+    assert main([*args, "--resume"]) == 0
+    assert steps == list(range(6, 12))  # the reference stage is kept; DACT-BERT goes on from its step 6
+    assert (out / "model.safetensors").exists() and not (out / "checkpoints").exists()
+    assert main([*args, "--resume"]) == 2 and "already finished" in capsys.readouterr().err
