@@ -236,7 +236,7 @@ def _settings(cfg: TrainConfig) -> dict:
 
 def check_resume(cfg: TrainConfig, work_dir: Path) -> str | None:
     """The checkpoint to continue from (None: start afresh), after checking that the interrupted run had
-    the same settings; the settings are written into work_dir when a run starts, for this check."""
+    the same settings (`record_settings` writes them into work_dir when a run starts)."""
     started = work_dir / "train_settings.json"
     last = get_last_checkpoint(str(work_dir)) if cfg.resume and work_dir.is_dir() else None
     if last and started.exists():
@@ -246,9 +246,12 @@ def check_resume(cfg: TrainConfig, work_dir: Path) -> str | None:
         if changed:
             raise ValueError(f"{cfg.output_dir}: cannot resume with other settings than the interrupted run's "
                              f"({'; '.join(changed)})")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    started.write_text(json.dumps(_settings(cfg), indent=2))
     return last
+
+
+def record_settings(cfg: TrainConfig, work_dir: Path) -> None:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "train_settings.json").write_text(json.dumps(_settings(cfg), indent=2))
 
 
 def train(cfg: TrainConfig) -> dict[str, float]:
@@ -317,6 +320,10 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         optimizers=(make_optimizer(model, cfg), None),
         callbacks=[SharpnessSchedule()] if cfg.method == "adapler" else None,
     )
+    # after the Trainer joined the process group: under torchrun no process has written into the
+    # output folder before every process has checked that it was empty
+    if trainer.is_world_process_zero():
+        record_settings(cfg, work_dir)
     trainer.train(resume_from_checkpoint=resume_from)
     metrics = trainer.evaluate()
 
