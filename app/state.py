@@ -321,14 +321,13 @@ def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
 
 
 def shipped_point(bench: dict) -> tuple[str, str] | None:
-    """(method, setting) of the shipped DACT-BERT model in a bench run on its task, if it is there."""
-    config = DEFAULT_MODEL_DIR / "config.json"
-    if not config.exists():
-        return None
-    setting = f"tau={json.loads(config.read_text()).get('ponder_penalty'):g}"
-    if any(p["method"] == "DACT-BERT" and p["setting"] == setting for p in bench.get("points", [])) and \
-            "sst-2" in bench.get("title", "").lower():
-        return ("DACT-BERT", setting)
+    """(method, setting) of the shipped DACT-BERT model in a bench run, if the run measured that folder."""
+    for model in bench.get("models", []):
+        source = Path(str(model.get("source", "")))
+        if not source.is_absolute():
+            source = ASSETS_DIR.parent / source
+        if model.get("method") == "DACT-BERT" and source.resolve() == DEFAULT_MODEL_DIR.resolve():
+            return ("DACT-BERT", model["setting"])
     return None
 
 

@@ -284,3 +284,16 @@ def test_dataset_opens_traces_of_dact_eval_without_the_model(app, tmp_path, tiny
     assert labels["Examples"] == "24" and labels["Halted == full depth"] == "24 / 24"
     app.slider(key="ds_relax").set_value(0.2).run()
     assert not app.exception
+
+
+def test_the_shipped_point_is_found_by_the_measured_folder_not_by_its_setting():
+    import state
+    from dact_core.loading import DEFAULT_MODEL_DIR
+
+    def bench(source):
+        return {"title": "SST-2 dev", "models": [{"method": "reference", "setting": "full depth", "source": "runs/ref"},
+                                                 {"method": "DACT-BERT", "setting": "tau=0.1", "source": source}]}
+
+    assert state.shipped_point(bench("assets/models/dact-sst2")) == ("DACT-BERT", "tau=0.1")
+    assert state.shipped_point(bench(str(DEFAULT_MODEL_DIR.resolve()))) == ("DACT-BERT", "tau=0.1")
+    assert state.shipped_point(bench("runs/sst2/dact")) is None  # same setting, another model
