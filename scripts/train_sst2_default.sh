@@ -27,3 +27,16 @@ for TAU in 0.2 0.3 0.5; do  # more of the frozen-exits curve
   [ -f "$OUT/dact-on-exits-tau$TAU/config.json" ] || dact train "${COMMON[@]}" --init-from "$OUT/multi-exit-fromref" \
     --ponder-penalty "$TAU" --output-dir "$OUT/dact-on-exits-tau$TAU"
 done
+
+# the one command on this CPU (both stages; not shipped: 1.10 points below its reference on validation),
+# its second stage with frozen word embeddings for comparison, and its bench
+[ -f "$OUT/dact/config.json" ] || dact train "${COMMON[@]}" --output-dir "$OUT/dact"
+[ -f "$OUT/dact-frozen-stage2/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
+  --reference-epochs 0 --freeze-word-embeddings --output-dir "$OUT/dact-frozen-stage2"
+dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" --dact "$OUT/dact" --quantize int8 \
+  --title "SST-2 dev (872): the one-command DACT-BERT (CPU, seed 42) and int8" \
+  --output-dir assets/results/bench-sst2-onecmd-cpu --overwrite
+for RUN in dact dact/reference dact-frozen-stage2; do  # each stage's command and validation score, beside the bench
+  mkdir -p "assets/results/bench-sst2-onecmd-cpu/training/$RUN"
+  cp "$OUT/$RUN/training_config.json" "assets/results/bench-sst2-onecmd-cpu/training/$RUN/"
+done
