@@ -9,7 +9,9 @@ For each operating point (a model and an inference setting from the registry, `m
     reference's total time over the point's on the same inputs, and its ideal speed-up N / layers
     is computed on those same inputs;
   * a paired bootstrap 95% interval (scipy) for every accuracy difference that a target reads:
-    each point against the reference, DACT-BERT against each early-exit rule at the nearest depth.
+    each point against the reference (the reference of its own seed when the bench has one, so that
+    several seeds are each compared with the reference they started from), DACT-BERT against each
+    early-exit rule at the nearest depth.
 Several seeds of one model (the same method and setting) are reported as mean and spread.
 """
 
@@ -64,9 +66,10 @@ class PointResult:
     speedup_batch32: float
     latency_ms_batch1: float  # mean over the timed examples and rounds
     throughput_batch32: float  # examples per second
-    accuracy_diff: float = 0.0  # against the reference, with its paired 95% interval
+    accuracy_diff: float = 0.0  # against `paired_reference`, with its paired 95% interval
     accuracy_diff_low: float = 0.0
     accuracy_diff_high: float = 0.0
+    paired_reference: str = ""  # the reference folder the difference is taken against
     correct: np.ndarray = field(default=None, repr=False)  # (n,) per example, for paired intervals
 
 
@@ -144,7 +147,8 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         t32 = interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
                                 desc="batch 32", progress=progress).sum((1, 2))
     reference, ref_cfg = runs[0], points[0].model.config
-    ref_correct = reference.prediction == labels
+    # a point's accuracy is compared with the float reference of its own seed when there is one, else the first
+    own_reference = {p.seed: i for i, p in reversed(list(enumerate(points))) if p.method == "reference"}
     ref_flops = layer_flops(reference.tokens_per_layer, ref_cfg.hidden_size, ref_cfg.intermediate_size).sum()
     results = []
     for i, (point, result) in enumerate(zip(points, runs)):
@@ -152,7 +156,8 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         n_layers = cfg.num_hidden_layers
         flops = layer_flops(result.tokens_per_layer, cfg.hidden_size, cfg.intermediate_size).sum(1)  # (n,)
         correct = result.prediction == labels
-        diff, low, high = paired_interval(correct, ref_correct)
+        j = 0 if point.method == "reference" else own_reference.get(point.seed, 0)
+        diff, low, high = paired_interval(correct, runs[j].prediction == labels)
         exits1 = result.exit_layer[singles_idx]  # (I,) on the examples timed at batch size 1
         speedup1 = float(t1[0] / t1[i])
         ideal1 = n_layers / exits1.mean()
@@ -170,7 +175,8 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             speedup_batch32=float(t32[0] / t32[i]),
             latency_ms_batch1=float(1000 * t1[i] / (rounds * len(singles))),
             throughput_batch32=float(rounds * len(batch_idx) / t32[i]),
-            accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, correct=correct,
+            accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, paired_reference=points[j].source,
+            correct=correct,
         ))
     return results
 
@@ -181,7 +187,7 @@ def results_table(results: list[PointResult]) -> pd.DataFrame:
 
 def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (method, setting): the mean over seeds, with the accuracy's spread (sample std) and count."""
-    numeric = [c for c in table.columns if c not in ("method", "setting", "source", "seed")]
+    numeric = [c for c in table.columns if c not in ("method", "setting", "source", "seed", "paired_reference")]
     grouped = table.groupby(["method", "setting"], sort=False)
     summary = grouped[numeric].mean().reset_index()
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values

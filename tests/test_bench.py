@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
 from conftest import WORDS, tiny_config, tiny_model
 from dact_core import (
@@ -117,3 +117,30 @@ def test_interleaved_timer_runs_every_path_on_each_input_in_turn():
     assert [x for _, x in calls] == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
     assert [p for p, _ in calls[:6]] == [0, 1, 2, 1, 2, 0]
 
+
+
+def test_each_seed_is_compared_with_the_reference_of_its_own_seed(tmp_path, bench_inputs):
+    folders, data = bench_inputs
+    torch.manual_seed(1)  # a second reference and DACT-BERT model, seed 43, with other weights
+    second = {"reference": BertForSequenceClassification(BertConfig.from_pretrained(folders["reference"])),
+              "dact": tiny_model(4, num_labels=2, id2label={0: "negative", 1: "positive"},
+                                 label2id={"negative": 0, "positive": 1})}
+    for name, model in second.items():
+        folders[f"{name}43"] = tmp_path / f"{name}43"
+        model.save_pretrained(folders[f"{name}43"])
+        BertTokenizerFast.from_pretrained(folders[name]).save_pretrained(folders[f"{name}43"])
+    for name, seed in (("reference", 42), ("dact", 42), ("reference43", 43), ("dact43", 43)):
+        (folders[name] / "training_config.json").write_text(json.dumps({"train_config": {"seed": seed}}))
+    out = tmp_path / "bench-seeds"
+    assert main(["bench", "--data", str(data), "--reference", str(folders["reference"]), str(folders["reference43"]),
+                 "--dact", str(folders["dact"]), str(folders["dact43"]), "--output-dir", str(out),
+                 "--latency-examples", "3", "--throughput-examples", "32"]) == 0
+    table = pd.read_csv(out / "bench.csv")
+    by_source = table.set_index("source")
+    accuracy = by_source.accuracy
+    for dact, reference in (("dact", "reference"), ("dact43", "reference43")):
+        row = by_source.loc[str(folders[dact])]
+        assert row.paired_reference == str(folders[reference])
+        np.testing.assert_allclose(row.accuracy_diff, accuracy[str(folders[dact])] - accuracy[str(folders[reference])])
+    # the references themselves stay compared with the first one: the spread between seeds shows
+    assert by_source.loc[str(folders["reference43"])].paired_reference == str(folders["reference"])
