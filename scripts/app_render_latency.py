@@ -3,14 +3,17 @@
 Starts `streamlit run app/main.py` on 127.0.0.1 with the shipped model, types sentences of about 25 tokens
 one after the other (after a warm-up) and prints the median and the slowest time from the key press to the
 app being idle again with the new text's charts drawn, and how much of it the browser's main thread was busy
-(its long tasks: scripting, layout and drawing).
+(its long tasks: scripting, layout and drawing). With --trace N it then changes the text N more times under
+Chromium's tracing and prints where the browser's main thread spent those changes (exclusive time by kind,
+as the DevTools performance panel sorts it); traced changes are slower and not among the timed ones.
 
-    python scripts/app_render_latency.py [--sentences 12]
+    python scripts/app_render_latency.py [--sentences 12] [--trace 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -35,6 +38,76 @@ SENTENCES = [
 ]
 
 
+# trace event names by kind of work, as the DevTools performance panel groups them
+KINDS = {
+    "scripting": ("FunctionCall", "EvaluateScript", "v8.compile", "v8.compileModule", "v8.run", "V8.Execute",
+                  "TimerFire", "EventDispatch", "FireAnimationFrame", "RunMicrotasks", "MinorGC", "MajorGC",
+                  "V8.GC_SCAVENGER", "V8.GC_MARK_COMPACTOR", "XHRReadyStateChange", "XHRLoad",
+                  "v8.callFunction", "GCEvent"),
+    "style and layout": ("UpdateLayoutTree", "Layout", "RecalculateStyles", "UpdateLayerTree", "HitTest",
+                         "ScheduleStyleRecalculation", "InvalidateLayout", "LayoutShift", "IntersectionObserverController::computeIntersections"),
+    "paint and composite": ("Paint", "PaintImage", "PrePaint", "Layerize", "CompositeLayers", "Commit",
+                            "UpdateLayer", "RasterTask", "Decode Image", "PaintSetup"),
+    "parse": ("ParseHTML", "ParseAuthorStyleSheet"),
+}
+KIND_OF = {name: kind for kind, names in KINDS.items() for name in names}
+
+
+def main_thread_breakdown(trace: dict, windows: list[tuple[float, float]]) -> dict[str, float]:
+    """Exclusive time (ms) of the renderer main thread's events inside the windows (trace clock, microseconds),
+    by kind; 'other' is the rest of the thread's tasks."""
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    mains = {(e["pid"], e["tid"]) for e in events if e.get("name") == "thread_name"
+             and e.get("args", {}).get("name") == "CrRendererMain"}
+    spans = [e for e in events if e.get("ph") == "X" and (e["pid"], e["tid"]) in mains and "dur" in e
+             and any(lo <= e["ts"] <= hi for lo, hi in windows)]
+    totals: dict[str, float] = {}
+    for thread in {(e["pid"], e["tid"]) for e in spans}:
+        stack: list[list] = []  # [end, event, time of its direct children]
+
+        def close(upto: float) -> None:
+            while stack and stack[-1][0] <= upto:
+                end, event, children = stack.pop()
+                kind = KIND_OF.get(event["name"], "other")
+                totals[kind] = totals.get(kind, 0.0) + (event["dur"] - children) / 1000
+                if stack:
+                    stack[-1][2] += event["dur"]
+
+        for event in sorted((e for e in spans if (e["pid"], e["tid"]) == thread), key=lambda e: (e["ts"], -e["dur"])):
+            close(event["ts"])
+            stack.append([event["ts"] + event["dur"], event, 0.0])
+        close(float("inf"))
+    return totals
+
+
+def script_time_by_file(trace: dict, windows: list[tuple[float, float]]) -> dict[str, float]:
+    """JavaScript time (ms) inside the windows by the file of the running function, from V8's sampling profiler
+    in the trace (its samples' time deltas attributed to each sample's innermost frame)."""
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    urls: dict[tuple, str] = {}  # (pid, profile id, node id) -> file name
+    totals: dict[str, float] = {}
+    clock: dict[tuple, float] = {}
+    for e in sorted((e for e in events if e.get("name") in ("Profile", "ProfileChunk")), key=lambda e: e.get("ts", 0)):
+        key = (e["pid"], e.get("id"))
+        data = e.get("args", {}).get("data", {})
+        if e["name"] == "Profile":
+            clock[key] = data.get("startTime", e["ts"])
+            continue
+        profile = data.get("cpuProfile", {})
+        for node in profile.get("nodes", []):
+            url = node.get("callFrame", {}).get("url", "") or node.get("callFrame", {}).get("functionName", "")
+            urls[key + (node["id"],)] = url.rsplit("/", 1)[-1] or "(program)"
+        t = clock.get(key, e["ts"])
+        for node_id, delta in zip(profile.get("samples", []), data.get("timeDeltas", [])):
+            t += delta
+            if any(lo <= t <= hi for lo, hi in windows):
+                name = urls.get(key + (node_id,), "?")
+                if name not in ("(program)", "(idle)", "(root)"):
+                    totals[name] = totals.get(name, 0.0) + delta / 1000
+        clock[key] = t
+    return totals
+
+
 def page_script_times(sentences: int) -> list[float]:
     """The Inspect page's script run after a text change, without a browser (the server's share)."""
     from streamlit.testing.v1 import AppTest
@@ -54,6 +127,7 @@ def page_script_times(sentences: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sentences", type=int, default=12)
+    parser.add_argument("--trace", type=int, default=0, help="then trace this many more text changes")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -102,6 +176,28 @@ def main() -> None:
                     times.append(elapsed)
                     busy.append(page.evaluate(f"window.longTasks.filter(t => t[0] >= {pressed})"
                                               ".reduce((total, t) => total + t[1], 0)") / 1000)
+            breakdown = None
+            if args.trace:
+                browser.start_tracing(page=page, categories=["devtools.timeline", "v8.execute", "blink.user_timing",
+                                                             "disabled-by-default-devtools.timeline",
+                                                             "disabled-by-default-v8.cpu_profiler"])
+                for i in range(args.trace):
+                    box.fill(SENTENCES[i % len(SENTENCES)] + f" (traced {i})")
+                    before = page.evaluate(f"() => {CHART_DATA}")
+                    page.evaluate(f"performance.mark('change-start-{i}')")  # marks the window in the trace
+                    box.press("Control+Enter")
+                    page.wait_for_selector("[data-testid=stApp][data-test-script-state=running]", timeout=30_000)
+                    page.wait_for_selector(IDLE, timeout=60_000)
+                    page.wait_for_function(f"before => {{ const now = {CHART_DATA}; return now.length === "
+                                           "before.length && now.every((d, i) => d !== before[i]); }",
+                                           arg=before, timeout=60_000)
+                    page.evaluate(f"performance.mark('change-end-{i}')")
+                trace = json.loads(browser.stop_tracing())
+                marks = {e["name"]: e["ts"] for e in trace["traceEvents"] if e.get("name", "").startswith("change-")}
+                windows = [(marks[f"change-start-{i}"], marks[f"change-end-{i}"]) for i in range(args.trace)]
+                breakdown = main_thread_breakdown(trace, windows)
+                by_file = script_time_by_file(trace, windows)
+                traced_ms = sum(hi - lo for lo, hi in windows) / 1000 / args.trace
             browser.close()
     finally:
         server.terminate()
@@ -113,6 +209,15 @@ def main() -> None:
           f"slowest {1000 * max(times):.0f} ms over {len(times)} sentences of about 25 tokens")
     print(f"  of which the browser's main thread in tasks of 50 ms or more (scripting, layout, drawing): median "
           f"{1000 * statistics.median(busy):.0f} ms (a lower bound on its busy time)")
+    if breakdown:
+        print(f"Under tracing ({args.trace} more changes, {traced_ms:.0f} ms each on average), the browser's main "
+              "thread per change, exclusive time by kind:")
+        for kind, total in sorted(breakdown.items(), key=lambda kv: -kv[1]):
+            print(f"  {kind:20s} {total / args.trace:7.0f} ms")
+        print("JavaScript per change by file (V8's sampling profiler; the files that take 10 ms or more):")
+        for name, total in sorted(by_file.items(), key=lambda kv: -kv[1]):
+            if total / args.trace >= 10:
+                print(f"  {name[:60]:60s} {total / args.trace:7.0f} ms")
 
 
 if __name__ == "__main__":
