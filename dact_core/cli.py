@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="every method at several operating points, measured in one process")
     _add_data_args(be)
     be.add_argument("--reference", nargs="+", required=True,
-                    help="the full-depth reference model folder (speed-ups are taken against the first; more are seeds)")
+                    help="the full-depth reference model folder (speed-ups are taken against the first; more are seeds, and "
+                    "each model's accuracy is compared with the reference of its own seed when there is one)")
     be.add_argument("--dact", nargs="*", default=[], help="DACT-BERT model folders (ponder penalties, seeds)")
     be.add_argument("--multi-exit", nargs="*", default=[], help="multi-exit model folders (static, DeeBERT, PABEE)")
     be.add_argument("--token-methods", nargs="*", default=[], help="AdapLeR / token-gate model folders")
