@@ -40,3 +40,11 @@ for RUN in dact dact/reference dact-frozen-stage2; do  # each stage's command an
   mkdir -p "assets/results/bench-sst2-onecmd-cpu/training/$RUN"
   cp "$OUT/$RUN/training_config.json" "assets/results/bench-sst2-onecmd-cpu/training/$RUN/"
 done
+# a lower ponder penalty on the same reference, and the bench of both
+[ -f "$OUT/dact-tau0.05/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
+  --reference-epochs 0 --ponder-penalty 0.05 --output-dir "$OUT/dact-tau0.05"
+dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" --dact "$OUT/dact" "$OUT/dact-tau0.05" \
+  --title "SST-2 dev (872): the one-command DACT-BERT (CPU, seed 42) at tau 0.1 and tau 0.05 (second stage from the same reference)" \
+  --output-dir assets/results/bench-sst2-onecmd-tau-cpu --overwrite
+mkdir -p assets/results/bench-sst2-onecmd-tau-cpu/training/dact-tau0.05
+cp "$OUT/dact-tau0.05/training_config.json" assets/results/bench-sst2-onecmd-tau-cpu/training/dact-tau0.05/
