@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+from transformers import BertConfig, BertForSequenceClassification
 
 from conftest import WORDS, tiny_config, tiny_model
 from dact_core import (
@@ -118,8 +118,7 @@ def test_interleaved_timer_runs_every_path_on_each_input_in_turn():
     assert [p for p, _ in calls[:6]] == [0, 1, 2, 1, 2, 0]
 
 
-
-def test_each_seed_is_compared_with_the_reference_of_its_own_seed(tmp_path, bench_inputs):
+def test_each_seed_is_compared_with_the_reference_of_its_own_seed(tmp_path, bench_inputs, tiny_tokenizer):
     folders, data = bench_inputs
     torch.manual_seed(1)  # a second reference and DACT-BERT model, seed 43, with other weights
     second = {"reference": BertForSequenceClassification(BertConfig.from_pretrained(folders["reference"])),
@@ -128,7 +127,7 @@ def test_each_seed_is_compared_with_the_reference_of_its_own_seed(tmp_path, benc
     for name, model in second.items():
         folders[f"{name}43"] = tmp_path / f"{name}43"
         model.save_pretrained(folders[f"{name}43"])
-        BertTokenizerFast.from_pretrained(folders[name]).save_pretrained(folders[f"{name}43"])
+        tiny_tokenizer.save_pretrained(folders[f"{name}43"])
     for name, seed in (("reference", 42), ("dact", 42), ("reference43", 43), ("dact43", 43)):
         (folders[name] / "training_config.json").write_text(json.dumps({"train_config": {"seed": seed}}))
     out = tmp_path / "bench-seeds"
