@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dact_core.inspector import DactInspector, TokenInspector, inspector_for
-from dact_core.loading import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model
+from dact_core.loading import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model, weights_fingerprint
 from dact_core.methods import FAMILIES
 
 MAX_ROWS = 20_000
@@ -321,14 +321,19 @@ def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
 
 
 def shipped_point(bench: dict) -> tuple[str, str] | None:
-    """(method, setting) of the shipped DACT-BERT model in a bench run, if the run measured that folder."""
+    """(method, setting) of the shipped DACT-BERT model in a bench run, if the run measured its current weights:
+    the recorded fingerprint of the measured weights must match, so a run of an earlier shipped model (or one
+    recorded without fingerprints) marks nothing."""
+    shipped = shipped_fingerprint()
     for model in bench.get("models", []):
-        source = Path(str(model.get("source", "")))
-        if not source.is_absolute():
-            source = ASSETS_DIR.parent / source
-        if model.get("method") == "DACT-BERT" and source.resolve() == DEFAULT_MODEL_DIR.resolve():
+        if model.get("method") == "DACT-BERT" and shipped and model.get("weights_sha256") == shipped:
             return ("DACT-BERT", model["setting"])
     return None
+
+
+@st.cache_data(show_spinner=False)
+def shipped_fingerprint() -> str:
+    return weights_fingerprint(DEFAULT_MODEL_DIR)
 
 
 def bench_table(points: list[dict]) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from .data import TaskData
+from .loading import weights_fingerprint
 from .methods import family_of, infer, methods_of
 from .runner import length_batches, model_device, run, tokenize
 from .timing import interleaved_times, torch_threads
@@ -70,6 +71,7 @@ class PointResult:
     accuracy_diff_low: float = 0.0
     accuracy_diff_high: float = 0.0
     paired_reference: str = ""  # the reference folder the difference is taken against
+    weights_sha256: str = ""  # of the source's model.safetensors when measured (a folder's file can be replaced)
     correct: np.ndarray = field(default=None, repr=False)  # (n,) per example, for paired intervals
 
 
@@ -176,7 +178,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             latency_ms_batch1=float(1000 * t1[i] / (rounds * len(singles))),
             throughput_batch32=float(rounds * len(batch_idx) / t32[i]),
             accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, paired_reference=points[j].source,
-            correct=correct,
+            weights_sha256=weights_fingerprint(point.source) if point.source else "", correct=correct,
         ))
     return results
 
@@ -187,7 +189,8 @@ def results_table(results: list[PointResult]) -> pd.DataFrame:
 
 def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (method, setting): the mean over seeds, with the accuracy's spread (sample std) and count."""
-    numeric = [c for c in table.columns if c not in ("method", "setting", "source", "seed", "paired_reference")]
+    numeric = [c for c in table.columns
+               if c not in ("method", "setting", "source", "seed", "paired_reference", "weights_sha256")]
     grouped = table.groupby(["method", "setting"], sort=False)
     summary = grouped[numeric].mean().reset_index()
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values

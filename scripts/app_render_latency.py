@@ -3,11 +3,13 @@
 Starts `streamlit run app/main.py` on 127.0.0.1 with the shipped model, types sentences of about 25 tokens
 one after the other (after a warm-up) and prints the median and the slowest time from the key press to the
 app being idle again with the new text's charts drawn, and how much of it the browser's main thread was busy
-(its long tasks: scripting, layout and drawing). With --trace N it then changes the text N more times under
+(its long tasks: scripting, layout and drawing). `--page present` times the Present page instead (its text
+box); `--page floor` times a bare Streamlit page holding only a text box and one line of output, driven the
+same way: what any Streamlit rerun costs on this machine, the floor under the app's figures. With --trace N it then changes the text N more times under
 Chromium's tracing and prints where the browser's main thread spent those changes (exclusive time by kind,
 as the DevTools performance panel sorts it); traced changes are slower and not among the timed ones.
 
-    python scripts/app_render_latency.py [--sentences 12] [--trace 3]
+    python scripts/app_render_latency.py [--page inspect|present|floor] [--sentences 12] [--trace 3]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -124,8 +127,16 @@ def page_script_times(sentences: int) -> list[float]:
     return times
 
 
+FLOOR_APP = """import streamlit as st
+
+text = st.text_area("Text")
+st.write(f"{len(text.split())} words")
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--page", choices=["inspect", "present", "floor"], default="inspect")
     parser.add_argument("--sentences", type=int, default=12)
     parser.add_argument("--trace", type=int, default=0, help="then trace this many more text changes")
     args = parser.parse_args()
@@ -134,8 +145,13 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    app_file = ROOT / "app" / "main.py"
+    if args.page == "floor":
+        floor_dir = tempfile.TemporaryDirectory()
+        app_file = Path(floor_dir.name) / "floor.py"
+        app_file.write_text(FLOOR_APP)
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.headless=true",
+        [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless=true",
          "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
         env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
@@ -149,15 +165,20 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(url, timeout=120_000)
+            page.goto(url + ("/present" if args.page == "present" else ""), timeout=120_000)
             page.wait_for_selector(IDLE, timeout=120_000)
             # the first charts can still be drawing when the app turns idle; compare against drawn charts only
+            n_charts = {"inspect": 4, "present": 1, "floor": 0}[args.page]
             page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                                   ".filter(g => (g._fullData || []).length > 0).length >= 4", timeout=60_000)
+                                   f".filter(g => (g._fullData || []).length > 0).length >= {n_charts}",
+                                   timeout=60_000)
+            if args.page == "present":  # its text box sits in a closed expander
+                page.get_by_text("Text and setting").click()
             # the browser's own busy time: tasks of 50 ms or more on its main thread (scripting, layout, drawing)
             page.evaluate("() => { window.longTasks = []; new PerformanceObserver(list => list.getEntries().forEach("
                           "e => window.longTasks.push([e.startTime, e.duration]))).observe({type: 'longtask'}); }")
-            box = page.locator("textarea").first
+            box = page.locator("input[type=text]" if args.page == "present" else "textarea").first
+            key = "Enter" if args.page == "present" else "Control+Enter"
             times, busy = [], []
             for i in range(args.sentences + 2):  # the first two warm the caches up
                 text = SENTENCES[i % len(SENTENCES)] + f" ({i})"
@@ -165,7 +186,7 @@ def main() -> None:
                 before = page.evaluate(f"() => {CHART_DATA}")
                 pressed = page.evaluate("performance.now()")
                 start = time.perf_counter()
-                box.press("Control+Enter")
+                box.press(key)
                 page.wait_for_selector("[data-testid=stApp][data-test-script-state=running]", timeout=30_000)
                 page.wait_for_selector(IDLE, timeout=60_000)
                 # done when every chart on the page has been redrawn with the new text's numbers
@@ -185,7 +206,7 @@ def main() -> None:
                     box.fill(SENTENCES[i % len(SENTENCES)] + f" (traced {i})")
                     before = page.evaluate(f"() => {CHART_DATA}")
                     page.evaluate(f"performance.mark('change-start-{i}')")  # marks the window in the trace
-                    box.press("Control+Enter")
+                    box.press(key)
                     page.wait_for_selector("[data-testid=stApp][data-test-script-state=running]", timeout=30_000)
                     page.wait_for_selector(IDLE, timeout=60_000)
                     page.wait_for_function(f"before => {{ const now = {CHART_DATA}; return now.length === "
@@ -202,10 +223,12 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
-    script_times = page_script_times(args.sentences)
-    print(f"Inspect, the page script alone (Streamlit AppTest, no browser): median "
-          f"{1000 * statistics.median(script_times):.0f} ms, slowest {1000 * max(script_times):.0f} ms")
-    print(f"Inspect, text change to every chart redrawn: median {1000 * statistics.median(times):.0f} ms, "
+    name = {"inspect": "Inspect", "present": "Present", "floor": "A bare Streamlit page (text box, one line)"}[args.page]
+    if args.page == "inspect":
+        script_times = page_script_times(args.sentences)
+        print(f"Inspect, the page script alone (Streamlit AppTest, no browser): median "
+              f"{1000 * statistics.median(script_times):.0f} ms, slowest {1000 * max(script_times):.0f} ms")
+    print(f"{name}, text change to every chart redrawn: median {1000 * statistics.median(times):.0f} ms, "
           f"slowest {1000 * max(times):.0f} ms over {len(times)} sentences of about 25 tokens")
     print(f"  of which the browser's main thread in tasks of 50 ms or more (scripting, layout, drawing): median "
           f"{1000 * statistics.median(busy):.0f} ms (a lower bound on its busy time)")

@@ -286,14 +286,18 @@ def test_dataset_opens_traces_of_dact_eval_without_the_model(app, tmp_path, tiny
     assert not app.exception
 
 
-def test_the_shipped_point_is_found_by_the_measured_folder_not_by_its_setting():
+def test_the_shipped_point_is_found_by_the_measured_weights_not_by_its_setting_or_folder(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(APP).parent))
     import state
-    from dact_core.loading import DEFAULT_MODEL_DIR
+    from dact_core.loading import DEFAULT_MODEL_DIR, weights_fingerprint
 
-    def bench(source):
+    def bench(**dact):
         return {"title": "SST-2 dev", "models": [{"method": "reference", "setting": "full depth", "source": "runs/ref"},
-                                                 {"method": "DACT-BERT", "setting": "tau=0.1", "source": source}]}
+                                                 {"method": "DACT-BERT", "setting": "tau=0.07", **dact}]}
 
-    assert state.shipped_point(bench("assets/models/dact-sst2")) == ("DACT-BERT", "tau=0.1")
-    assert state.shipped_point(bench(str(DEFAULT_MODEL_DIR.resolve()))) == ("DACT-BERT", "tau=0.1")
-    assert state.shipped_point(bench("runs/sst2/dact")) is None  # same setting, another model
+    shipped = weights_fingerprint(DEFAULT_MODEL_DIR)
+    assert len(shipped) == 64
+    assert state.shipped_point(bench(source="runs/sst2/dact", weights_sha256=shipped)) == ("DACT-BERT", "tau=0.07")
+    # the shipped folder, measured when it held other weights (or with no fingerprint recorded): not the shipped model
+    assert state.shipped_point(bench(source="assets/models/dact-sst2", weights_sha256="0" * 64)) is None
+    assert state.shipped_point(bench(source="assets/models/dact-sst2")) is None

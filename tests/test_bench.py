@@ -143,3 +143,8 @@ def test_each_seed_is_compared_with_the_reference_of_its_own_seed(tmp_path, benc
         np.testing.assert_allclose(row.accuracy_diff, accuracy[str(folders[dact])] - accuracy[str(folders[reference])])
     # the references themselves stay compared with the first one: the spread between seeds shows
     assert by_source.loc[str(folders["reference43"])].paired_reference == str(folders["reference"])
+    # each row records which weights it measured
+    from dact_core.loading import weights_fingerprint
+    for name in ("reference", "dact", "dact43"):
+        assert by_source.loc[str(folders[name])].weights_sha256 == weights_fingerprint(folders[name])
+    assert weights_fingerprint(folders["dact"]) != weights_fingerprint(folders["reference"])
