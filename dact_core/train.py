@@ -51,7 +51,7 @@ class TrainConfig:
     # DACT settings (DactBertConfig); the defaults are the shipped SST-2 model's recipe
     reference_epochs: float = 3.0  # dact: first fine-tune a full-depth reference (kept in output_dir/reference)
     #   for this many epochs and start DACT-BERT from its encoder; 0: start from the backbone itself
-    ponder_penalty: float = 0.1
+    ponder_penalty: float = 0.07
     halting_bias_init: float = 2.0
     dact_hidden_size: int | None = None
     pooling: str = "mean"

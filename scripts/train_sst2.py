@@ -80,14 +80,14 @@ def main() -> None:
     for seed in SEEDS:
         stage2 = ["--backbone", str(Path(args.out) / f"reference-s{seed}"), "--reference-epochs", "0",
                   "--seed", str(seed)]
-        jobs.append((f"dact-s{seed}", stage2))
+        jobs.append((f"dact-s{seed}", [*stage2, "--ponder-penalty", "0.1"]))  # the default when the H100 runs ran
         jobs.append((f"multi-exit-s{seed}", [*stage2, "--method", "multi-exit", "--epochs", "1"]))
         if seed == SEEDS[0]:
             jobs += [(f"dact-tau{tau}-s{seed}", [*stage2, "--ponder-penalty", tau]) for tau in CURVE_TAUS]
     run_all(jobs, args)
     # DACT's halting units on each multi-exit model's frozen exits: the halting rule apart from the exits' training
     run_all([(f"dact-on-exits-s{seed}",
-              ["--init-from", str(Path(args.out) / f"multi-exit-s{seed}"), "--seed", str(seed)])
+              ["--init-from", str(Path(args.out) / f"multi-exit-s{seed}"), "--seed", str(seed), "--ponder-penalty", "0.1"])
              for seed in SEEDS], args)
     for folder in sorted(Path(args.out).glob("*-s4?")):
         print(f"{folder.name}: validation accuracy {validation_accuracy(folder)}", flush=True)

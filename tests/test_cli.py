@@ -141,7 +141,7 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_back
     assert (out / "reference" / "training_config.json").exists() and not (out / "model.safetensors").exists()
     assert main(args) == 2 and "already holds files" in capsys.readouterr().err  # nothing lost by accident
     assert main([*args, "--resume", "--ponder-penalty", "0.5"]) == 2
-    assert "--ponder-penalty 0.1 -> 0.5" in capsys.readouterr().err
+    assert "--ponder-penalty 0.07 -> 0.5" in capsys.readouterr().err
 
     steps.clear()
     assert main([*args, "--resume"]) == 0
