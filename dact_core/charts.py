@@ -25,6 +25,9 @@ def class_color(index: int) -> str:
     return CLASS_COLORS[index % len(CLASS_COLORS)]
 
 
+GRID_COLOR = "#EBF0F8"  # plotly_white's grid
+
+
 def _layout(fig: go.Figure, title: str, y_title: str, num_layers: int, y_range=None) -> go.Figure:
     """The per-layer charts' layout. No plotly template: the app draws them in Streamlit's theme, and validating a
     template copies it whole (about 20 ms a figure, most of the time from a text change to the page's charts)."""
@@ -207,11 +210,11 @@ def present_margin_range(trace: ExampleTrace) -> list[float]:
 def _present_traces(trace: ExampleTrace, layer: int) -> list[go.BaseTraceType]:
     """The traces after `layer` steps (always the same number and order, so frames can replace them)."""
     exit_layer, c = trace.exit_layer, trace.prediction
-    shown = np.arange(1, layer + 1)
-    ran = shown[shown <= exit_layer]
-    skipped = shown[shown > exit_layer]
+    # plain lists: validating a numpy array copies it into a read-only array, a list costs less
+    ran = list(range(1, min(layer, exit_layer) + 1))
+    skipped = list(range(exit_layer + 1, layer + 1))
     name = trace.label_names[c]
-    margin = _present_margin(trace)
+    margin = _present_margin(trace).tolist()
     low, high = present_margin_range(trace)
 
     def skip_bar(base: float, top: float, axis: int) -> go.Bar:
@@ -220,15 +223,15 @@ def _present_traces(trace: ExampleTrace, layer: int) -> list[go.BaseTraceType]:
                       xaxis=f"x{axis}", yaxis=f"y{axis}", width=0.9)
 
     return [
-        go.Bar(x=ran, y=trace.layer_probs[: len(ran), c], name=f"y_n: layer's own answer ({name})",
+        go.Bar(x=ran, y=trace.layer_probs[: len(ran), c].tolist(), name=f"y_n: layer's own answer ({name})",
                marker_color=class_color(c), opacity=0.35, xaxis="x1", yaxis="y1", width=0.6),
-        go.Scatter(x=ran, y=trace.acc_probs[: len(ran), c], name="a_n: accumulated",
+        go.Scatter(x=ran, y=trace.acc_probs[: len(ran), c].tolist(), name="a_n: accumulated",
                    mode="lines+markers", line=dict(color=class_color(c), width=5), marker=dict(size=14),
                    xaxis="x1", yaxis="y1"),
         skip_bar(0.0, 1.05, 1),
-        go.Bar(x=ran, y=trace.halting_probs[: len(ran)], name="h_n", marker_color=HALTING_COLOR,
+        go.Bar(x=ran, y=trace.halting_probs[: len(ran)].tolist(), name="h_n", marker_color=HALTING_COLOR,
                opacity=0.5, xaxis="x2", yaxis="y2", width=0.6),
-        go.Scatter(x=ran, y=trace.remaining_probs[: len(ran)], name="p_n",
+        go.Scatter(x=ran, y=trace.remaining_probs[: len(ran)].tolist(), name="p_n",
                    mode="lines+markers", line=dict(color=REMAINING_COLOR, width=5), marker=dict(size=14),
                    xaxis="x2", yaxis="y2"),
         skip_bar(0.0, 1.05, 2),
@@ -256,26 +259,27 @@ def present_figure(trace: ExampleTrace, layer: int | None = None, play: bool = T
     """
     n_layers = trace.num_layers
     layer = n_layers if layer is None else max(1, min(int(layer), n_layers))
-    fig = go.Figure(data=_present_traces(trace, layer))
+    steps = [_present_traces(trace, k) for k in range(1, n_layers + 1)] if play else None
+    fig = go.Figure(data=steps[layer - 1] if play else _present_traces(trace, layer))
     domains = ([0.0, 0.29], [0.355, 0.645], [0.71, 1.0])
     axis_titles = ("probability", "probability", "margin")
     ranges = ([0, 1.05], [0, 1.05], present_margin_range(trace))
     headings = ("The answer", "Halting", "The bound")
     for i in range(3):
         fig.layout[f"xaxis{i + 1}"] = dict(domain=domains[i], range=[0.5, n_layers + 0.5], dtick=1,
-                                           anchor=f"y{i + 1}", fixedrange=True)
+                                           anchor=f"y{i + 1}", fixedrange=True, gridcolor=GRID_COLOR)
         fig.layout[f"yaxis{i + 1}"] = dict(range=ranges[i], title=axis_titles[i], anchor=f"x{i + 1}", fixedrange=True,
-                                           zeroline=True, zerolinewidth=2, zerolinecolor="#444")
+                                           zeroline=True, zerolinewidth=2, zerolinecolor="#444", gridcolor=GRID_COLOR)
         fig.add_annotation(text=f"<b>{headings[i]}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper", yref="paper",
                            yanchor="bottom", showarrow=False, font=dict(size=22))
     fig.update_layout(
         title=dict(text=_present_title(trace, layer), x=0.0, y=0.98, font=dict(size=22)),
-        font=PRESENT_FONT, template="plotly_white", height=375, barmode="overlay",
+        # plotly_white's look spelled out: validating a template copies it whole, on every rerun
+        font=PRESENT_FONT, paper_bgcolor="white", plot_bgcolor="white", height=375, barmode="overlay",
         margin=dict(l=70, r=20, t=90, b=50), legend=dict(orientation="h", y=-0.1, x=0, font=dict(size=18)),
     )
     if play:
-        fig.frames = [go.Frame(data=_present_traces(trace, k), name=str(k),
-                               layout=go.Layout(title_text=_present_title(trace, k)))
+        fig.frames = [go.Frame(data=steps[k - 1], name=str(k), layout=dict(title_text=_present_title(trace, k)))
                       for k in range(1, n_layers + 1)]
         fig.update_layout(
             updatemenus=[dict(type="buttons", showactive=False, x=1.0, y=1.18, xanchor="right", yanchor="bottom",
