@@ -26,9 +26,15 @@ for seed in 43 44; do  # two more seeds of the same command (the bench reports m
   [ -f "$OUT/dact-seed$seed/config.json" ] || dact train --data "$DATA" --label-names World,Sports,Business,Sci/Tech \
     --validation-fraction 0.05 --seed "$seed" --ponder-penalty 0.1 --output-dir "$OUT/dact-seed$seed"
 done
-# the new default tau 0.07 as the second stage of seed 42's one command (assets/results/bench-agnews-tau-cpu)
+# the new default tau 0.07 as the second stage of each seed's one command, from that seed's reference
+# (assets/results/bench-agnews-tau-cpu, bench-agnews-tau007-seeds)
 [ -f "$OUT/dact-tau0.07/config.json" ] || dact train --data "$DATA" --label-names World,Sports,Business,Sci/Tech \
   --validation-fraction 0.05 --seed 42 --backbone "$OUT/dact/reference" --reference-epochs 0 --output-dir "$OUT/dact-tau0.07"
+for seed in 43 44; do
+  [ -f "$OUT/dact-seed$seed-tau0.07/config.json" ] || dact train --data "$DATA" \
+    --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed "$seed" \
+    --backbone "$OUT/dact-seed$seed/reference" --reference-epochs 0 --output-dir "$OUT/dact-seed$seed-tau0.07"
+done
 # the earlier models behind assets/results/bench-agnews and the shipped token models
 [ -f "$OUT/reference/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 1 \
   --output-dir "$OUT/reference"
