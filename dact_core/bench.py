@@ -152,6 +152,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
     # a point's accuracy is compared with the float reference of its own seed when there is one, else the first
     own_reference = {p.seed: i for i, p in reversed(list(enumerate(points))) if p.method == "reference"}
     ref_flops = layer_flops(reference.tokens_per_layer, ref_cfg.hidden_size, ref_cfg.intermediate_size).sum()
+    fingerprints = {p.source: weights_fingerprint(p.source) if p.source else "" for p in points}  # once per file
     results = []
     for i, (point, result) in enumerate(zip(points, runs)):
         cfg = point.model.config
@@ -178,7 +179,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             latency_ms_batch1=float(1000 * t1[i] / (rounds * len(singles))),
             throughput_batch32=float(rounds * len(batch_idx) / t32[i]),
             accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, paired_reference=points[j].source,
-            weights_sha256=weights_fingerprint(point.source) if point.source else "", correct=correct,
+            weights_sha256=fingerprints[point.source], correct=correct,
         ))
     return results
 

@@ -239,12 +239,13 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
-    name = {"inspect": "Inspect", "present": "Present", "floor": "A bare Streamlit page (text box, one line)"}[args.page]
+    page_name = {"inspect": "Inspect", "present": "Present",
+                 "floor": "A bare Streamlit page (text box, one line)"}[args.page]
     if args.page == "inspect":
         script_times = page_script_times(args.sentences)
         print(f"Inspect, the page script alone (Streamlit AppTest, no browser): median "
               f"{1000 * statistics.median(script_times):.0f} ms, slowest {1000 * max(script_times):.0f} ms")
-    print(f"{name}, text change to every chart redrawn: median {1000 * statistics.median(times):.0f} ms, "
+    print(f"{page_name}, text change to every chart redrawn: median {1000 * statistics.median(times):.0f} ms, "
           f"slowest {1000 * max(times):.0f} ms over {len(times)} sentences of about 25 tokens")
     print(f"  of which until the script run ended (the browser saw the app idle): median {1000 * statistics.median(idle_times):.0f} ms")
     print(f"  of which the browser's main thread in tasks of 50 ms or more (scripting, layout, drawing): median "

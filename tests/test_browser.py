@@ -218,8 +218,8 @@ def test_data_set_views_are_linked_both_ways(server, browser):
     page.get_by_text("Wrong only").click()
     page.wait_for_timeout(300)
     page.wait_for_selector(IDLE, timeout=60_000)
-    page.wait_for_timeout(800)
     expect(page.get_by_text(f"Exit layers selected in the histogram: {chosen} (")).to_have_count(1, timeout=30_000)
+
     def shaded_ok():
         shaded = [t for t in _figure_data(page, 0) if t["name"] == "in the table"]
         assert shaded and 0 < sum(shaded[0]["y"]) < sum(bars["y"])
@@ -233,6 +233,7 @@ def test_data_set_views_are_linked_both_ways(server, browser):
     page.mouse.click(box["x"] + 12, box["y"] + 52)  # the first data row's selection cell
     page.wait_for_timeout(300)
     page.wait_for_selector(IDLE, timeout=60_000)
+
     def ringed_ok():
         rings = [t for t in _figure_data(page, 2) if t["name"] == "picked in the table"]
         assert rings and len(rings[0]["x"]) == 1

@@ -33,7 +33,7 @@ def step(delta: int) -> None:
     state.set_shared("layer", max(1, min(n_layers, (state.shared("layer") or 1) + delta)))
 
 
-# built only when clicked: the page with plotly.js embedded is about 5 MB and 150 ms of work on each rerun
+# built only when clicked: the page embeds plotly.js, too much work to redo on every rerun
 top[1].download_button("Offline copy", lambda: charts.offline_html(trace), file_name="dact-bert-present.html",
                        mime="text/html", key="present_download", icon=":material/download:",
                        help="One HTML file with the text, the numbers and the animation; plays without a network")
