@@ -13,6 +13,7 @@ import streamlit as st
 from dact_core.inspector import DactInspector, TokenInspector, inspector_for
 from dact_core.loading import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model, weights_fingerprint
 from dact_core.methods import FAMILIES
+from dact_core.timing import torch_threads
 
 MAX_ROWS = 20_000
 EXAMPLES_FILE = ASSETS_DIR / "examples.tsv"
@@ -61,6 +62,15 @@ def model_choices() -> dict[str, str | None]:
     return choices
 
 
+def one_text_threads() -> int:
+    """A single text's model run leaves one core to the browser, which draws the page while the script runs (often
+    on the same machine): on 2 cores, torch's two threads and the browser took turns, and one text took about
+    100 ms instead of 30. A whole data set's evaluation keeps every thread."""
+    import torch
+
+    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
+
+
 @st.cache_resource(show_spinner="Loading the model...")
 def get_inspector(path: str | None, quantization: str | None = None) -> DactInspector | TokenInspector:
     """A DactInspector for DACT-BERT, a TokenInspector for AdapLeR / token gates (None: model_path())."""
@@ -83,12 +93,16 @@ def inspector_or_stop(path: str | None = None, dact_only: bool = True,
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_trace(path: str | None, text: str, bound: str, relaxation: float, quantization: str | None = None):
-    return get_inspector(path, quantization).trace(text, bound=bound, relaxation=relaxation)
+    inspector = get_inspector(path, quantization)
+    with torch_threads(one_text_threads()):
+        return inspector.trace(text, bound=bound, relaxation=relaxation)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_token_trace(path: str, text: str, quantization: str | None = None):
-    return get_inspector(path, quantization).trace(text)
+    inspector = get_inspector(path, quantization)
+    with torch_threads(one_text_threads()):
+        return inspector.trace(text)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -165,7 +179,9 @@ def evaluate_cached(task, path: str | None, bound: str, relaxation: float):
 def download_figure_data(fig, name: str, key: str) -> None:
     from dact_core.charts import figure_csv
 
-    st.download_button("Chart data (CSV)", figure_csv(fig), file_name=f"{name}.csv", mime="text/csv", key=key)
+    # built only when clicked: on every rerun it would be work and a stored file for each chart
+    st.download_button("Chart data (CSV)", lambda: figure_csv(fig), file_name=f"{name}.csv", mime="text/csv",
+                       key=key)
 
 
 # ---- state that lasts: shared between pages, and in the URL (bookmarks, shared links, reload) ----------

@@ -29,12 +29,15 @@ GRID_COLOR = "#EBF0F8"  # plotly_white's grid
 
 
 def _layout(fig: go.Figure, title: str, y_title: str, num_layers: int, y_range=None) -> go.Figure:
-    """The per-layer charts' layout. No plotly template: the app draws them in Streamlit's theme, and validating a
-    template copies it whole (about 20 ms a figure, most of the time from a text change to the page's charts)."""
+    """The per-layer charts' layout, complete in itself. No plotly template (validating one copies it whole: about
+    20 ms a figure), and the app draws them without Streamlit's theme (merging it in the browser cost tens of ms
+    per change of text), so the title, legend and grid are set here."""
+    axis = dict(gridcolor=GRID_COLOR, zeroline=False)
     fig.update_layout(
-        title=title, font=FONT, legend=dict(orientation="h", y=-0.22), margin=dict(l=60, r=20, t=60, b=60),
-        height=380, xaxis=dict(title="layer", dtick=1, range=[0.5, num_layers + 0.5]),
-        yaxis=dict(title=y_title, range=y_range),
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=17)), font=FONT,
+        legend=dict(orientation="h", x=0, y=-0.3), margin=dict(l=60, r=20, t=50, b=90), height=380,
+        plot_bgcolor="white", xaxis=dict(axis, title="layer", dtick=1, range=[0.5, num_layers + 0.5]),
+        yaxis=dict(axis, title=y_title, range=y_range),
     )
     return fig
 

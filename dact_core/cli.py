@@ -211,7 +211,8 @@ def cmd_app(args) -> int:
         env["DACT_ALLOW_SERVER_PATHS"] = "1"
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
                "--server.address", args.address, "--browser.gatherUsageStats", "false",
-               "--client.toolbarMode", "viewer"]  # no Deploy button: the app is shown to audiences
+               "--client.toolbarMode", "viewer",  # no Deploy button: the app is shown to audiences
+               "--runner.postScriptGC", "false"]  # why: .streamlit/config.toml
     return subprocess.call(command, env=env)
 
 

@@ -119,7 +119,7 @@ def show_dact():
     left, right = st.columns(2)
     for i, (name, fig) in enumerate(figures):
         with (left if i % 2 == 0 else right):
-            st.plotly_chart(fig, key=f"fig_{name}", width="stretch")
+            st.plotly_chart(fig, key=f"fig_{name}", width="stretch", theme=None)
             state.download_figure_data(fig, name, key=f"dl_{name}")
     with st.expander("Per-layer table", expanded=False):
         st.dataframe(charts.layer_table(trace), hide_index=True, width="stretch")
