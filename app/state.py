@@ -3,6 +3,7 @@ the shipped files. Pages keep only widgets and call in here."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -75,6 +76,10 @@ def one_text_threads() -> int:
 def get_inspector(path: str | None, quantization: str | None = None) -> DactInspector | TokenInspector:
     """A DactInspector for DACT-BERT, a TokenInspector for AdapLeR / token gates (None: model_path())."""
     model, tokenizer = load_model(path or model_path(), "cpu" if quantization else device(), quantization)
+    # what is loaded by now (torch, transformers, plotly, the model: about half a million objects) lives as long as
+    # the app; moved out of the collector's reach, a full collection no longer walks it (150 to 300 ms here, at
+    # random moments inside a page's run)
+    gc.freeze()
     return inspector_for(model, tokenizer)
 
 
