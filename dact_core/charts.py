@@ -28,33 +28,31 @@ def class_color(index: int) -> str:
 GRID_COLOR = "#EBF0F8"  # plotly_white's grid
 
 
-def _layout_dict(title: str, y_title: str, num_layers: int, y_range=None, lines=()) -> dict:
-    """The per-layer charts' layout, complete in itself: no plotly template, and the app draws the Inspect charts
-    without Streamlit's theme (merging it in the browser cost tens of ms per change of text), so title, legend and
-    grid are set here. `lines`: (shape, annotation) pairs from `_line_across`."""
+def _layout_dict(title: str, y_title: str, num_layers: int, y_range=None) -> dict:
+    """The per-layer charts' layout, complete in itself: the app draws the Inspect charts without Streamlit's theme
+    (merging it in the browser cost tens of ms per change of text), so title, legend and grid are set here."""
     axis = dict(gridcolor=GRID_COLOR, zeroline=False)
     return dict(
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=17)), font=FONT, template={},
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=17)), font=FONT,
         legend=dict(orientation="h", x=0, y=-0.3), margin=dict(l=60, r=20, t=50, b=90), height=380,
         plot_bgcolor="white", xaxis=dict(axis, title="layer", dtick=1, range=[0.5, num_layers + 0.5]),
         yaxis=dict(axis, title=y_title, range=y_range),
-        shapes=[shape for shape, _ in lines], annotations=[annotation for _, annotation in lines],
     )
 
 
 def _layout(fig: go.Figure, title: str, y_title: str, num_layers: int, y_range=None) -> go.Figure:
     """`_layout_dict` applied to a figure built step by step (the Data set and token charts)."""
-    layout = _layout_dict(title, y_title, num_layers, y_range)
-    del layout["shapes"], layout["annotations"], layout["template"]  # keep what the figure already has
-    fig.update_layout(**layout)
+    fig.update_layout(**_layout_dict(title, y_title, num_layers, y_range))
     return fig
 
 
 def _per_layer_figure(traces: list, title: str, y_title: str, num_layers: int, y_range, lines=()) -> go.Figure:
-    """A figure built in one call: plotly validates a whole figure several times faster than the same figure
-    assembled with add_* and update_layout (about 3 ms against 16 here), and the Inspect page draws four on
-    every change of text."""
-    return go.Figure(data=traces, layout=_layout_dict(title, y_title, num_layers, y_range, lines))
+    """A figure built in one call, with no plotly template (validating one copies it whole): plotly validates a whole
+    figure several times faster than the same figure assembled with add_* and update_layout (about 3 ms against 16
+    here), and the Inspect page draws four on every change of text. `lines`: (shape, annotation) pairs."""
+    layout = dict(_layout_dict(title, y_title, num_layers, y_range), template={},
+                  shapes=[shape for shape, _ in lines], annotations=[annotation for _, annotation in lines])
+    return go.Figure(data=traces, layout=layout)
 
 
 def _line_across(text: str, x: float | None = None, y: float | None = None, dash: str = "dash") -> tuple[dict, dict]:
