@@ -71,3 +71,30 @@ for TAU in 0.2 0.3 0.5; do  # more of the frozen-exits curve
   [ -f "$OUT/dact-on-exits-tau$TAU/config.json" ] || dact train "${COMMON[@]}" --init-from "$OUT/multi-exit-fromref" \
     --ponder-penalty "$TAU" --output-dir "$OUT/dact-on-exits-tau$TAU"
 done
+
+# seeds of the one command (reference and DACT-BERT at the default tau 0.07), and a multi-exit model from each
+# seed's reference with DACT-BERT's second-stage budget (one epoch, word embeddings trained): the seeds bench
+for SEED in 43; do
+  [ -f "$OUT/onecmd-seed$SEED/config.json" ] || dact train --data "$DATA" --label-names negative,positive \
+    --validation-fraction 0.05 --seed "$SEED" --output-dir "$OUT/onecmd-seed$SEED"
+done
+[ -f "$OUT/multi-exit-onecmd/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
+  --reference-epochs 0 --method multi-exit --output-dir "$OUT/multi-exit-onecmd"
+for SEED in 43; do
+  [ -f "$OUT/multi-exit-onecmd-seed$SEED/config.json" ] || dact train --data "$DATA" --label-names negative,positive \
+    --validation-fraction 0.05 --seed "$SEED" --backbone "$OUT/onecmd-seed$SEED/reference" --reference-epochs 0 \
+    --method multi-exit --output-dir "$OUT/multi-exit-onecmd-seed$SEED"
+done
+dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" "$OUT/onecmd-seed43/reference" \
+  --dact "$OUT/dact-tau0.07" "$OUT/onecmd-seed43" --multi-exit "$OUT/multi-exit-onecmd" "$OUT/multi-exit-onecmd-seed43" \
+  --title "SST-2 dev (872): the one command (reference, DACT-BERT at the default tau 0.07) and a multi-exit model from each seed's reference, seeds 42 and 43, CPU" \
+  --output-dir assets/results/bench-sst2-seeds --overwrite
+for RUN in onecmd-seed43 onecmd-seed43/reference multi-exit-onecmd multi-exit-onecmd-seed43; do
+  mkdir -p "assets/results/bench-sst2-seeds/training/$RUN"
+  cp "$OUT/$RUN/training_config.json" "assets/results/bench-sst2-seeds/training/$RUN/"
+done
+# batch-1 speed at three ponder penalties from one reference
+dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
+  --dact "$OUT/dact" "$OUT/dact-tau0.07" "$OUT/dact-tau0.05" \
+  --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 and 0.05 from one reference, after the batch-1 call reductions" \
+  --output-dir assets/results/bench-sst2-batch1 --overwrite

@@ -90,6 +90,9 @@ def test_single_example_halting_trace_is_the_full_trace_bit_for_bit():
                 assert getattr(halted, name).dtype == getattr(full, name).dtype
                 assert torch.isnan(getattr(halted, name)[:, k:]).all()
             assert torch.equal(halted.probs, full.acc_probs[:, k - 1])
+            # logits and prediction made in Python floats: what the tensor paths derive from the probabilities
+            assert torch.equal(halted.logits, halted.probs.clamp(min=1e-12).log().float())
+            assert torch.equal(halted.prediction, halted.probs.argmax(-1))
             torch.testing.assert_close(halted.ponder_cost, full.remaining_probs[:, :k].sum(1))
     assert len(seen) > 1  # early exits and later ones
 
@@ -128,7 +131,8 @@ def test_manual_layer_loop_reproduces_bert_model():
     bert.eval()
     ids, mask = random_batch(3, 5)
     captured = []
-    handle = model.bert.encoder.layer[-1].register_forward_hook(lambda m, i, o: captured.append(o))
+    # the last layer's output module: the project's models call a layer's parts (`run_layer`), not the layer
+    handle = model.bert.encoder.layer[-1].output.register_forward_hook(lambda m, i, o: captured.append(o))
     with torch.no_grad():
         model(ids, mask)
         reference = bert(ids, attention_mask=mask).last_hidden_state
@@ -220,3 +224,46 @@ def test_evaluate_reports_the_setting_it_ran(tiny_tokenizer, tmp_path):
     exact = evaluate(model, tiny_tokenizer, task, progress=False)
     assert exact.metrics["agree_with_full_depth"] == 20 and exact.metrics["guarantee_holds"] is True
     assert relaxed.metrics["avg_layers"] <= exact.metrics["avg_layers"]
+
+
+def test_run_layer_is_the_layer_bit_for_bit():
+    from dact_core.models.common import run_layer
+
+    model = tiny_model(2)
+    ids, mask = random_batch(3, 6)
+    with torch.no_grad():
+        hidden = model.bert.embeddings(input_ids=ids)
+        attention, _ = model.layer_inputs(hidden, mask)
+        for layer in model.bert.encoder.layer:
+            assert torch.equal(run_layer(layer, hidden, attention), layer(hidden, attention))
+            assert torch.equal(run_layer(layer, hidden, attention, with_attention=True)[0], layer(hidden, attention))
+            layer.chunk_size_feed_forward = 1  # a chunking layer takes its own forward
+            assert torch.equal(run_layer(layer, hidden, attention), layer(hidden, attention))
+
+
+def test_stacked_heads_follow_every_weight_change():
+    model = tiny_model(2)
+    module = model.dact[0]
+    pooled = torch.randn(4, model.config.hidden_size)
+
+    def separate():  # y_n and h_n from the two heads on their own
+        z = torch.relu(module.dense(pooled))
+        return module.answer(z).softmax(-1), torch.sigmoid(module.halting(z)).squeeze(-1)
+
+    def check():
+        with torch.no_grad():
+            for got, want in zip(module(pooled), separate()):
+                torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
+
+    check()
+    with torch.no_grad():
+        module.halting.bias.add_(3.0)  # in place, as an optimizer step does
+    check()
+    module.load_state_dict({k: v * 2 for k, v in module.state_dict().items()})
+    check()
+    model.double()
+    pooled = pooled.double()
+    check()
+    training = module(pooled)[1].sum()  # with gradients: the stacked weights are built in the graph
+    training.backward()
+    assert module.halting.weight.grad.abs().sum() > 0 and not module.answer.weight.grad.any()

@@ -115,6 +115,19 @@ class PoolerClassifierModel(LayerByLayerModel):
         return self.classifier(self.dropout(self.bert.pooler(hidden)))  # (B, C)
 
 
+def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None, with_attention: bool = False):
+    """`layer(hidden, mask)` for a Hugging Face `BertLayer` of an encoder, the same operations in the same order,
+    without its feed-forward wrapper: `apply_chunking_to_forward` inspects the function's signature on every call
+    (a visible share of a layer at batch 1) before running it in one chunk. A layer that chunks its feed-forward or
+    is a decoder takes its own forward. with_attention: also return the attention weights (B, heads, T, T), which
+    the attention gives only under the eager implementation."""
+    if not with_attention and (layer.chunk_size_feed_forward or layer.is_decoder):
+        return layer(hidden, mask)
+    attention, weights = layer.attention(hidden, mask)  # (B, T, H), (B, heads, T, T) or None
+    output = layer.feed_forward_chunk(attention)  # (B, T, H)
+    return (output, weights) if with_attention else output
+
+
 def pooling_weights(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Masked-mean weights (B, 1, T): 1 / length on real tokens, 0 on padding. Computed once per mask."""
     mask = attention_mask.to(dtype)  # (B, T)

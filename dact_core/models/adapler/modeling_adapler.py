@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
 
-from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens
+from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens, run_layer
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training
 
@@ -121,7 +121,7 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
                 target = target / target.sum(dim=1, keepdim=True).clamp(min=1e-9)
                 kl = (target * (target.clamp(min=1e-9).log() - scores.clamp(min=1e-9).log())).sum(dim=1)  # (B,)
                 kl_terms.append((num_layers - n) * kl)  # weight N + 1 - l for 1-based l
-            hidden = layer(hidden, log_alive[:, None, None, :].to(hidden.dtype))  # (B, T, H)
+            hidden = run_layer(layer, hidden, log_alive[:, None, None, :].to(hidden.dtype))  # (B, T, H)
         logits = self.classify(hidden)
         loss = None
         if labels is not None:
@@ -150,7 +150,7 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
             if survival is not None:
                 survival.record(n, order, attention_mask)
             mask, _ = self.layer_inputs(hidden, attention_mask)
-            hidden = layer(hidden, mask)  # (B, T', H)
+            hidden = run_layer(layer, hidden, mask)  # (B, T', H)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
         logits = self.classify(hidden)  # (B, C)
         return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
@@ -175,7 +175,7 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
             if survival is not None:
                 survival.record(n, order, attention_mask)
             mask, _ = self.layer_inputs(hidden, attention_mask)
-            hidden = layer(hidden, mask)  # (1, T', H)
+            hidden = run_layer(layer, hidden, mask)  # (1, T', H)
         logits = self.classify(hidden)  # (1, C)
         device = hidden.device
         return TokenReductionOutput(

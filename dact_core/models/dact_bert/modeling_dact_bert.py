@@ -16,6 +16,7 @@ early-layer [CLS] carries no class information, so the default is the masked mea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +28,7 @@ from transformers.modeling_outputs import ModelOutput
 
 from ...halting import (BOUNDS, accumulate, accumulate_step, accumulate_step_one, exit_layers_from_trace, should_halt,
                         should_halt_one)
-from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, trim_padding
+from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, run_layer, trim_padding
 
 ANSWER_HEADS = ("mlp", "linear")
 
@@ -115,7 +116,8 @@ class DactBertOutput(ModelOutput):
     @classmethod
     def of(cls, probs, exit_layer, layer_probs, halting_probs, remaining_probs, acc_probs, ponder_cost, dtype,
            loss=None) -> "DactBertOutput":
-        """The output of either path; the logits and the prediction are derived from probs (a_N, float64)."""
+        """The output of the tensor paths; the logits and the prediction are derived from probs (a_N, float64).
+        One example's halting path lays out the same fields itself, in Python floats."""
         return cls(loss=loss, logits=probs.clamp(min=1e-12).log().to(dtype), probs=probs,
                    prediction=probs.argmax(dim=-1), exit_layer=exit_layer, layer_probs=layer_probs,
                    halting_probs=halting_probs, remaining_probs=remaining_probs, acc_probs=acc_probs,
@@ -128,7 +130,12 @@ class HaltingUnit(nn.Linear):
 
 class DactModule(nn.Module):
     """After layer n: z = ReLU(W1 x + b1);  y_n = softmax(Wy z + by);  h_n = sigmoid(wh z + bh).
-    With answer_head "linear": y_n = softmax(Wy x + by), from the pooled vector x itself."""
+    With answer_head "linear": y_n = softmax(Wy x + by), from the pooled vector x itself.
+
+    With the "mlp" head, y_n's logits and h_n's come from one matrix product with [Wy; wh] stacked, in every path
+    (training, full depth, halting), so each path computes the same numbers: at batch 1 each separate call costs its
+    dispatch whatever its size. The stacked weights are kept between calls that track no gradient and rebuilt when
+    a weight changes (an optimizer step, loading, `.to()`)."""
 
     def __init__(self, config: DactBertConfig):
         super().__init__()
@@ -137,12 +144,33 @@ class DactModule(nn.Module):
         self.dense = nn.Linear(config.hidden_size, width)
         self.answer = nn.Linear(config.hidden_size if self.answer_from_pooled else width, config.num_labels)
         self.halting = HaltingUnit(width, 1)
+        self._stacked_heads = None  # (the four weights' addresses and versions, weight (C + 1, W), bias (C + 1,))
 
     def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = F.relu(self.dense(pooled))  # (B, W)
-        layer_prob = self.answer(pooled if self.answer_from_pooled else z).softmax(dim=-1)  # (B, C)
-        halting_prob = torch.sigmoid(self.halting(z)).squeeze(-1)  # (B,)
-        return layer_prob, halting_prob
+        if self.answer_from_pooled or not isinstance(self.answer.weight, torch.Tensor):  # the linear head; int8
+            z = F.relu(self.dense(pooled))  # (B, W)
+            layer_prob = self.answer(pooled if self.answer_from_pooled else z).softmax(dim=-1)  # (B, C)
+            return layer_prob, torch.sigmoid(self.halting(z)).squeeze(-1)  # (B, C), (B,)
+        z = F.relu(F.linear(pooled, self.dense.weight, self.dense.bias))  # (B, W)
+        logits = F.linear(z, *self._heads())  # (B, C + 1): y_n's logits, then h_n's
+        return logits[:, :-1].softmax(dim=-1), logits[:, -1].sigmoid()  # (B, C), (B,)
+
+    def _heads(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """[Wy; wh] (C + 1, W) and [by; bh] (C + 1,)."""
+        parts = (self.answer.weight, self.halting.weight, self.answer.bias, self.halting.bias)
+        if torch.is_grad_enabled() and any(part.requires_grad for part in parts):
+            return torch.cat(parts[:2]), torch.cat(parts[2:])
+        # a weight changed in place (a step, loading) has a new version; one replaced, a new address
+        key = [(part.data_ptr(), part._version) for part in parts]
+        if self._stacked_heads is None or self._stacked_heads[0] != key:
+            # ordinary tensors even under torch.inference_mode, like the kept layer inputs
+            with torch.inference_mode(False), torch.no_grad():
+                self._stacked_heads = (key, torch.cat(parts[:2]), torch.cat(parts[2:]))
+        return self._stacked_heads[1:]
+
+    def _apply(self, fn, *args, **kwargs):
+        self._stacked_heads = None  # `.to()`, `.half()`: new weights, possibly at a freed weight's address or dtype
+        return super()._apply(fn, *args, **kwargs)
 
 
 class DactBertPreTrainedModel(LayerByLayerModel):
@@ -188,7 +216,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (B, 1, T)
         layer_probs, halting_probs = [], []
         for layer, dact in zip(self.bert.encoder.layer, self.dact):
-            hidden = layer(hidden, mask)  # (B, T, H)
+            hidden = run_layer(layer, hidden, mask)  # (B, T, H)
             layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (B, C), (B,)
             layer_probs.append(layer_prob)
             halting_probs.append(halting_prob)
@@ -232,7 +260,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         remaining_prob = hidden.new_ones(batch, dtype=torch.float64)  # (R,)  p_0
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (R, 1, T)
         for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
-            hidden = layer(hidden, mask)  # (R, T, H)
+            hidden = run_layer(layer, hidden, mask)  # (R, T, H)
             layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (R, C), (R,)
             acc_prob, remaining_prob = accumulate_step(acc_prob, remaining_prob, layer_prob, halting_prob)
             records.append((rows, layer_prob, halting_prob, acc_prob, remaining_prob))
@@ -272,13 +300,13 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         """The halting path for one example: the same layers and DACT modules, with the recurrence and the bound in
         Python floats (float64, the tensor path's operations in its order). At batch size 1 every tensor operation
         costs its dispatch whatever its size, and the tensor bookkeeping was most of the time beyond the layers."""
-        num_layers, dtype = self.num_layers, hidden.dtype
+        num_layers, dtype, pooling = self.num_layers, hidden.dtype, self.config.pooling
         acc_prob, remaining_prob = [0.0] * self.config.num_labels, 1.0  # a_0, p_0
         layer_probs, halting_probs, acc_probs, remaining_probs = [], [], [], []  # per executed layer
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (1, 1, T)
         for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
-            hidden = layer(hidden, mask)  # (1, T, H)
-            layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (1, C), (1,)
+            hidden = run_layer(layer, hidden, mask)  # (1, T, H)
+            layer_prob, halting_prob = dact(pool(hidden, weights, pooling))  # (1, C), (1,)
             layer_probs.append(layer_prob.tolist()[0])  # y_n in the model's dtype, exact as Python floats
             halting_probs.append(halting_prob.item())
             acc_prob, remaining_prob = accumulate_step_one(acc_prob, remaining_prob, layer_probs[-1], halting_probs[-1])
@@ -287,22 +315,26 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             if should_halt_one(acc_prob, remaining_prob, n + 1, num_layers, bound, relaxation):
                 break
 
-        skipped = num_layers - len(layer_probs)  # layers never run: NaN, as in the batched path
-        nan_probs, device = [float("nan")] * len(acc_prob), hidden.device
-
-        def tensor(values, kind=torch.float64):
-            return torch.tensor(values, dtype=kind, device=device)
-
-        remaining_probs = tensor([remaining_probs + nan_probs[:1] * skipped])  # (1, N)
-        return DactBertOutput.of(
-            probs=tensor([acc_prob]),  # (1, C)
-            exit_layer=tensor([len(layer_probs)], torch.int64),  # (1,)
-            layer_probs=tensor([layer_probs + [nan_probs] * skipped], dtype),  # (1, N, C)
-            halting_probs=tensor([halting_probs + nan_probs[:1] * skipped], dtype),  # (1, N)
-            remaining_probs=remaining_probs,
-            acc_probs=tensor([acc_probs + [nan_probs] * skipped]),  # (1, N, C)
-            ponder_cost=remaining_probs.nan_to_num(0.0).sum(dim=1),  # (1,) as the batched path sums it
-            dtype=dtype,
+        # the output laid out from three tensors (one per dtype) and views of them: each tensor made costs its
+        # dispatch, and at batch 1 that was a visible share of a call that stops after one or two layers
+        num_classes, ran, nan = len(acc_prob), len(layer_probs), float("nan")
+        never_ran = [nan] * (num_layers - ran)  # layers never run: NaN, as in the batched path
+        per_class = never_ran * num_classes
+        values64 = torch.tensor([*acc_prob, *remaining_probs, *never_ran, *(a for row in acc_probs for a in row),
+                                 *per_class, sum(remaining_probs)], dtype=torch.float64, device=hidden.device)
+        probs, remaining_probs, acc_probs, ponder_cost = values64.split(
+            [num_classes, num_layers, num_layers * num_classes, 1])
+        values = torch.tensor([*(y for row in layer_probs for y in row), *per_class, *halting_probs, *never_ran,
+                               *(math.log(max(a, 1e-12)) for a in acc_prob)], dtype=dtype, device=hidden.device)
+        layer_probs, halting_probs, logits = values.split([num_layers * num_classes, num_layers, num_classes])
+        # the first largest entry, as torch.argmax picks it
+        exit_layer, prediction = torch.tensor([ran, max(range(num_classes), key=acc_prob.__getitem__)],
+                                              device=hidden.device).split(1)
+        return DactBertOutput(
+            logits=logits.view(1, num_classes), probs=probs.view(1, num_classes), prediction=prediction,
+            exit_layer=exit_layer, layer_probs=layer_probs.view(1, num_layers, num_classes),
+            halting_probs=halting_probs.view(1, num_layers), remaining_probs=remaining_probs.view(1, num_layers),
+            acc_probs=acc_probs.view(1, num_layers, num_classes), ponder_cost=ponder_cost,
         )
 
 

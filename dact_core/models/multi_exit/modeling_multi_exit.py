@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 from transformers.modeling_outputs import ModelOutput
 
-from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, trim_padding
+from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, run_layer, trim_padding
 
 EXIT_RULES = ("static", "entropy", "patience")
 
@@ -159,7 +159,7 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (B, 1, T)
         layer_logits = []
         for layer, head in zip(self.bert.encoder.layer, self.exits):
-            hidden = layer(hidden, mask)  # (B, T, H)
+            hidden = run_layer(layer, hidden, mask)  # (B, T, H)
             layer_logits.append(head(self.dropout(pool(hidden, weights, self.config.pooling))))  # (B, C)
         layer_logits = torch.stack(layer_logits, dim=1)  # (B, N, C)
         loss = None
@@ -182,7 +182,7 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
         state = ExitState(rule, num_layers, batch, hidden.device)
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (R, 1, T)
         for n, (layer, head) in enumerate(zip(self.bert.encoder.layer, self.exits)):
-            hidden = layer(hidden, mask)  # (R, T, H)
+            hidden = run_layer(layer, hidden, mask)  # (R, T, H)
             z = head(pool(hidden, weights, self.config.pooling))  # (R, C)
             layer_logits[rows, n] = z
             stop = state.step(n + 1, z)  # (R,)

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
 
-from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens
+from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens, run_layer
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training (no float32 subnormals)
 
@@ -89,11 +89,6 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
     def gates(self) -> torch.Tensor:
         return torch.sigmoid(self.gate_logits)  # (N, K)
 
-    def _layer(self, layer, hidden, mask):
-        """One BERT layer that also returns the attention weights (B, h, T, T)."""
-        attn_out, attn_weights = layer.attention(hidden, mask)
-        return layer.feed_forward_chunk(attn_out), attn_weights
-
     def forward_layers(
         self,
         hidden: torch.Tensor,
@@ -114,7 +109,8 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
         for n, layer in enumerate(self.bert.encoder.layer):
             alive = log_alive.exp()  # (B, T)
             tokens.append(alive.sum(dim=1))
-            hidden, attn_weights = self._layer(layer, hidden, log_alive[:, None, None, :])  # (B, T, H), (B, h, T, T)
+            bias = log_alive[:, None, None, :]  # (B, 1, 1, T)
+            hidden, attn_weights = run_layer(layer, hidden, bias, with_attention=True)  # (B, T, H), (B, h, T, T)
             if n == num_layers - 1:
                 break
             position = sorted_position(significance(attn_weights.detach(), alive.detach(), running), gates.shape[1])
@@ -146,7 +142,7 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
             if survival is not None:
                 survival.record(n, order, attention_mask)
             mask, _ = self.layer_inputs(hidden, attention_mask)
-            hidden, attn_weights = self._layer(layer, hidden, mask)  # (B, T, H), (B, h, T, T)
+            hidden, attn_weights = run_layer(layer, hidden, mask, with_attention=True)  # (B, T, H), (B, h, T, T)
             if n == num_layers - 1:
                 break
             real = attention_mask.bool()  # (B, T)
