@@ -1,5 +1,6 @@
 """DactBertForSequenceClassification on tiny random models: the halting guarantee and exactness."""
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -239,6 +240,52 @@ def test_run_layer_is_the_layer_bit_for_bit():
             assert torch.equal(run_layer(layer, hidden, attention, with_attention=True)[0], layer(hidden, attention))
             layer.chunk_size_feed_forward = 1  # a chunking layer takes its own forward
             assert torch.equal(run_layer(layer, hidden, attention), layer(hidden, attention))
+
+
+def test_embed_is_the_embeddings_bit_for_bit():
+    from dact_core.models.common import embed
+
+    model = tiny_model(2)
+    embeddings = model.bert.embeddings
+    ids, _ = random_batch(3, 6)
+    types = torch.randint(0, model.config.type_vocab_size, ids.shape)
+    with torch.no_grad():
+        for token_types in (None, torch.zeros_like(ids), types):
+            for rows in (ids, ids[:1]):
+                given = None if token_types is None else token_types[: len(rows)]
+                assert torch.equal(embed(embeddings, rows, given), embeddings(input_ids=rows, token_type_ids=given))
+        positions = torch.arange(ids.shape[1]).flip(0)[None]  # given positions take the module's forward
+        assert torch.equal(embed(embeddings, ids, types, positions),
+                           embeddings(input_ids=ids, token_type_ids=types, position_ids=positions))
+        for part in (embeddings, embeddings.word_embeddings):  # a hook (captum's attributions) sees its output
+            seen = []
+            handle = part.register_forward_hook(lambda module, args, output: seen.append(output))
+            embed(embeddings, ids)
+            handle.remove()
+            assert len(seen) == 1
+        embeddings.train()  # dropout: the module's forward, the same draws under the same seed
+        embeddings.dropout.p = 0.5
+        torch.manual_seed(0)
+        dropped = embed(embeddings, ids)
+        torch.manual_seed(0)
+        assert torch.equal(dropped, embeddings(input_ids=ids)) and not torch.equal(dropped, embeddings.eval()(input_ids=ids))
+
+
+def test_host_tensors_are_torch_tensor_bit_for_bit():
+    from dact_core.models.common import host_tensors
+
+    rng = np.random.default_rng(0)
+    doubles = [*rng.standard_normal(50).tolist(), *(10.0 ** rng.uniform(-45, 38, 50)).tolist(), float("nan"), 1e-46, 0.0]
+    shapes = [(1, 3), (1, 2, 48), (1,), (1, 3)]  # 103 numbers
+    for dtype in (torch.float64, torch.float32, torch.bfloat16, torch.float16):
+        pieces = host_tensors(doubles, dtype, torch.device("cpu"), shapes)
+        expected = torch.tensor(doubles, dtype=dtype)
+        assert [tuple(p.shape) for p in pieces] == shapes and all(p.dtype == dtype for p in pieces)
+        made = torch.cat([p.reshape(-1) for p in pieces])
+        assert torch.equal(made.view(torch.uint8), expected.view(torch.uint8))
+    assert [p.tolist() for p in host_tensors([3, 1], torch.int64, torch.device("cpu"), [(1,), (1,)])] == [[3], [1]]
+    with pytest.raises(ValueError, match="3 numbers for shapes"):
+        host_tensors([1.0, 2.0, 3.0], torch.float32, torch.device("cpu"), [(1, 2)])
 
 
 def test_stacked_heads_follow_every_weight_change():

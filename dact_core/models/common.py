@@ -5,14 +5,18 @@ Model files import this module and `dact_core.halting`, never each other and nev
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 from transformers import BertModel
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
-from transformers.models.bert.modeling_bert import BertPreTrainedModel
+from transformers.models.bert.modeling_bert import BertEmbeddings, BertPreTrainedModel
 from transformers.utils import can_return_tuple
 
 POOLINGS = ("mean", "cls")
@@ -70,8 +74,7 @@ class LayerByLayerModel(BertPreTrainedModel):
         reference = input_ids if input_ids is not None else inputs_embeds[..., 0]  # (B, T)
         if attention_mask is None:
             attention_mask = torch.ones(reference.shape, dtype=torch.long, device=reference.device)  # (B, T)
-        hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
-                                      inputs_embeds=inputs_embeds)  # (B, T, H)
+        hidden = embed(self.bert.embeddings, input_ids, token_type_ids, position_ids, inputs_embeds)  # (B, T, H)
         return self.forward_layers(hidden, attention_mask, labels=labels, halt_early=halt_early, **method_args)
 
     def forward_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, labels=None, halt_early=False):
@@ -85,20 +88,25 @@ class LayerByLayerModel(BertPreTrainedModel):
         several tensor operations (tens of microseconds: a visible share of a batch-1 call), so that pair is kept.
         """
         if hidden.shape[0] == 1 and bool(attention_mask.all()):
-            key = (hidden.shape[1], hidden.dtype, hidden.device, self.config._attn_implementation)
-            if key not in self._unpadded_layer_inputs:
-                # built as ordinary tensors even under torch.inference_mode, so that later calls that track
-                # gradients (training after an evaluation) may use them
-                with torch.inference_mode(False), torch.no_grad():
-                    ones = torch.ones(attention_mask.shape, dtype=attention_mask.dtype, device=attention_mask.device)
-                    shape_only = torch.empty(hidden.shape, dtype=hidden.dtype, device=hidden.device)  # (1, T, H)
-                    self._unpadded_layer_inputs[key] = (
-                        create_bidirectional_mask(config=self.config, inputs_embeds=shape_only, attention_mask=ones),
-                        pooling_weights(ones, hidden.dtype),
-                    )
-            return self._unpadded_layer_inputs[key]
+            return self.unpadded_layer_inputs(hidden)
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         return mask, pooling_weights(attention_mask, hidden.dtype)
+
+    def unpadded_layer_inputs(self, hidden: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """`layer_inputs` of one example (1, T, H) without padding, kept per length; for loops that know the row
+        has no padding (no check of the mask: a synchronising operation each time)."""
+        key = (hidden.shape[1], hidden.dtype, hidden.device, self.config._attn_implementation)
+        if key not in self._unpadded_layer_inputs:
+            # built as ordinary tensors even under torch.inference_mode, so that later calls that track
+            # gradients (training after an evaluation) may use them
+            with torch.inference_mode(False), torch.no_grad():
+                ones = torch.ones(hidden.shape[:2], dtype=torch.long, device=hidden.device)  # (1, T)
+                shape_only = torch.empty(hidden.shape, dtype=hidden.dtype, device=hidden.device)  # (1, T, H)
+                self._unpadded_layer_inputs[key] = (
+                    create_bidirectional_mask(config=self.config, inputs_embeds=shape_only, attention_mask=ones),
+                    pooling_weights(ones, hidden.dtype),
+                )
+        return self._unpadded_layer_inputs[key]
 
 
 class PoolerClassifierModel(LayerByLayerModel):
@@ -113,6 +121,58 @@ class PoolerClassifierModel(LayerByLayerModel):
 
     def classify(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.bert.pooler(hidden)))  # (B, C)
+
+
+def _has_hooks(*modules: nn.Module) -> bool:
+    """Whether calling these modules would run hooks (their own or global ones) that working around them would skip."""
+    from torch.nn.modules import module as torch_module
+
+    return bool(torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks
+                or any(m._forward_hooks or m._forward_pre_hooks for m in modules))
+
+
+def embed(embeddings: nn.Module, input_ids: torch.Tensor | None, token_type_ids: torch.Tensor | None = None,
+          position_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+    """`embeddings(...)` for a Hugging Face `BertEmbeddings`: in evaluation, from token ids at the default positions, the
+    same sums in the same order ((words + token types) + positions, then LayerNorm; tested bit for bit) in about a
+    third of its tensor operations (each of its three lookups is ten, and at batch 1 each costs its dispatch).
+    Training (dropout), given positions or embeddings, inputs longer than the position table, and hooks on it or its
+    parts (captum's layer attributions read the word embeddings through one) take its forward."""
+    positions = embeddings.position_embeddings.weight  # (P, H)
+    if (embeddings.training or input_ids is None or position_ids is not None or input_ids.shape[1] > positions.shape[0]
+            or type(embeddings).forward is not BertEmbeddings.forward
+            or _has_hooks(embeddings, embeddings.word_embeddings, embeddings.token_type_embeddings,
+                          embeddings.position_embeddings, embeddings.LayerNorm)):
+        return embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
+                          inputs_embeds=inputs_embeds)
+    batch, length = input_ids.shape
+    words = embeddings.word_embeddings.weight.index_select(0, input_ids.reshape(-1))  # (B * T, H)
+    types = embeddings.token_type_embeddings.weight  # (types, H); no ids: type 0 everywhere, as Hugging Face does
+    types = types[0] if token_type_ids is None else types.index_select(0, token_type_ids.reshape(-1))  # (B * T, H)
+    hidden = (words + types).view(batch, length, -1) + positions[:length]  # (B, T, H)
+    norm = embeddings.LayerNorm
+    return F.layer_norm(hidden, norm.normalized_shape, norm.weight, norm.bias, norm.eps)  # (B, T, H)
+
+
+_NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32, torch.int64: np.int64}
+
+
+def host_tensors(values: list, dtype: torch.dtype, device: torch.device,
+                 shapes: list[tuple[int, ...]]) -> list[torch.Tensor]:
+    """Tensors of these shapes, filled in order from a flat list of Python numbers (each rounded once to the dtype,
+    as `torch.tensor` rounds): how the one-example paths lay out their outputs. On the CPU, where numpy has the
+    dtype, each piece is a numpy view handed to torch (about a microsecond); torch's own tensor, split and views
+    cost a dispatch each, several microseconds at batch 1 once the layers have run."""
+    sizes = [math.prod(shape) for shape in shapes]
+    if sum(sizes) != len(values):
+        raise ValueError(f"{len(values)} numbers for shapes {shapes} ({sum(sizes)} places)")
+    numpy_dtype = _NUMPY_DTYPES.get(dtype)
+    if numpy_dtype is None or device.type != "cpu":
+        flat = torch.tensor(values, dtype=dtype, device=device)  # (n,)
+        return [piece.view(shape) for piece, shape in zip(flat.split(sizes), shapes)]
+    flat = np.array(values, dtype=numpy_dtype)  # (n,)
+    ends = list(itertools.accumulate(sizes))
+    return [torch.from_numpy(flat[end - size:end].reshape(shape)) for size, end, shape in zip(sizes, ends, shapes)]
 
 
 def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None, with_attention: bool = False):

@@ -166,15 +166,17 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
         num_layers = self.config.num_hidden_layers
         etas = self.eta.clamp(0.01, 1.0).tolist()  # (N,)
         survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
-        tokens, order = [], None
+        tokens = []
         for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
             keep = predictor(hidden).softmax(dim=-1) >= etas[n] / hidden.shape[1]  # (1, T)
             keep[:, 0] = True  # [CLS] stays
-            hidden, attention_mask, order = gather_tokens(hidden, keep)  # (1, T', H), (1, T'), (1, T')
+            order = keep[0].nonzero().squeeze(1)  # (T',) kept positions, in order
+            if order.shape[0] < hidden.shape[1]:
+                hidden = hidden.index_select(1, order)  # (1, T', H)
             tokens.append(hidden.shape[1])
             if survival is not None:
-                survival.record(n, order, attention_mask)
-            mask, _ = self.layer_inputs(hidden, attention_mask)
+                survival.record(n, order[None], torch.ones_like(order[None]))
+            mask, _ = self.unpadded_layer_inputs(hidden)  # a row of kept tokens has no padding
             hidden = run_layer(layer, hidden, mask)  # (1, T', H)
         logits = self.classify(hidden)  # (1, C)
         device = hidden.device

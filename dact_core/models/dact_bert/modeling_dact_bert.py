@@ -28,7 +28,7 @@ from transformers.modeling_outputs import ModelOutput
 
 from ...halting import (BOUNDS, accumulate, accumulate_step, accumulate_step_one, exit_layers_from_trace, should_halt,
                         should_halt_one)
-from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, run_layer, trim_padding
+from ..common import LayerByLayerModel, check_pooling, host_tensors, keep_rows, pool, run_layer, trim_padding
 
 ANSWER_HEADS = ("mlp", "linear")
 
@@ -315,27 +315,25 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             if should_halt_one(acc_prob, remaining_prob, n + 1, num_layers, bound, relaxation):
                 break
 
-        # the output laid out from three tensors (one per dtype) and views of them: each tensor made costs its
-        # dispatch, and at batch 1 that was a visible share of a call that stops after one or two layers
+        # the output laid out from three flat lists of Python numbers, one per dtype (`host_tensors`): each tensor
+        # operation costs its dispatch, and at batch 1 that was a visible share of a call that stops after one layer
         num_classes, ran, nan = len(acc_prob), len(layer_probs), float("nan")
         never_ran = [nan] * (num_layers - ran)  # layers never run: NaN, as in the batched path
         per_class = never_ran * num_classes
-        values64 = torch.tensor([*acc_prob, *remaining_probs, *never_ran, *(a for row in acc_probs for a in row),
-                                 *per_class, sum(remaining_probs)], dtype=torch.float64, device=hidden.device)
-        probs, remaining_probs, acc_probs, ponder_cost = values64.split(
-            [num_classes, num_layers, num_layers * num_classes, 1])
-        values = torch.tensor([*(y for row in layer_probs for y in row), *per_class, *halting_probs, *never_ran,
-                               *(math.log(max(a, 1e-12)) for a in acc_prob)], dtype=dtype, device=hidden.device)
-        layer_probs, halting_probs, logits = values.split([num_layers * num_classes, num_layers, num_classes])
+        probs, remaining_probs, acc_probs, ponder_cost = host_tensors(
+            [*acc_prob, *remaining_probs, *never_ran, *(a for row in acc_probs for a in row), *per_class,
+             sum(remaining_probs)], torch.float64, hidden.device,
+            [(1, num_classes), (1, num_layers), (1, num_layers, num_classes), (1,)])
+        layer_probs, halting_probs, logits = host_tensors(
+            [*(y for row in layer_probs for y in row), *per_class, *halting_probs, *never_ran,
+             *(math.log(max(a, 1e-12)) for a in acc_prob)], dtype, hidden.device,
+            [(1, num_layers, num_classes), (1, num_layers), (1, num_classes)])
         # the first largest entry, as torch.argmax picks it
-        exit_layer, prediction = torch.tensor([ran, max(range(num_classes), key=acc_prob.__getitem__)],
-                                              device=hidden.device).split(1)
-        return DactBertOutput(
-            logits=logits.view(1, num_classes), probs=probs.view(1, num_classes), prediction=prediction,
-            exit_layer=exit_layer, layer_probs=layer_probs.view(1, num_layers, num_classes),
-            halting_probs=halting_probs.view(1, num_layers), remaining_probs=remaining_probs.view(1, num_layers),
-            acc_probs=acc_probs.view(1, num_layers, num_classes), ponder_cost=ponder_cost,
-        )
+        exit_layer, prediction = host_tensors([ran, max(range(num_classes), key=acc_prob.__getitem__)], torch.int64,
+                                              hidden.device, [(1,), (1,)])
+        return DactBertOutput(logits=logits, probs=probs, prediction=prediction, exit_layer=exit_layer,
+                              layer_probs=layer_probs, halting_probs=halting_probs, remaining_probs=remaining_probs,
+                              acc_probs=acc_probs, ponder_cost=ponder_cost)
 
 
 def _write_rows(target: torch.Tensor, rows: torch.Tensor | None, value) -> None:
