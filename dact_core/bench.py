@@ -189,9 +189,16 @@ def results_table(results: list[PointResult]) -> pd.DataFrame:
 
 
 def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, setting): the mean over seeds, with the accuracy's spread (sample std) and count."""
+    """One row per (method, setting) and recipe: the mean over seeds, with the accuracy's spread (sample std) and
+    count. Models of one method and setting that share a seed (or record none) are different recipes, not seeds:
+    each keeps its own row, its setting followed by its folder's name."""
     numeric = [c for c in table.columns
                if c not in ("method", "setting", "source", "seed", "paired_reference", "weights_sha256")]
+    table = table.copy()
+    table["recipe"] = table.fillna({"seed": -1}).groupby(["method", "setting", "seed"], sort=False).cumcount()
+    several = table.groupby(["method", "setting"], sort=False)["recipe"].transform("max") > 0
+    table.loc[several, "setting"] = [f"{setting} ({Path(str(source)).name})" for setting, source
+                                     in zip(table.loc[several, "setting"], table.loc[several, "source"])]
     grouped = table.groupby(["method", "setting"], sort=False)
     summary = grouped[numeric].mean().reset_index()
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values

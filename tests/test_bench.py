@@ -170,3 +170,21 @@ def test_dact_is_compared_with_the_rival_of_its_own_seed():
     rows = targets(results)["dact_vs_deebert_2_to_4_layers"]
     assert [(r["seed"], r["accuracy_diff_points"]) for r in rows] == [(42, 0.0), (43, 0.0)]  # never 42 against 43
     assert set(targets(results)["dact_batch1_efficiency"]["per_setting"]) == {"tau=0.07 seed 42", "tau=0.07 seed 43"}
+
+
+def test_seeds_are_averaged_and_recipes_kept_apart():
+    from dact_core.bench import seed_summary, table_markdown
+
+    rows = [("reference", "full depth", "runs/ref", 42, 0.90),
+            ("DACT-BERT", "tau=0.1", "runs/dact", 42, 0.88), ("DACT-BERT", "tau=0.1", "runs/dact-seed43", 43, 0.86),
+            ("AdapLeR", "phi=0.002", "assets/adapler", 42, 0.87), ("AdapLeR", "phi=0.002", "runs/adapler-4ep", 42, 0.89)]
+    table = pd.DataFrame([dict(method=m, setting=s, source=src, seed=seed, accuracy=acc, accuracy_diff=acc - 0.9,
+                               accuracy_diff_low=acc - 0.91, accuracy_diff_high=acc - 0.89, avg_layers=6.0,
+                               flops_ratio=1.0, speedup_batch1=1.0, efficiency_batch1=1.0, speedup_batch32=1.0,
+                               latency_ms_batch1=1.0) for m, s, src, seed, acc in rows])
+    summary = seed_summary(table).set_index("setting")
+    assert summary.loc["tau=0.1", "seeds"] == 2 and summary.loc["tau=0.1", "accuracy"] == pytest.approx(0.87)
+    # two recipes of one setting and seed are two rows, named by their folders
+    assert summary.loc["phi=0.002 (adapler)", "seeds"] == 1 and summary.loc["phi=0.002 (adapler-4ep)", "accuracy"] == 0.89
+    markdown = table_markdown(seed_summary(table))
+    assert "(2 seeds)" in markdown and "(adapler-4ep)" in markdown and "3 seeds" not in markdown
