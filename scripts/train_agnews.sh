@@ -56,8 +56,8 @@ done
 [ -f "$OUT/multi-exit/config.json" ] || dact train "${COMMON[@]}" --method multi-exit --epochs 1 \
   --output-dir "$OUT/multi-exit"
 # AdapLeR from the one command's 3-epoch reference (dact/reference) instead of the 1-epoch one above, with the same
-# settings, 2 epochs at phi 0.002 and 0.0005 and 4 epochs at phi 0.002 (assets/results/bench-agnews-adapler)
-for run in 0.002:2 0.0005:2 0.002:4; do
+# settings, 2 epochs at phi 0.002 and 0.0005 and 4 and 6 epochs at phi 0.002 (assets/results/bench-agnews-adapler)
+for run in 0.002:2 0.0005:2 0.002:4 0.002:6; do
   phi=${run%%:*} epochs=${run##*:}
   name=adapler-fromref-phi$phi$([ "$epochs" = 2 ] || echo "-${epochs}ep")
   [ -f "$OUT/$name/config.json" ] || dact train "${COMMON[@]}" --method adapler --init-from "$OUT/dact/reference" \
