@@ -191,14 +191,20 @@ def results_table(results: list[PointResult]) -> pd.DataFrame:
 def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (method, setting) and recipe: the mean over seeds, with the accuracy's spread (sample std) and
     count. Models of one method and setting that share a seed (or record none) are different recipes, not seeds:
-    each keeps its own row, its setting followed by its folder's name."""
+    then every model of that method and setting keeps its own row (seeds are no longer averaged there), its setting
+    followed by the shortest end of its folder's path that tells it apart."""
     numeric = [c for c in table.columns
                if c not in ("method", "setting", "source", "seed", "paired_reference", "weights_sha256")]
     table = table.copy()
-    table["recipe"] = table.fillna({"seed": -1}).groupby(["method", "setting", "seed"], sort=False).cumcount()
+    # a model without a recorded seed is a recipe of its own
+    seed_key = [seed if pd.notna(seed) else f"none {i}" for i, seed in enumerate(table["seed"])]
+    table["recipe"] = table.assign(seed=seed_key).groupby(["method", "setting", "seed"], sort=False).cumcount()
     several = table.groupby(["method", "setting"], sort=False)["recipe"].transform("max") > 0
-    table.loc[several, "setting"] = [f"{setting} ({Path(str(source)).name})" for setting, source
-                                     in zip(table.loc[several, "setting"], table.loc[several, "source"])]
+    for (method, setting), rows in table[several].groupby(["method", "setting"], sort=False):
+        parts = [Path(str(source)).parts for source in rows["source"]]
+        depth = next((d for d in range(1, 1 + max(map(len, parts))) if len({p[-d:] for p in parts}) == len(parts)), None)
+        names = ["/".join(p[-depth:]) for p in parts] if depth else [f"model {i + 1}" for i in range(len(parts))]
+        table.loc[rows.index, "setting"] = [f"{setting} ({name})" for name in names]  # the shortest unique path end
     grouped = table.groupby(["method", "setting"], sort=False)
     summary = grouped[numeric].mean().reset_index()
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values

@@ -28,7 +28,8 @@ from dact_core.export import export_model  # noqa: E402
 from dact_core.loading import load_model  # noqa: E402
 from dact_core.methods import family_of  # noqa: E402
 
-BENCH = ROOT / "assets" / "results" / "bench-agnews-adapler" / "bench.json"
+BENCHES = {"AdapLeR": ROOT / "assets" / "results" / "bench-agnews-adapler" / "bench.json",  # each card's test figures
+           "token gates": ROOT / "assets" / "results" / "bench-agnews" / "bench.json"}
 SHIPPED = {"AdapLeR": "adapler-agnews", "token gates": "token-gates-agnews"}
 
 
@@ -49,7 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", default=str(ROOT / "runs" / "agnews"))
     parser.add_argument("--ship", action="store_true")
-    parser.add_argument("--bench", default=str(BENCH), help="bench.json whose test figures go into the model cards")
+    parser.add_argument("--bench", help="bench.json whose test figures go into the model cards (default: per method, "
+                        + ", ".join(f"{m}: {p.relative_to(ROOT)}" for m, p in BENCHES.items()) + ")")
     args = parser.parse_args()
     runs = Path(args.runs)
     rows = [validation_metrics(f) for f in sorted(runs.glob("adapler-*")) + sorted(runs.glob("token-gates-*"))]
@@ -73,7 +75,8 @@ def main() -> None:
         if args.ship:
             out = ROOT / "assets" / "models" / name
             summary = export_model(runs / chosen["model"], out, overwrite=True)
-            write_card(out, method, chosen, chosen["reference"], Path(args.bench), summary["shared_from_backbone"])
+            bench_file = Path(args.bench) if args.bench else BENCHES[method]
+            write_card(out, method, chosen, chosen["reference"], bench_file, summary["shared_from_backbone"])
             print(f"  exported to {out.relative_to(ROOT)}: {summary['weights_mb']} MB of weights; "
                   f"shared with the backbone: {', '.join(summary['shared_from_backbone']) or 'nothing'}")
 
@@ -89,11 +92,15 @@ def write_card(out: Path, method: str, chosen: dict, reference: dict, bench_file
         knob = json.loads((out / "config.json").read_text())
         setting = (f"phi={knob['length_weight']:g}" if method == "AdapLeR"
                    else f"lambda={knob['gate_sparsity']:g}, mu={knob['gate_bimodal']:g}")
-        # several models of one setting are listed with their folder's name (see dact_core.bench.seed_summary)
-        rows = [p for p in bench["points"] if p["method"] in ("reference", method)
-                and (p["method"] == "reference" or p["setting"] in (setting, f"{setting} ({chosen['model']})"))]
-        if len(rows) == 2:
-            ref, row = rows
+        # several models of one setting are listed with their folder's name (see dact_core.bench.seed_summary);
+        # the card takes a row only where it is this model's without doubt, and only beside a single reference
+        refs = [p for p in bench["points"] if p["method"] == "reference"]
+        mine = [p for p in bench["points"] if p["method"] == method and p["setting"].endswith(f"/{chosen['model']})")
+                or p["method"] == method and p["setting"] == f"{setting} ({chosen['model']})"]
+        if not mine:
+            mine = [p for p in bench["points"] if p["method"] == method and p["setting"] == setting]
+        if len(refs) == 1 and len(mine) == 1:
+            ref, row = refs[0], mine[0]
             bench_lines = (
                 f"\n## Test set (`dact bench`, {bench['title']}; {bench_file.parent.relative_to(ROOT)})\n\n"
                 f"| model | accuracy | FLOPs / reference | batch-1 speed-up | batch-32 speed-up |\n|---|---|---|---|---|\n"

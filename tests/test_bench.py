@@ -188,3 +188,9 @@ def test_seeds_are_averaged_and_recipes_kept_apart():
     assert summary.loc["phi=0.002 (adapler)", "seeds"] == 1 and summary.loc["phi=0.002 (adapler-4ep)", "accuracy"] == 0.89
     markdown = table_markdown(seed_summary(table))
     assert "(2 seeds)" in markdown and "(adapler-4ep)" in markdown and "3 seeds" not in markdown
+    # two references of one seed in folders of one name; a model without a seed beside a seeded one
+    more = pd.concat([table, table.iloc[[0]].assign(source="runs/dact/ref"),
+                      table.iloc[[4]].assign(source="runs/adapler-noseed", seed=np.nan)], ignore_index=True)
+    summary = seed_summary(more).set_index("setting")
+    assert {"full depth (runs/ref)", "full depth (dact/ref)"} <= set(summary.index)
+    assert summary.loc["phi=0.002 (adapler-noseed)", "seeds"] == 1

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig, BertModel
@@ -240,6 +241,12 @@ def test_run_layer_is_the_layer_bit_for_bit():
             assert torch.equal(run_layer(layer, hidden, attention, with_attention=True)[0], layer(hidden, attention))
             layer.chunk_size_feed_forward = 1  # a chunking layer takes its own forward
             assert torch.equal(run_layer(layer, hidden, attention), layer(hidden, attention))
+            layer.chunk_size_feed_forward = 0
+            seen = []  # a hook on the layer is called
+            handle = layer.register_forward_hook(lambda module, args, output: seen.append(output))
+            run_layer(layer, hidden, attention)
+            handle.remove()
+            assert len(seen) == 1
 
 
 def test_embed_is_the_embeddings_bit_for_bit():
@@ -257,6 +264,10 @@ def test_embed_is_the_embeddings_bit_for_bit():
         positions = torch.arange(ids.shape[1]).flip(0)[None]  # given positions take the module's forward
         assert torch.equal(embed(embeddings, ids, types, positions),
                            embeddings(input_ids=ids, token_type_ids=types, position_ids=positions))
+        original = embeddings.word_embeddings  # a replaced part (an adapter, a quantized table) takes the module
+        embeddings.word_embeddings = nn.Embedding(*original.weight.shape, max_norm=1.0)
+        assert torch.equal(embed(embeddings, ids), embeddings(input_ids=ids))
+        embeddings.word_embeddings = original
         for part in (embeddings, embeddings.word_embeddings):  # a hook (captum's attributions) sees its output
             seen = []
             handle = part.register_forward_hook(lambda module, args, output: seen.append(output))

@@ -131,18 +131,24 @@ def _has_hooks(*modules: nn.Module) -> bool:
                 or any(m._forward_hooks or m._forward_pre_hooks for m in modules))
 
 
+def _plain_parts(embeddings: nn.Module) -> bool:
+    """Whether the embeddings' parts are the plain modules `embed` reads the weights of (not replaced, e.g. by an
+    adapter or a quantized embedding, nor renormalised by max_norm) and no hook waits on any of them."""
+    lookups = (embeddings.word_embeddings, embeddings.token_type_embeddings, embeddings.position_embeddings)
+    return (all(type(part) is nn.Embedding and part.max_norm is None for part in lookups)
+            and type(embeddings.LayerNorm) is nn.LayerNorm and not _has_hooks(embeddings, *lookups, embeddings.LayerNorm))
+
+
 def embed(embeddings: nn.Module, input_ids: torch.Tensor | None, token_type_ids: torch.Tensor | None = None,
           position_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
     """`embeddings(...)` for a Hugging Face `BertEmbeddings`: in evaluation, from token ids at the default positions, the
     same sums in the same order ((words + token types) + positions, then LayerNorm; tested bit for bit) in about a
     third of its tensor operations (each of its three lookups is ten, and at batch 1 each costs its dispatch).
-    Training (dropout), given positions or embeddings, inputs longer than the position table, and hooks on it or its
-    parts (captum's layer attributions read the word embeddings through one) take its forward."""
+    Training (dropout), given positions or embeddings, inputs longer than the position table, replaced parts and
+    hooks on it or its parts (captum's layer attributions read the word embeddings through one) take its forward."""
     positions = embeddings.position_embeddings.weight  # (P, H)
     if (embeddings.training or input_ids is None or position_ids is not None or input_ids.shape[1] > positions.shape[0]
-            or type(embeddings).forward is not BertEmbeddings.forward
-            or _has_hooks(embeddings, embeddings.word_embeddings, embeddings.token_type_embeddings,
-                          embeddings.position_embeddings, embeddings.LayerNorm)):
+            or type(embeddings).forward is not BertEmbeddings.forward or not _plain_parts(embeddings)):
         return embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                           inputs_embeds=inputs_embeds)
     batch, length = input_ids.shape
@@ -178,10 +184,11 @@ def host_tensors(values: list, dtype: torch.dtype, device: torch.device,
 def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None, with_attention: bool = False):
     """`layer(hidden, mask)` for a Hugging Face `BertLayer` of an encoder, the same operations in the same order,
     without its feed-forward wrapper: `apply_chunking_to_forward` inspects the function's signature on every call
-    (a visible share of a layer at batch 1) before running it in one chunk. A layer that chunks its feed-forward or
-    is a decoder takes its own forward. with_attention: also return the attention weights (B, heads, T, T), which
+    (a visible share of a layer at batch 1) before running it in one chunk. A layer that chunks its feed-forward, is
+    a decoder, has hooks or checkpoints its gradients in training takes its own forward. with_attention: also return the attention weights (B, heads, T, T), which
     the attention gives only under the eager implementation."""
-    if not with_attention and (layer.chunk_size_feed_forward or layer.is_decoder):
+    if not with_attention and (layer.chunk_size_feed_forward or layer.is_decoder or _has_hooks(layer)
+                               or (layer.training and getattr(layer, "gradient_checkpointing", False))):
         return layer(hidden, mask)
     attention, weights = layer.attention(hidden, mask)  # (B, T, H), (B, heads, T, T) or None
     output = layer.feed_forward_chunk(attention)  # (B, T, H)
