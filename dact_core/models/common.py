@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules import module as torch_module
 from transformers import BertModel
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import ModelOutput
@@ -125,8 +126,6 @@ class PoolerClassifierModel(LayerByLayerModel):
 
 def _has_hooks(*modules: nn.Module) -> bool:
     """Whether calling these modules would run hooks (their own or global ones) that working around them would skip."""
-    from torch.nn.modules import module as torch_module
-
     return bool(torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks
                 or any(m._forward_hooks or m._forward_pre_hooks for m in modules))
 
@@ -185,8 +184,8 @@ def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None,
     """`layer(hidden, mask)` for a Hugging Face `BertLayer` of an encoder, the same operations in the same order,
     without its feed-forward wrapper: `apply_chunking_to_forward` inspects the function's signature on every call
     (a visible share of a layer at batch 1) before running it in one chunk. A layer that chunks its feed-forward, is
-    a decoder, has hooks or checkpoints its gradients in training takes its own forward. with_attention: also return the attention weights (B, heads, T, T), which
-    the attention gives only under the eager implementation."""
+    a decoder, has hooks or checkpoints its gradients in training takes its own forward. with_attention: also return
+    the attention weights (B, heads, T, T), which the attention gives only under the eager implementation."""
     if not with_attention and (layer.chunk_size_feed_forward or layer.is_decoder or _has_hooks(layer)
                                or (layer.training and getattr(layer, "gradient_checkpointing", False))):
         return layer(hidden, mask)
