@@ -63,6 +63,8 @@ class TrainConfig:
     knob_learning_rate: float = 0.02  # AdapLeR thresholds eta, token gate parameters
     kl_weight: float = 0.1  # AdapLeR gamma
     length_weight: float = 0.01  # AdapLeR phi
+    eta_init: float = 0.25  # AdapLeR thresholds' start (token t dropped when its score < eta / n); learned at
+    #   knob_learning_rate, fixed with 0
     gate_sparsity: float = 1e-3  # token gates lambda
     gate_bimodal: float = 1e-3  # token gates mu
     resume: bool = False  # continue an interrupted run from the last checkpoint in output_dir
@@ -140,7 +142,7 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
         "dact": dict(**labels, ponder_penalty=cfg.ponder_penalty, halting_bias_init=cfg.halting_bias_init,
                      dact_hidden_size=cfg.dact_hidden_size, pooling=cfg.pooling, layer_loss_weight=cfg.layer_loss_weight),
         "multi-exit": dict(**labels, pooling=cfg.pooling),
-        "adapler": dict(kl_weight=cfg.kl_weight, length_weight=cfg.length_weight),
+        "adapler": dict(kl_weight=cfg.kl_weight, length_weight=cfg.length_weight, eta_init=cfg.eta_init),
         "token-gates": dict(gate_sparsity=cfg.gate_sparsity, gate_bimodal=cfg.gate_bimodal,
                             max_gated_length=cfg.max_length),
     }[cfg.method]
