@@ -1,5 +1,6 @@
 """DactBertForSequenceClassification on tiny random models: the halting guarantee and exactness."""
 
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -297,6 +298,40 @@ def test_host_tensors_are_torch_tensor_bit_for_bit():
     assert [p.tolist() for p in host_tensors([3, 1], torch.int64, torch.device("cpu"), [(1,), (1,)])] == [[3], [1]]
     with pytest.raises(ValueError, match="3 numbers for shapes"):
         host_tensors([1.0, 2.0, 3.0], torch.float32, torch.device("cpu"), [(1, 2)])
+
+
+def test_model_output_is_the_constructors_object():
+    from dact_core.models.common import model_output
+    from dact_core.models.dact_bert.modeling_dact_bert import DactBertOutput
+    from dact_core.models.multi_exit.modeling_multi_exit import MultiExitOutput
+
+    def same(a, b):
+        assert type(a) is type(b) and list(a.keys()) == list(b.keys()) and a.to_tuple() == b.to_tuple()
+        assert all(getattr(a, f.name) is getattr(b, f.name) for f in dataclasses.fields(a))
+        assert torch.utils._pytree.tree_flatten(a)[1] == torch.utils._pytree.tree_flatten(b)[1]
+
+    values = {name: torch.randn(2) for name in ("logits", "probs", "prediction", "exit_layer", "ponder_cost")}
+    loss = torch.ones(())
+    for _ in range(2):  # the first output of a class comes from the constructor, the second does not
+        same(model_output(DactBertOutput, **values), DactBertOutput(**values))
+        same(model_output(DactBertOutput, loss=loss, **values), DactBertOutput(loss=loss, **values))
+        same(model_output(MultiExitOutput, logits=values["logits"]), MultiExitOutput(logits=values["logits"]))
+    out = model_output(DactBertOutput, **values)
+    out.loss = torch.zeros(())  # a field set later joins the items, as on a constructed output
+    assert list(out.keys())[-1] == "loss" and out["loss"] is out.loss and out[0] is values["logits"]
+    with pytest.raises(TypeError, match="no field"):
+        model_output(DactBertOutput, **values, logit=values["logits"])
+
+
+def test_all_true_reads_a_mask_as_torch_does():
+    from dact_core.models.common import all_true
+
+    for mask in (torch.ones(1, 5, dtype=torch.long), torch.tensor([[1, 1, 0]]), torch.ones(1, 4, dtype=torch.bool),
+                 torch.tensor([[True, False]]), torch.ones(2, 3, dtype=torch.float16), torch.ones(1, 6)[:, ::2],
+                 torch.zeros(1, 0, dtype=torch.long)):
+        assert all_true(mask) is bool(mask.all())
+        with torch.inference_mode():
+            assert all_true(mask.clone()) is bool(mask.all())
 
 
 def test_stacked_heads_follow_every_weight_change():

@@ -30,7 +30,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
 
-from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens, run_layer
+from ..common import (NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, all_true, gather_tokens,
+                      model_output, run_layer)
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training
 
@@ -91,7 +92,7 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
     ) -> TokenReductionOutput:
         """Soft removal (training, `halt_early=False`) or physical removal (`halt_early=True`).
         saliency (B, T): the targets of the contribution predictors (training only)."""
-        if halt_early and hidden.shape[0] == 1 and bool(attention_mask.all()):
+        if halt_early and hidden.shape[0] == 1 and all_true(attention_mask):
             return self._pruning_forward_one(hidden, attention_mask, output_kept_tokens)
         if halt_early:
             return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
@@ -131,8 +132,8 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
                 loss = loss + self.config.kl_weight * torch.stack(kl_terms, dim=1).sum(dim=1).mean()
         tokens_per_layer = torch.stack(tokens, dim=1).detach()  # (B, N) soft counts
         exit_layer = torch.full((hidden.shape[0],), num_layers, dtype=torch.int64, device=hidden.device)
-        return TokenReductionOutput(loss=loss, logits=logits, prediction=logits.argmax(-1),
-                                    tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
+        return model_output(TokenReductionOutput, loss=loss, logits=logits, prediction=logits.argmax(-1),
+                            tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
 
     def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
                          output_kept_tokens: bool = False) -> TokenReductionOutput:
@@ -153,8 +154,9 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
             hidden = run_layer(layer, hidden, mask)  # (B, T', H)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
         logits = self.classify(hidden)  # (B, C)
-        return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
-                                    exit_layer=exit_layer, kept_tokens=None if survival is None else survival.kept)
+        return model_output(TokenReductionOutput, logits=logits, prediction=logits.argmax(-1),
+                            tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
+                            kept_tokens=None if survival is None else survival.kept)
 
     def _pruning_forward_one(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
                              output_kept_tokens: bool = False) -> TokenReductionOutput:
@@ -180,10 +182,10 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
             hidden = run_layer(layer, hidden, mask)  # (1, T', H)
         logits = self.classify(hidden)  # (1, C)
         device = hidden.device
-        return TokenReductionOutput(
-            logits=logits, prediction=logits.argmax(-1), tokens_per_layer=torch.tensor([tokens], device=device),
-            exit_layer=torch.tensor([num_layers], device=device), kept_tokens=None if survival is None else survival.kept,
-        )
+        return model_output(TokenReductionOutput, logits=logits, prediction=logits.argmax(-1),
+                            tokens_per_layer=torch.tensor([tokens], device=device),
+                            exit_layer=torch.tensor([num_layers], device=device),
+                            kept_tokens=None if survival is None else survival.kept)
 
 
 def saliency_targets(reference_model, input_ids: torch.Tensor, attention_mask: torch.Tensor,

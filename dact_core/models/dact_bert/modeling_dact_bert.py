@@ -28,7 +28,8 @@ from transformers.modeling_outputs import ModelOutput
 
 from ...halting import (BOUNDS, accumulate, accumulate_step, accumulate_step_one, exit_layers_from_trace, should_halt,
                         should_halt_one)
-from ..common import LayerByLayerModel, check_pooling, host_tensors, keep_rows, pool, run_layer, trim_padding
+from ..common import (LayerByLayerModel, check_pooling, host_tensors, keep_rows, model_output, pool, run_layer,
+                      trim_padding)
 
 ANSWER_HEADS = ("mlp", "linear")
 
@@ -118,10 +119,10 @@ class DactBertOutput(ModelOutput):
            loss=None) -> "DactBertOutput":
         """The output of the tensor paths; the logits and the prediction are derived from probs (a_N, float64).
         One example's halting path lays out the same fields itself, in Python floats."""
-        return cls(loss=loss, logits=probs.clamp(min=1e-12).log().to(dtype), probs=probs,
-                   prediction=probs.argmax(dim=-1), exit_layer=exit_layer, layer_probs=layer_probs,
-                   halting_probs=halting_probs, remaining_probs=remaining_probs, acc_probs=acc_probs,
-                   ponder_cost=ponder_cost)
+        return model_output(cls, loss=loss, logits=probs.clamp(min=1e-12).log().to(dtype), probs=probs,
+                            prediction=probs.argmax(dim=-1), exit_layer=exit_layer, layer_probs=layer_probs,
+                            halting_probs=halting_probs, remaining_probs=remaining_probs, acc_probs=acc_probs,
+                            ponder_cost=ponder_cost)
 
 
 class HaltingUnit(nn.Linear):
@@ -331,9 +332,9 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         # the first largest entry, as torch.argmax picks it
         exit_layer, prediction = host_tensors([ran, max(range(num_classes), key=acc_prob.__getitem__)], torch.int64,
                                               hidden.device, [(1,), (1,)])
-        return DactBertOutput(logits=logits, probs=probs, prediction=prediction, exit_layer=exit_layer,
-                              layer_probs=layer_probs, halting_probs=halting_probs, remaining_probs=remaining_probs,
-                              acc_probs=acc_probs, ponder_cost=ponder_cost)
+        return model_output(DactBertOutput, logits=logits, probs=probs, prediction=prediction, exit_layer=exit_layer,
+                            layer_probs=layer_probs, halting_probs=halting_probs, remaining_probs=remaining_probs,
+                            acc_probs=acc_probs, ponder_cost=ponder_cost)
 
 
 def _write_rows(target: torch.Tensor, rows: torch.Tensor | None, value) -> None:

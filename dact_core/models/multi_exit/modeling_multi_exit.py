@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 from transformers.modeling_outputs import ModelOutput
 
-from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, run_layer, trim_padding
+from ..common import LayerByLayerModel, check_pooling, keep_rows, model_output, pool, run_layer, trim_padding
 
 EXIT_RULES = ("static", "entropy", "patience")
 
@@ -170,8 +170,8 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
             loss = (depth * per_layer).sum() / depth.sum()
         exit_layer = exit_layers_from_logits(rule, layer_logits.detach())  # (B,)
         logits = layer_logits[torch.arange(layer_logits.shape[0]), exit_layer - 1]  # (B, C)
-        return MultiExitOutput(loss=loss, logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
-                               layer_logits=layer_logits)
+        return model_output(MultiExitOutput, loss=loss, logits=logits, prediction=logits.argmax(-1),
+                            exit_layer=exit_layer, layer_logits=layer_logits)
 
     def _exiting_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, rule: ExitRule) -> MultiExitOutput:
         batch, num_layers, num_classes = hidden.shape[0], self.config.num_hidden_layers, self.config.num_labels
@@ -197,5 +197,5 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
                 state.keep(~stop)
                 hidden, attention_mask = trim_padding(hidden, attention_mask)
                 mask, weights = self.layer_inputs(hidden, attention_mask)
-        return MultiExitOutput(logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
-                               layer_logits=layer_logits)
+        return model_output(MultiExitOutput, logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
+                            layer_logits=layer_logits)

@@ -30,7 +30,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
 
-from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens, run_layer
+from ..common import (NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens, model_output,
+                      run_layer)
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training (no float32 subnormals)
 
@@ -127,8 +128,8 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
             loss = (F.cross_entropy(logits, labels) + self.config.gate_sparsity * used.sum()
                     + self.config.gate_bimodal * (used * (1 - used)).sum())
         exit_layer = torch.full((hidden.shape[0],), num_layers, dtype=torch.int64, device=hidden.device)
-        return TokenReductionOutput(loss=loss, logits=logits, prediction=logits.argmax(-1),
-                                    tokens_per_layer=torch.stack(tokens, dim=1).detach(), exit_layer=exit_layer)
+        return model_output(TokenReductionOutput, loss=loss, logits=logits, prediction=logits.argmax(-1),
+                            tokens_per_layer=torch.stack(tokens, dim=1).detach(), exit_layer=exit_layer)
 
     def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
                          output_kept_tokens: bool = False) -> TokenReductionOutput:
@@ -153,5 +154,6 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
             hidden, attention_mask, order = gather_tokens(hidden, keep)
         logits = self.classify(hidden)  # (B, C)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
-        return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
-                                    exit_layer=exit_layer, kept_tokens=None if survival is None else survival.kept)
+        return model_output(TokenReductionOutput, logits=logits, prediction=logits.argmax(-1),
+                            tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
+                            kept_tokens=None if survival is None else survival.kept)
