@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "layer_loss_weight": "dact: weight of every layer's own cross-entropy, added to the paper's loss "
         "(default: %(default)s)",
         "eta_init": "adapler: the thresholds' start: a token is dropped when its score is below eta / (tokens alive); "
-        "learned at --knob-learning-rate, fixed with 0 (default: %(default)s)",
+        "learned at --knob-learning-rate, fixed with 0; in [0.01, 1] (default: %(default)s)",
         "eval_steps": "validate and keep the best checkpoint every this many steps; 0: once per epoch "
         "(default: %(default)s)",
     }

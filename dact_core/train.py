@@ -243,8 +243,10 @@ def check_resume(cfg: TrainConfig, work_dir: Path) -> str | None:
     last = get_last_checkpoint(str(work_dir)) if cfg.resume and work_dir.is_dir() else None
     if last and started.exists():
         before = json.loads(started.read_text())
-        changed = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {v!r}" for k, v in _settings(cfg).items()
-                   if before.get(k) != v]
+        # a setting added since that run started was then its default
+        defaults = {f.name: f.default for f in fields(TrainConfig)}
+        changed = [f"--{k.replace('_', '-')} {before.get(k, defaults.get(k))!r} -> {v!r}"
+                   for k, v in _settings(cfg).items() if before.get(k, defaults.get(k)) != v]
         if changed:
             raise ValueError(f"{cfg.output_dir}: cannot resume with other settings than the interrupted run's "
                              f"({'; '.join(changed)})")
@@ -263,6 +265,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     full-depth reference first, whose fine-tuned encoder DACT-BERT then starts from. Halting units
     learn faster on layers that already answer the task than on a sentence-embedding backbone.
     """
+    if not 0.01 <= cfg.eta_init <= 1.0:  # AdapLeR clamps its thresholds to this range
+        raise ValueError(f"--eta-init must lie in [0.01, 1], got {cfg.eta_init}")
     if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
         reference_dir = str(Path(cfg.output_dir) / "reference")
         if not (cfg.resume and is_finished(reference_dir)):  # a resumed run keeps a finished first stage

@@ -30,6 +30,10 @@ done
 # (assets/results/bench-agnews-tau-cpu, bench-agnews-tau007-seeds)
 [ -f "$OUT/dact-tau0.07/config.json" ] || dact train --data "$DATA" --label-names World,Sports,Business,Sci/Tech \
   --validation-fraction 0.05 --seed 42 --backbone "$OUT/dact/reference" --reference-epochs 0 --output-dir "$OUT/dact-tau0.07"
+# tau 0.05, the same second stage (assets/results/bench-agnews-speed-int8)
+[ -f "$OUT/dact-tau0.05/config.json" ] || dact train --data "$DATA" --label-names World,Sports,Business,Sci/Tech \
+  --validation-fraction 0.05 --seed 42 --backbone "$OUT/dact/reference" --reference-epochs 0 --ponder-penalty 0.05 \
+  --output-dir "$OUT/dact-tau0.05"
 for seed in 43 44; do
   [ -f "$OUT/dact-seed$seed-tau0.07/config.json" ] || dact train --data "$DATA" \
     --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed "$seed" \
@@ -63,3 +67,8 @@ for run in 0.002:2 0.0005:2 0.002:4 0.002:6; do
   [ -f "$OUT/$name/config.json" ] || dact train "${COMMON[@]}" --method adapler --init-from "$OUT/dact/reference" \
     --epochs "$epochs" --kl-weight 0.1 --length-weight "$phi" --knob-learning-rate 0.002 --output-dir "$OUT/$name"
 done
+# the same 4 epochs with the thresholds fixed at eta 0.3 (not learned: --knob-learning-rate 0), so that more tokens stay
+# than the learned thresholds (about 0.4) keep (assets/results/bench-agnews-adapler-eta)
+[ -f "$OUT/adapler-fromref-eta0.3-fixed-4ep/config.json" ] || dact train "${COMMON[@]}" --method adapler \
+  --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 --knob-learning-rate 0 \
+  --eta-init 0.3 --output-dir "$OUT/adapler-fromref-eta0.3-fixed-4ep"

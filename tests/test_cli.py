@@ -100,6 +100,13 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     assert "could not load" in capsys.readouterr().err
 
 
+def test_adapler_threshold_start_out_of_range_is_an_error(tmp_path, tiny_task, capsys):
+    out = tmp_path / "adapler"
+    assert main(["train", "--data", str(tiny_task), "--method", "adapler", "--init-from", str(tmp_path / "ref"),
+                 "--eta-init", "1.5", "--output-dir", str(out)]) == 2
+    assert "--eta-init must lie in [0.01, 1], got 1.5" in capsys.readouterr().err
+
+
 def test_eval_of_a_peer_method_records_tokens_per_layer(tmp_path, tiny_tokenizer, tiny_task, capsys):
     from conftest import tiny_config
     from dact_core import TokenGateBertConfig, TokenGateBertForSequenceClassification

@@ -322,13 +322,23 @@ def test_model_output_is_the_constructors_object():
     with pytest.raises(TypeError, match="no field"):
         model_output(DactBertOutput, **values, logit=values["logits"])
 
+    @dataclasses.dataclass
+    class Derived(DactBertOutput):  # a class that completes itself: only its constructor builds it
+        def __post_init__(self):
+            super().__post_init__()
+            if self.prediction is None and self.probs is not None:
+                self.prediction = self.probs.argmax(-1)
+
+    for _ in range(2):
+        assert model_output(Derived, probs=values["probs"], logits=values["logits"]).prediction is not None
+
 
 def test_all_true_reads_a_mask_as_torch_does():
     from dact_core.models.common import all_true
 
     for mask in (torch.ones(1, 5, dtype=torch.long), torch.tensor([[1, 1, 0]]), torch.ones(1, 4, dtype=torch.bool),
                  torch.tensor([[True, False]]), torch.ones(2, 3, dtype=torch.float16), torch.ones(1, 6)[:, ::2],
-                 torch.zeros(1, 0, dtype=torch.long)):
+                 torch.zeros(1, 0, dtype=torch.long), torch._neg_view(torch.ones(1, 3))):
         assert all_true(mask) is bool(mask.all())
         with torch.inference_mode():
             assert all_true(mask.clone()) is bool(mask.all())

@@ -128,7 +128,8 @@ class PoolerClassifierModel(LayerByLayerModel):
 def all_true(mask: torch.Tensor) -> bool:
     """`bool(mask.all())`; a CPU mask is read through numpy (a microsecond; torch's reduction and read cost about
     fifteen at batch 1, where every call asks whether its one row has padding)."""
-    if mask.device.type == "cpu" and not mask.requires_grad and mask.dtype in _NUMPY_MASK_DTYPES:
+    if (type(mask) is torch.Tensor and mask.device.type == "cpu" and mask.layout == torch.strided
+            and not mask.requires_grad and not mask.is_neg() and mask.dtype in _NUMPY_MASK_DTYPES):
         return bool(mask.numpy().all())
     return bool(mask.all())
 
@@ -192,21 +193,26 @@ def host_tensors(values: list, dtype: torch.dtype, device: torch.device,
     return [torch.from_numpy(flat[end - size:end].reshape(shape)) for size, end, shape in zip(sizes, ends, shapes)]
 
 
-_OUTPUT_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}  # ModelOutput class -> its field names
+# ModelOutput class -> its field names (a tuple and a set), or None for a class only its constructor may build
+_OUTPUT_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]] | None] = {}
 
 
 def model_output(cls: type[ModelOutput], **values) -> ModelOutput:
     """`cls(**values)` for a Hugging Face `ModelOutput` dataclass: the same object (every field an attribute; as items,
     the fields that are not None, in field order; tested against the constructor) without the constructor's pass
     over the dataclass fields for each field it sets (about thirty microseconds for ten fields, 1% of a batch-1 call
-    that stops after two layers). The first output of a class, and one that gives no field but the first (which the
-    constructor may unpack), come from the constructor itself, which also checks the class and registers it with
-    torch."""
-    known = _OUTPUT_FIELDS.get(cls)
-    if known is None or not any(value is not None for name, value in values.items() if name != known[0][0]):
+    that stops after two layers). The constructor itself builds the first output of a class (it checks the class and
+    registers it with torch), one that gives no field but the first (which it may unpack), and every output of a class
+    with its own `__post_init__` or with a field that is required or not an argument."""
+    if cls not in _OUTPUT_FIELDS:
         out = cls(**values)
-        _OUTPUT_FIELDS[cls] = (names := tuple(field.name for field in fields(cls))), frozenset(names)
+        plain = cls.__post_init__ is ModelOutput.__post_init__ and all(
+            field.init and field.default is None for field in fields(cls))
+        _OUTPUT_FIELDS[cls] = ((names := tuple(field.name for field in fields(cls))), frozenset(names)) if plain else None
         return out
+    known = _OUTPUT_FIELDS[cls]
+    if known is None or not any(value is not None for name, value in values.items() if name != known[0][0]):
+        return cls(**values)
     names, name_set = known
     if not name_set.issuperset(values):
         raise TypeError(f"{cls.__name__} has no field(s) {sorted(set(values) - name_set)}")
