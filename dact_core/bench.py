@@ -199,7 +199,10 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     # a model without a recorded seed is a recipe of its own
     seed_key = [seed if pd.notna(seed) else f"none {i}" for i, seed in enumerate(table["seed"])]
     table["recipe"] = table.assign(seed=seed_key).groupby(["method", "setting", "seed"], sort=False).cumcount()
-    several = table.groupby(["method", "setting"], sort=False)["recipe"].transform("max") > 0
+    table["seedless"] = table["seed"].isna()
+    setting_rows = table.groupby(["method", "setting"], sort=False)
+    several = (setting_rows["recipe"].transform("max") > 0) | (
+        setting_rows["seedless"].transform("any") & (setting_rows["recipe"].transform("size") > 1))
     for (method, setting), rows in table[several].groupby(["method", "setting"], sort=False):
         parts = [Path(str(source)).parts for source in rows["source"]]
         depth = next((d for d in range(1, 1 + max(map(len, parts))) if len({p[-d:] for p in parts}) == len(parts)), None)
@@ -272,7 +275,7 @@ def targets(results: list[PointResult]) -> dict:
         rows = [r for r in results if r.method == method]
         if rows:
             out[f"{method.lower().replace(' ', '_')}_within_1_point"] = [
-                {"setting": r.setting, "speedup_batch1": round(r.speedup_batch1, 2),
+                {"setting": r.setting, "model": r.source, "speedup_batch1": round(r.speedup_batch1, 2),
                  "accuracy_diff_points": round(100 * r.accuracy_diff, 2),
                  "interval_points": [round(100 * r.accuracy_diff_low, 2), round(100 * r.accuracy_diff_high, 2)],
                  "accuracy_status": status(r.accuracy_diff_low, r.accuracy_diff_high, -ACCURACY_MARGIN)}

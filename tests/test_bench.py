@@ -194,3 +194,6 @@ def test_seeds_are_averaged_and_recipes_kept_apart():
     summary = seed_summary(more).set_index("setting")
     assert {"full depth (runs/ref)", "full depth (dact/ref)"} <= set(summary.index)
     assert summary.loc["phi=0.002 (adapler-noseed)", "seeds"] == 1
+    # a model without a seed beside one seeded model of the same setting: two recipes, not two seeds
+    pair = seed_summary(table.iloc[[0, 3, 4]].assign(seed=[42, np.nan, 42])).set_index("setting")
+    assert list(pair["seeds"]) == [1, 1, 1] and "phi=0.002 (adapler-4ep)" in pair.index
