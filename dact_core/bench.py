@@ -235,7 +235,7 @@ def targets(results: list[PointResult]) -> dict:
     ref = results[0]
     out["reference_accuracy"] = round(100 * ref.accuracy, 2)
     dact = [r for r in results if r.method == "DACT-BERT"]
-    dact_int8 = [r for r in results if r.method.startswith("DACT-BERT int8")]  # either quantization scheme
+    dact_int8 = [r for r in results if r.method == "DACT-BERT int8"]
     if dact_int8:
         out["dact_int8_batch1"] = [
             {"setting": r.setting, "speedup_batch1": round(r.speedup_batch1, 3),

@@ -581,9 +581,8 @@ X_LABELS = {"avg_layers": "average executed layers", "speedup_batch1": "wall-clo
             "speedup_batch32": "throughput ratio, batch 32 (x)", "flops_ratio": "FLOPs / full depth"}
 
 
-def base_method(method: str) -> str:
-    """The method without the quantization scheme a bench adds to its name ("DACT-BERT int8-layers" -> "DACT-BERT")."""
-    return method.split(" int8")[0]
+def _base_method(method: str) -> str:
+    return method.removesuffix(" int8")
 
 
 def pareto_front(xs: np.ndarray, ys: np.ndarray, lower_x_is_better: bool) -> np.ndarray:
@@ -611,7 +610,7 @@ def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] |
     if methods is not None:
         table = table[table.method.isin(methods) | (table.method == "reference")]
     if x == "avg_layers":
-        table = table[~table.method.map(base_method).isin(TOKEN_METHODS)]
+        table = table[~table.method.map(_base_method).isin(TOKEN_METHODS)]
     table = table.assign(acc=100 * table.accuracy)
     ref = table[table.method == "reference"]
     floor = (float(ref.acc.iloc[0]) - floor_points_below_reference) if len(ref) else float(table.acc.min())
@@ -632,7 +631,7 @@ def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] |
     fig = go.Figure()
     for method, rows in table.groupby("method", sort=False):
         rows = rows.sort_values(x)
-        color = METHOD_COLORS.get(base_method(method))
+        color = METHOD_COLORS.get(_base_method(method))
         inside = rows[rows.acc >= low]
         below = rows[rows.acc < low]
         error = None
@@ -640,7 +639,7 @@ def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] |
             error = dict(type="data", symmetric=False, color=color, thickness=1.2, width=3,
                          array=100 * (inside.accuracy_diff_high - inside.accuracy_diff).to_numpy(),
                          arrayminus=100 * (inside.accuracy_diff - inside.accuracy_diff_low).to_numpy())
-        dash = "solid" if base_method(method) == method else "dot"  # quantized copies dotted
+        dash = "dot" if method.endswith(" int8") else "solid"
         fig.add_scatter(x=inside[x], y=inside.acc, mode="markers" if method == "reference" else "lines+markers",
                         name=method, text=inside.setting, error_y=error, legendgroup=method,
                         hovertemplate="%{text}: %{y:.2f}%<extra>" + method + "</extra>",

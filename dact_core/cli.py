@@ -9,17 +9,15 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .loading import QUANTIZATIONS, QUANTIZE_HELP
-
 DEVICE_HELP = "cpu, cuda or cuda:N (default: CUDA when present, else the CPU)"
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="trained model folder or hub name (default: the shipped model)")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
-    p.add_argument("--quantize", choices=QUANTIZATIONS, default=None,
-                   help=QUANTIZE_HELP + "; the halting guarantee then holds against the quantized model's own "
-                   "full-depth answer")
+    p.add_argument("--quantize", choices=["int8"], default=None,
+                   help="dynamic int8 quantization of the Linear layers (CPU); the halting guarantee then holds "
+                   "against the quantized model's own full-depth answer")
     p.add_argument("--bound", choices=["tight", "paper"], default=None, help="halting bound (default: the model's)")
     p.add_argument(
         "--relaxation",
@@ -119,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--output-dir", required=True)
     be.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
     be.add_argument("--device", default=None, help=DEVICE_HELP)
-    be.add_argument("--quantize", choices=QUANTIZATIONS, default=None,
-                    help="also measure a quantized copy of every model (against the float reference): " + QUANTIZE_HELP)
+    be.add_argument("--quantize", choices=["int8"], default=None,
+                    help="also measure an int8 copy of every model (against the float reference)")
     be.add_argument("--title", default="benchmark")
     be.add_argument("--threads", type=int, default=2)
     be.add_argument("--latency-examples", type=int, default=300, help="examples timed one by one per point")

@@ -82,18 +82,12 @@ def resolve_device(name: str | None = None):
     return device
 
 
-# int8: every Linear layer; int8-layers: only those inside the BERT layers (`bert.encoder`), so that the method's own
-# small heads (DACT modules, exits, contribution predictors, pooler, classifier), which decide halting, exits and
-# which tokens stay, keep their float answers
-QUANTIZATIONS = ("int8", "int8-layers")
-QUANTIZE_HELP = ("dynamic int8 quantization (CPU) of every Linear layer (int8) or of those inside the BERT layers "
-                 "only, the method's heads staying float (int8-layers)")
+QUANTIZATIONS = ("int8",)
 
 
 def quantize(model, scheme: str):
-    """Dynamic int8 quantization (weights int8, activations quantized per call) of every Linear layer ("int8") or of
-    the Linear layers inside the BERT layers only ("int8-layers"), with PyTorch's own fbgemm kernels, which run on
-    the CPU. Returns a new model; the input is unchanged."""
+    """Dynamic int8 quantization of every Linear layer (weights int8, activations quantized per call),
+    with PyTorch's own fbgemm kernels, which run on the CPU. Returns a new model; the input is unchanged."""
     import copy
     import warnings
 
@@ -108,9 +102,7 @@ def quantize(model, scheme: str):
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)  # the same notice, raised by the quantized tensor factories
-        linears = ({torch.nn.Linear} if scheme == "int8"
-                   else {"bert.encoder": torch.ao.quantization.default_dynamic_qconfig})  # a submodule and all below it
-        quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), linears, dtype=torch.qint8)
+        quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
     quantized.quantization = scheme  # shown by the app, recorded by eval and bench
     return quantized.eval()
 

@@ -145,25 +145,3 @@ def test_int8_keeps_the_guarantee_against_its_own_full_depth(tmp_path, tiny_mode
     assert model.quantization == "int8" and type(model.dact[0].dense).__module__.startswith("torch.ao")
     float_model, _ = load_model(str(tiny_model_dir))
     assert isinstance(float_model.dact[0].dense, torch.nn.Linear) and not hasattr(float_model, "quantization")
-
-
-def test_int8_layers_quantizes_only_the_bert_layers(tmp_path, tiny_model_dir, folders, capsys):
-    from dact_core.loading import load_model
-
-    model, _ = load_model(str(tiny_model_dir), quantization="int8-layers")
-    quantized = {name for name, module in model.named_modules() if type(module).__module__.startswith("torch.ao")
-                 and type(module).__name__ == "Linear"}
-    assert quantized and all(name.startswith("bert.encoder.layer.") for name in quantized)
-    assert len(quantized) == 6 * model.config.num_hidden_layers  # query, key, value, attention output, two FFN
-    assert all(type(module.dense) is torch.nn.Linear for module in model.dact)  # the heads answer in float
-    data = tmp_path / "d.tsv"
-    data.write_text("sentence\tlabel\n" + "".join(f"{' '.join(WORDS[i % 20 : i % 20 + 4 + i % 5])}\t{i % 2}\n"
-                                                 for i in range(30)))
-    out = tmp_path / "ev"
-    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--output-dir", str(out),
-                 "--quantize", "int8-layers"]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["quantization"] == "int8-layers" and metrics["agree_with_full_depth"] == 30
-    for folder in (folders["reference"], folders["adapler"], folders["multi"]):
-        assert main(["predict", "--model", str(folder), "a great film", "--quantize", "int8-layers"]) == 0
-    capsys.readouterr()

@@ -29,7 +29,7 @@ if "points" in res:  # a `dact bench` run: every method, accuracy against comput
     axis = c2.radio("Compute axis", list(charts.X_LABELS), horizontal=True, key="cmp_axis",
                     format_func={"avg_layers": "layers", "speedup_batch1": "speed-up b=1",
                                  "speedup_batch32": "speed-up b=32", "flops_ratio": "FLOPs"}.get)
-    if axis == "avg_layers" and any(charts.base_method(m) in charts.TOKEN_METHODS for m in shown):
+    if axis == "avg_layers" and any(m.removesuffix(" int8") in charts.TOKEN_METHODS for m in shown):
         st.caption("Token methods run every layer: they appear against FLOPs and time, not against layers.")
     fig = charts.bench_figure(points, axis, shown, highlight=state.shipped_point(res))
     st.plotly_chart(fig, key="cmp_bench", width="stretch")
