@@ -265,7 +265,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     full-depth reference first, whose fine-tuned encoder DACT-BERT then starts from. Halting units
     learn faster on layers that already answer the task than on a sentence-embedding backbone.
     """
-    if not 0.01 <= cfg.eta_init <= 1.0:  # AdapLeR clamps its thresholds to this range
+    if cfg.method == "adapler" and not 0.01 <= cfg.eta_init <= 1.0:  # AdapLeR clamps its thresholds to this range
         raise ValueError(f"--eta-init must lie in [0.01, 1], got {cfg.eta_init}")
     if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
         reference_dir = str(Path(cfg.output_dir) / "reference")

@@ -148,8 +148,8 @@ def test_no_page_shows_a_stray_none(server, browser, width, height):
         page.wait_for_timeout(500)
         # the screenshot is for a person to look at: wait until every chart is drawn, not only the script run
         page.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]') && [...document"
-                               ".querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('.main-svg'))",
-                               timeout=30_000)
+                               ".querySelectorAll('[data-testid=stPlotlyChart]')].every(c => c.querySelector("
+                               "'.main-svg'))", timeout=30_000)
         assert page.get_by_text("None", exact=True).count() == 0, path
         assert page.locator("[data-testid=stException]").count() == 0, path
         page.screenshot(path=str(SCREENSHOT.parent / f"page-{path or 'inspect'}-{width}x{height}.png"))
