@@ -68,8 +68,8 @@ for run in 0.002:2 0.0005:2 0.002:4 0.002:6; do
     --epochs "$epochs" --kl-weight 0.1 --length-weight "$phi" --knob-learning-rate 0.002 --output-dir "$OUT/$name"
 done
 # the same 4 epochs with the thresholds fixed (not learned: --knob-learning-rate 0) at eta 0.3, which keeps more tokens
-# than the learned thresholds do, and at 0.4 and 0.5 (assets/results/bench-agnews-adapler-eta, bench-agnews-adapler-int8)
-for eta in 0.3 0.4 0.5; do
+# than the learned thresholds do, and at 0.4, 0.45 and 0.5 (assets/results/bench-agnews-adapler-eta, -eta045, -int8)
+for eta in 0.3 0.4 0.45 0.5; do
   [ -f "$OUT/adapler-fromref-eta$eta-fixed-4ep/config.json" ] || dact train "${COMMON[@]}" --method adapler \
     --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 --knob-learning-rate 0 \
     --eta-init "$eta" --output-dir "$OUT/adapler-fromref-eta$eta-fixed-4ep"
