@@ -196,13 +196,10 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     numeric = [c for c in table.columns
                if c not in ("method", "setting", "source", "seed", "paired_reference", "weights_sha256")]
     table = table.copy()
-    # a model without a recorded seed is a recipe of its own
-    seed_key = [seed if pd.notna(seed) else f"none {i}" for i, seed in enumerate(table["seed"])]
-    table["recipe"] = table.assign(seed=seed_key).groupby(["method", "setting", "seed"], sort=False).cumcount()
-    table["seedless"] = table["seed"].isna()
-    setting_rows = table.groupby(["method", "setting"], sort=False)
-    several = (setting_rows["recipe"].transform("max") > 0) | (
-        setting_rows["seedless"].transform("any") & (setting_rows["recipe"].transform("size") > 1))
+    # seeds are averaged only where every model of a setting records a seed of its own; else they are recipes
+    seeds = table.groupby(["method", "setting"], sort=False)["seed"]
+    own_seeds = seeds.transform(lambda s: bool(s.notna().all() and s.nunique() == len(s))).astype(bool)
+    several = ~own_seeds & (seeds.transform("size") > 1)
     for (method, setting), rows in table[several].groupby(["method", "setting"], sort=False):
         parts = [Path(str(source)).parts for source in rows["source"]]
         depth = next((d for d in range(1, 1 + max(map(len, parts))) if len({p[-d:] for p in parts}) == len(parts)), None)
