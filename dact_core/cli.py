@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         tr.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name], help=helps.get(name))
     tr.add_argument("--pooling", choices=["mean", "cls"], default=defaults["pooling"])
     tr.add_argument("--label-names", default=None, help="comma-separated names of integer labels 0..C-1")
+    tr.add_argument("--removal-layers", type=_layer_numbers, default=None,
+                    help="adapler: the layers (1-based, comma-separated, e.g. 1,2,3) before which tokens may be "
+                    "dropped; no predictor runs before the others (default: every layer)")
     tr.add_argument(
         "--method", choices=list(METHODS), default="dact",
         help="dact (default); reference: a plain full-depth BERT classifier, the accuracy to match; "
@@ -244,6 +247,7 @@ def cmd_train(args) -> int:
         text_columns=args.text_columns,
         label_column=args.label_column,
         label_names=args.label_names.split(",") if args.label_names else None,
+        removal_layers=args.removal_layers,
         max_rows=args.max_rows,
         freeze_word_embeddings=args.freeze_word_embeddings,
         pooling=args.pooling,
@@ -348,6 +352,13 @@ def _eval_summary(m: dict, is_dact: bool) -> str:
     if is_dact and not m["guarantee_holds"]:
         lines.append(f"note: relaxation {m['setting']['halting_relaxation']} < 1, the halting guarantee does not hold")
     return "\n".join(lines)
+
+
+def _layer_numbers(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer numbers such as 1,2,3, got {text!r}") from None
 
 
 def _labels_are_names(label_names: list[str]) -> bool:

@@ -46,10 +46,15 @@ def derived_config(config_cls, checkpoint: str, **overrides):
     """A config of `config_cls` (a BertConfig subclass) carrying a BERT checkpoint's architecture."""
     from transformers import BertConfig
 
+    from huggingface_hub.errors import StrictDataclassClassValidationError
+
     base = BertConfig.from_pretrained(checkpoint)
     settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
     settings.update(overrides)
-    return config_cls(**settings)
+    try:
+        return config_cls(**settings)
+    except StrictDataclassClassValidationError as err:  # a setting the config's own checks refuse: its one line
+        raise ValueError(str(err.__cause__ or err)) from err
 
 
 def resolve_model(name_or_path: str | None) -> str:

@@ -65,6 +65,7 @@ class TrainConfig:
     length_weight: float = 0.01  # AdapLeR phi
     eta_init: float = 0.25  # AdapLeR thresholds' start (token t dropped when its score < eta / n); learned at
     #   knob_learning_rate, fixed with 0
+    removal_layers: list[int] | None = None  # AdapLeR: the layers (1-based) before which tokens may be dropped; None: all
     gate_sparsity: float = 1e-3  # token gates lambda
     gate_bimodal: float = 1e-3  # token gates mu
     resume: bool = False  # continue an interrupted run from the last checkpoint in output_dir
@@ -142,7 +143,8 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
         "dact": dict(**labels, ponder_penalty=cfg.ponder_penalty, halting_bias_init=cfg.halting_bias_init,
                      dact_hidden_size=cfg.dact_hidden_size, pooling=cfg.pooling, layer_loss_weight=cfg.layer_loss_weight),
         "multi-exit": dict(**labels, pooling=cfg.pooling),
-        "adapler": dict(kl_weight=cfg.kl_weight, length_weight=cfg.length_weight, eta_init=cfg.eta_init),
+        "adapler": dict(kl_weight=cfg.kl_weight, length_weight=cfg.length_weight, eta_init=cfg.eta_init,
+                        removal_layers=cfg.removal_layers),
         "token-gates": dict(gate_sparsity=cfg.gate_sparsity, gate_bimodal=cfg.gate_bimodal,
                             max_gated_length=cfg.max_length),
     }[cfg.method]
@@ -267,6 +269,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     """
     if cfg.method == "adapler" and not 0.01 <= cfg.eta_init <= 1.0:  # AdapLeR clamps its thresholds to this range
         raise ValueError(f"--eta-init must lie in [0.01, 1], got {cfg.eta_init}")
+    if cfg.removal_layers is not None and cfg.method != "adapler":
+        raise ValueError("--removal-layers applies to --method adapler only")
     if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
         reference_dir = str(Path(cfg.output_dir) / "reference")
         if not (cfg.resume and is_finished(reference_dir)):  # a resumed run keeps a finished first stage

@@ -74,3 +74,10 @@ for eta in 0.3 0.4 0.45 0.5; do
     --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 --knob-learning-rate 0 \
     --eta-init "$eta" --output-dir "$OUT/adapler-fromref-eta$eta-fixed-4ep"
 done
+# the same with tokens dropped only before layers 1 to 3 (`--removal-layers`): with fixed thresholds the later
+# layers dropped almost nothing, and no predictor runs before them (assets/results/bench-agnews-adapler-layers)
+for eta in 0.4 0.45; do
+  [ -f "$OUT/adapler-fromref-eta$eta-fixed-4ep-layers123/config.json" ] || dact train "${COMMON[@]}" --method adapler \
+    --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 --knob-learning-rate 0 \
+    --eta-init "$eta" --removal-layers 1,2,3 --output-dir "$OUT/adapler-fromref-eta$eta-fixed-4ep-layers123"
+done

@@ -112,7 +112,7 @@ def tiny_token_models_dir(tmp_path, tiny_backbone, tiny_tokenizer):
         model = new_model(method, str(tiny_backbone), **labels, **extra)
         with torch.no_grad():
             if name == "adapler":
-                for cp in model.predictors:
+                for cp in model.predictors.values():
                     cp.score.weight.mul_(200)  # sharp scores, so some tokens fall under eta / n
             else:
                 model.gate_logits[:, 3:] = -5.0  # after layer 1 keep the 3 most significant tokens

@@ -107,6 +107,18 @@ def test_adapler_threshold_start_out_of_range_is_an_error(tmp_path, tiny_task, c
     assert "--eta-init must lie in [0.01, 1], got 1.5" in capsys.readouterr().err
 
 
+def test_adapler_removal_layers_are_checked(tmp_path, tiny_task, tiny_backbone, capsys):
+    common = ["train", "--data", str(tiny_task), "--output-dir", str(tmp_path / "out")]
+    assert main([*common, "--method", "adapler", "--init-from", str(tiny_backbone), "--removal-layers", "1,9"]) == 2
+    assert "removal_layers must be increasing layer numbers in 1..4, at least one, got [1, 9]" in capsys.readouterr().err
+    assert main([*common, "--removal-layers", "1,2"]) == 2
+    assert "--removal-layers applies to --method adapler only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*common, "--method", "adapler", "--removal-layers", "1,two"])
+    assert "expected comma-separated layer numbers such as 1,2,3, got '1,two'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_eval_of_a_peer_method_records_tokens_per_layer(tmp_path, tiny_tokenizer, tiny_task, capsys):
     from conftest import tiny_config
     from dact_core import TokenGateBertConfig, TokenGateBertForSequenceClassification

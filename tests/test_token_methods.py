@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from huggingface_hub.dataclasses import StrictDataclassClassValidationError
 from transformers import BertConfig, BertForSequenceClassification
 
 from conftest import random_batch, tiny_config
@@ -22,12 +23,12 @@ def bert_settings(**extra):
     return settings
 
 
-def sharp_adapler(seed: int) -> AdaplerBertForSequenceClassification:
+def sharp_adapler(seed: int, **extra) -> AdaplerBertForSequenceClassification:
     """A tiny AdapLeR whose scores are sharp, so that some tokens fall under eta / n."""
     torch.manual_seed(seed)
-    model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings(eta_init=0.9))).eval()
+    model = AdaplerBertForSequenceClassification(AdaplerBertConfig(**bert_settings(eta_init=0.9, **extra))).eval()
     with torch.no_grad():
-        for cp in model.predictors:
+        for cp in model.predictors.values():
             cp.score.weight.mul_(200)
     return model
 
@@ -60,7 +61,7 @@ def test_adapler_soft_training_reaches_every_part():
     out = model(ids, mask, labels=torch.randint(0, 2, (6,)), saliency=saliency)
     out.loss.backward()
     assert model.eta.grad.abs().sum() > 0
-    assert model.predictors[2].dense.weight.grad.abs().sum() > 0
+    assert model.predictors["2"].dense.weight.grad.abs().sum() > 0
     assert model.bert.encoder.layer[0].attention.self.query.weight.grad.abs().sum() > 0
 
 
@@ -80,6 +81,29 @@ def test_adapler_removal_rule_batch_equals_single_and_never_drops_cls():
         model.eta.fill_(-1.0)  # clamped to 0.01: a lower threshold keeps at least as many tokens
         kept = model(ids, mask, halt_early=True).tokens_per_layer
     assert (kept >= tokens).all() and (kept > tokens).any()
+
+
+def test_adapler_drops_tokens_only_before_its_removal_layers():
+    model = sharp_adapler(seed=3, removal_layers=[1, 3])
+    assert sorted(model.predictors) == ["0", "2"] and model.eta.shape == (2,)
+    ids, mask = random_batch(3, 8)
+    with torch.no_grad():
+        for out in (model(ids, mask, halt_early=True), model(ids[:1, : int(mask[0].sum())], halt_early=True)):
+            tokens = out.tokens_per_layer  # (B, N)
+            assert (tokens[:, 1] == tokens[:, 0]).all() and (tokens[:, 3:] == tokens[:, 2:3]).all()
+        assert (model(ids, mask, halt_early=True).tokens_per_layer[:, 2] < mask.sum(1)).any()
+    model.train()
+    out = model(ids, mask, labels=torch.randint(0, 2, (8,)), saliency=torch.rand(ids.shape) * mask)
+    soft = out.tokens_per_layer  # (B, N) soft counts: they fall only where a layer drops tokens
+    assert torch.equal(soft[:, 1], soft[:, 0]) and torch.equal(soft[:, 3], soft[:, 2])
+    out.loss.backward()
+    assert model.eta.grad.abs().sum() > 0 and model.predictors["2"].dense.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("layers", [[], [0, 1], [2, 1], [1, 1], [1, 7]])
+def test_adapler_refuses_bad_removal_layers(layers):
+    with pytest.raises(StrictDataclassClassValidationError, match="removal_layers must be increasing"):
+        AdaplerBertConfig(**bert_settings(removal_layers=layers))
 
 
 def test_saliency_targets_with_captum():
@@ -114,8 +138,9 @@ def test_token_gates_training_and_removal(tmp_path):
         torch.testing.assert_close(loaded(ids, mask, halt_early=True).logits, pruned.logits)
 
 
-def test_adapler_single_example_path_is_the_batched_path_bit_for_bit():
-    model = sharp_adapler(seed=2)
+@pytest.mark.parametrize("removal_layers", [None, [1, 3]])
+def test_adapler_single_example_path_is_the_batched_path_bit_for_bit(removal_layers):
+    model = sharp_adapler(seed=2, removal_layers=removal_layers)
     ids, mask = random_batch(2, 8)
     removed = 0
     with torch.no_grad():

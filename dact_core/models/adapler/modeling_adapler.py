@@ -20,6 +20,10 @@ learn from the KL term only and the thresholds from CE and the length term. targ
 saliency (gradient x input at the embedding output, L2 over the hidden size, from the reference
 model; see `saliency_targets`) renormalised over the tokens still alive.
 Inference removes tokens physically: kept tokens are gathered, so later layers run on fewer.
+Our option: `removal_layers` names the layers (1-based) before which tokens may be dropped (default every
+layer); before any other layer nothing is scored, so its predictor and threshold do not exist. With
+fixed thresholds the later layers drop almost nothing, and at batch 1 each predictor costs about as
+much as a layer's matrix products on a few tokens.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from torch.nn import functional as F
 from transformers import BertConfig
 
 from ..common import (NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, all_true, gather_tokens,
-                      model_output, run_layer)
+                      host_tensors, model_output, run_layer)
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training
 
@@ -39,7 +43,8 @@ GONE = -50.0  # log alive mass below which a token counts as removed in soft tra
 @strict
 class AdaplerBertConfig(BertConfig):
     """cp_hidden_size: width of each Contribution Predictor; kl_weight: gamma; length_weight: phi;
-    eta_init: initial threshold multiplier; sharpness: lambda of the soft removal (annealed in training)."""
+    eta_init: initial threshold multiplier; sharpness: lambda of the soft removal (annealed in training);
+    removal_layers: the layers (1-based, increasing) before which tokens may be dropped, None: every layer."""
 
     model_type = "adapler-bert"
 
@@ -48,6 +53,20 @@ class AdaplerBertConfig(BertConfig):
     length_weight: float = 0.01
     eta_init: float = 0.25
     sharpness: float = 100.0
+    removal_layers: list[int] | None = None
+
+    def validate_removal_layers(self):
+        layers = self.removal_layers
+        if layers is not None and (not layers or sorted(set(layers)) != list(layers)
+                                   or not 1 <= layers[0] <= layers[-1] <= self.num_hidden_layers):
+            raise ValueError(f"removal_layers must be increasing layer numbers in 1..{self.num_hidden_layers}, "
+                             f"at least one, got {layers}")
+
+    @property
+    def removal_indices(self) -> list[int]:
+        """0-based indices of the layers before which tokens may be dropped."""
+        layers = self.removal_layers or range(1, self.num_hidden_layers + 1)
+        return [layer - 1 for layer in layers]
 
 
 class ContributionPredictor(nn.Module):
@@ -71,8 +90,9 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
 
     def __init__(self, config: AdaplerBertConfig):
         super().__init__(config)
-        self.predictors = nn.ModuleList([ContributionPredictor(config) for _ in range(config.num_hidden_layers)])
-        self.eta = nn.Parameter(torch.full((config.num_hidden_layers,), config.eta_init))
+        # keyed by the 0-based layer index, so that with every layer the weights are named as in a ModuleList
+        self.predictors = nn.ModuleDict({str(n): ContributionPredictor(config) for n in config.removal_indices})
+        self.eta = nn.Parameter(torch.full((len(self.predictors),), config.eta_init))  # one per predictor
         self.post_init()
 
     @torch.no_grad()
@@ -80,6 +100,10 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
         super()._init_weights(module)
         if module is self:
             self.eta.fill_(self.config.eta_init)
+
+    def removal_steps(self, thresholds: list) -> dict:
+        """0-based layer index -> (its contribution predictor, its threshold) for the layers that drop tokens."""
+        return {int(n): step for n, step in zip(self.predictors, zip(self.predictors.values(), thresholds))}
 
     def forward_layers(
         self,
@@ -104,24 +128,27 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
         is_cls = torch.zeros_like(pad, dtype=torch.bool)
         is_cls[:, 0] = True
         kl_terms, length_terms, tokens = [], [], []
-        for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
-            scores = masked_softmax(predictor(hidden), log_alive)  # (B, T)
-            n_alive = log_alive.exp().sum(dim=1, keepdim=True)  # (B, 1)
-            eta = self.eta[n].clamp(0.01, 1.0)
-            # s_t < eta / n  <=>  n s_t < eta: comparing n s_t keeps the sharpness independent of the length
-            log_keep = F.logsigmoid(self.config.sharpness * (scores.detach() * n_alive.detach() - eta))  # (B, T)
-            log_alive = torch.where(is_cls | (pad == 0), log_alive, log_alive + log_keep)  # never returns
-            # below e^-50 a token is gone: snapping it to NEG keeps exp() clear of float32 subnormals,
-            # which would slow every attention product by an order of magnitude on a CPU
-            log_alive = torch.where(log_alive < GONE, NEG, log_alive)  # (B, T)
-            alive = log_alive.exp()  # (B, T)
+        steps = self.removal_steps(self.eta.clamp(0.01, 1.0))
+        alive = pad
+        for n, layer in enumerate(self.bert.encoder.layer):
+            if n in steps:
+                predictor, eta = steps[n]
+                scores = masked_softmax(predictor(hidden), log_alive)  # (B, T)
+                n_alive = log_alive.exp().sum(dim=1, keepdim=True)  # (B, 1)
+                # s_t < eta / n  <=>  n s_t < eta: comparing n s_t keeps the sharpness independent of the length
+                log_keep = F.logsigmoid(self.config.sharpness * (scores.detach() * n_alive.detach() - eta))  # (B, T)
+                log_alive = torch.where(is_cls | (pad == 0), log_alive, log_alive + log_keep)  # never returns
+                # below e^-50 a token is gone: snapping it to NEG keeps exp() clear of float32 subnormals,
+                # which would slow every attention product by an order of magnitude on a CPU
+                log_alive = torch.where(log_alive < GONE, NEG, log_alive)  # (B, T)
+                alive = log_alive.exp()  # (B, T)
+                if saliency is not None:
+                    target = saliency * alive.detach()  # (B, T)
+                    target = target / target.sum(dim=1, keepdim=True).clamp(min=1e-9)
+                    kl = (target * (target.clamp(min=1e-9).log() - scores.clamp(min=1e-9).log())).sum(dim=1)  # (B,)
+                    kl_terms.append((num_layers - n) * kl)  # weight N + 1 - l for 1-based l
             tokens.append(alive.sum(dim=1))
             length_terms.append(alive.sum(dim=1) / pad.sum(dim=1))  # (B,) share of tokens still alive
-            if saliency is not None:
-                target = saliency * alive.detach()  # (B, T)
-                target = target / target.sum(dim=1, keepdim=True).clamp(min=1e-9)
-                kl = (target * (target.clamp(min=1e-9).log() - scores.clamp(min=1e-9).log())).sum(dim=1)  # (B,)
-                kl_terms.append((num_layers - n) * kl)  # weight N + 1 - l for 1-based l
             hidden = run_layer(layer, hidden, log_alive[:, None, None, :].to(hidden.dtype))  # (B, T, H)
         logits = self.classify(hidden)
         loss = None
@@ -140,13 +167,16 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
         batch, num_layers = hidden.shape[0], self.config.num_hidden_layers
         tokens_per_layer = torch.zeros(batch, num_layers, dtype=torch.int64, device=hidden.device)  # (B, N)
         survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
-        for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
-            alive = attention_mask.to(hidden.dtype)  # (B, T)
-            scores = masked_softmax(predictor(hidden), torch.where(alive > 0, 0.0, NEG))  # (B, T)
-            threshold = self.eta[n].clamp(0.01, 1.0) / alive.sum(dim=1, keepdim=True)  # (B, 1)
-            keep = (scores >= threshold) & attention_mask.bool()  # (B, T)
-            keep[:, 0] = True  # [CLS] stays
-            hidden, attention_mask, order = gather_tokens(hidden, keep)
+        steps = self.removal_steps(self.eta.clamp(0.01, 1.0))
+        for n, layer in enumerate(self.bert.encoder.layer):
+            order = None  # (B, T') kept positions where this layer drops tokens
+            if n in steps:
+                predictor, eta = steps[n]
+                alive = attention_mask.to(hidden.dtype)  # (B, T)
+                scores = masked_softmax(predictor(hidden), torch.where(alive > 0, 0.0, NEG))  # (B, T)
+                keep = (scores >= eta / alive.sum(dim=1, keepdim=True)) & attention_mask.bool()  # (B, T)
+                keep[:, 0] = True  # [CLS] stays
+                hidden, attention_mask, order = gather_tokens(hidden, keep)
             tokens_per_layer[:, n] = attention_mask.sum(dim=1)
             if survival is not None:
                 survival.record(n, order, attention_mask)
@@ -166,25 +196,31 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
         on the host, and each threshold eta_l / n_l is one Python division (a float64 quotient of two float32
         numbers, rounded to float32 where it meets the scores, is their float32 quotient)."""
         num_layers = self.config.num_hidden_layers
-        etas = self.eta.clamp(0.01, 1.0).tolist()  # (N,)
+        steps = self.removal_steps(self.eta.clamp(0.01, 1.0).tolist())
         survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
         tokens = []
-        for n, (layer, predictor) in enumerate(zip(self.bert.encoder.layer, self.predictors)):
-            keep = predictor(hidden).softmax(dim=-1) >= etas[n] / hidden.shape[1]  # (1, T)
-            keep[:, 0] = True  # [CLS] stays
-            order = keep[0].nonzero().squeeze(1)  # (T',) kept positions, in order
-            if order.shape[0] < hidden.shape[1]:
-                hidden = hidden.index_select(1, order)  # (1, T', H)
+        for n, layer in enumerate(self.bert.encoder.layer):
+            order = None  # (T',) kept positions where this layer drops tokens
+            if n in steps:
+                predictor, eta = steps[n]
+                keep = predictor(hidden).softmax(dim=-1) >= eta / hidden.shape[1]  # (1, T)
+                keep[:, 0] = True  # [CLS] stays
+                order = keep[0].nonzero().squeeze(1)  # (T',) kept positions, in order
+                if order.shape[0] < hidden.shape[1]:
+                    hidden = hidden.index_select(1, order)  # (1, T', H)
             tokens.append(hidden.shape[1])
             if survival is not None:
-                survival.record(n, order[None], torch.ones_like(order[None]))
+                survival.record(n, None if order is None else order[None], torch.ones_like(hidden[:, :, 0]))
             mask, _ = self.unpadded_layer_inputs(hidden)  # a row of kept tokens has no padding
             hidden = run_layer(layer, hidden, mask)  # (1, T', H)
         logits = self.classify(hidden)  # (1, C)
-        device = hidden.device
-        return model_output(TokenReductionOutput, logits=logits, prediction=logits.argmax(-1),
-                            tokens_per_layer=torch.tensor([tokens], device=device),
-                            exit_layer=torch.tensor([num_layers], device=device),
+        scores = logits[0].tolist()
+        # laid out from Python numbers (`host_tensors`); the prediction is the first largest logit, as torch.argmax
+        tokens_per_layer, exit_layer, prediction = host_tensors(
+            [*tokens, num_layers, max(range(len(scores)), key=scores.__getitem__)], torch.int64, hidden.device,
+            [(1, num_layers), (1,), (1,)])
+        return model_output(TokenReductionOutput, logits=logits, prediction=prediction,
+                            tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
                             kept_tokens=None if survival is None else survival.kept)
 
 
