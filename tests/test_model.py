@@ -333,15 +333,16 @@ def test_model_output_is_the_constructors_object():
         assert model_output(Derived, probs=values["probs"], logits=values["logits"]).prediction is not None
 
 
-def test_all_true_reads_a_mask_as_torch_does():
-    from dact_core.models.common import all_true
+def test_all_true_and_any_true_read_a_mask_as_torch_does():
+    from dact_core.models.common import all_true, any_true
 
     for mask in (torch.ones(1, 5, dtype=torch.long), torch.tensor([[1, 1, 0]]), torch.ones(1, 4, dtype=torch.bool),
                  torch.tensor([[True, False]]), torch.ones(2, 3, dtype=torch.float16), torch.ones(1, 6)[:, ::2],
                  torch.zeros(1, 0, dtype=torch.long), torch._neg_view(torch.ones(1, 3))):
-        assert all_true(mask) is bool(mask.all())
+        assert all_true(mask) is bool(mask.all()) and any_true(mask) is bool(mask.any())
+        assert any_true(1 - mask.long()) is bool((1 - mask.long()).any())
         with torch.inference_mode():
-            assert all_true(mask.clone()) is bool(mask.all())
+            assert all_true(mask.clone()) is bool(mask.all()) and any_true(mask.clone()) is bool(mask.any())
 
 
 def test_stacked_heads_follow_every_weight_change():

@@ -2,7 +2,7 @@
 
   dact_bert/    DACT-BERT: adaptive depth with a halting guarantee (the project's model)
   multi_exit/   one classifier per layer: static, DeeBERT and PABEE early exit
-  adapler/      AdapLeR: contribution predictors drop tokens before each layer
+  adapler/      AdapLeR: contribution predictors drop tokens before each layer (or the chosen ones)
   token_gates/  trainable token gates (our reading of Jeong & Kwak)
   common.py     tensor helpers they share
 """

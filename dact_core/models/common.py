@@ -128,10 +128,19 @@ class PoolerClassifierModel(LayerByLayerModel):
 def all_true(mask: torch.Tensor) -> bool:
     """`bool(mask.all())`; a CPU mask is read through numpy (a microsecond; torch's reduction and read cost about
     fifteen at batch 1, where every call asks whether its one row has padding)."""
-    if (type(mask) is torch.Tensor and mask.device.type == "cpu" and mask.layout == torch.strided
-            and not mask.requires_grad and not mask.is_neg() and mask.dtype in _NUMPY_MASK_DTYPES):
-        return bool(mask.numpy().all())
-    return bool(mask.all())
+    return bool(mask.numpy().all()) if _numpy_readable(mask) else bool(mask.all())
+
+
+def any_true(values: torch.Tensor) -> bool:
+    """`bool(values.any())`, read like `all_true`."""
+    return bool(values.numpy().any()) if _numpy_readable(values) else bool(values.any())
+
+
+def _numpy_readable(tensor: torch.Tensor) -> bool:
+    """Whether `tensor.numpy()` gives its values: a plain strided CPU tensor of a dtype numpy has, no grad, no
+    negative view."""
+    return (type(tensor) is torch.Tensor and tensor.device.type == "cpu" and tensor.layout == torch.strided
+            and not tensor.requires_grad and not tensor.is_neg() and tensor.dtype in _NUMPY_MASK_DTYPES)
 
 
 _NUMPY_MASK_DTYPES = (torch.bool, torch.int64, torch.int32, torch.int8, torch.uint8, torch.float32, torch.float64)
@@ -166,7 +175,11 @@ def embed(embeddings: nn.Module, input_ids: torch.Tensor | None, token_type_ids:
     batch, length = input_ids.shape
     words = embeddings.word_embeddings.weight.index_select(0, input_ids.reshape(-1))  # (B * T, H)
     types = embeddings.token_type_embeddings.weight  # (types, H); no ids: type 0 everywhere, as Hugging Face does
-    types = types[0] if token_type_ids is None else types.index_select(0, token_type_ids.reshape(-1))  # (B * T, H)
+    # a tokenizer gives all-zero ids for single texts: adding row 0 to every token is the lookup's sum, bit for bit
+    if token_type_ids is None or (token_type_ids.device.type == "cpu" and not any_true(token_type_ids)):
+        types = types[0]  # (H,)
+    else:
+        types = types.index_select(0, token_type_ids.reshape(-1))  # (B * T, H)
     hidden = (words + types).view(batch, length, -1) + positions[:length]  # (B, T, H)
     norm = embeddings.LayerNorm
     return F.layer_norm(hidden, norm.normalized_shape, norm.weight, norm.bias, norm.eps)  # (B, T, H)
