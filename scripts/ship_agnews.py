@@ -60,10 +60,11 @@ def main() -> None:
         if r["init_from"] not in references:
             references[r["init_from"]] = validation_metrics(ROOT / r["init_from"])
         r["reference"] = references[r["init_from"]]
-    print(f"{'model':34s} {'val acc':>8s} {'reference':>10s} {'token-layers':>13s}")
+    width = max(len(r["model"]) for r in rows) + 1
+    print(f"{'model':{width}s} {'val acc':>8s} {'reference':>10s} {'token-layers':>13s}")
     for r in rows:
         ref = r["reference"]
-        print(f"{r['model']:34s} {100 * r['accuracy']:8.2f} {100 * ref['accuracy']:10.2f} "
+        print(f"{r['model']:{width}s} {100 * r['accuracy']:8.2f} {100 * ref['accuracy']:10.2f} "
               f"{r['token_layers'] / ref['token_layers']:12.1%}")
     for method, name in SHIPPED.items():
         candidates = [r for r in rows if r["method"] == method]

@@ -74,10 +74,14 @@ for eta in 0.3 0.4 0.45 0.5; do
     --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 --knob-learning-rate 0 \
     --eta-init "$eta" --output-dir "$OUT/adapler-fromref-eta$eta-fixed-4ep"
 done
-# the same with tokens dropped only before layers 1 to 3 (`--removal-layers`): with fixed thresholds the later
-# layers dropped almost nothing, and no predictor runs before them (assets/results/bench-agnews-adapler-layers)
+# tokens dropped only before layers 1 to 3: with fixed thresholds the later layers drop almost nothing, and no
+# predictor runs before them. Retrained with --removal-layers (assets/results/bench-agnews-adapler-layers), and the
+# fixed-threshold models above with their first three predictors kept, nothing retrained
+# (scripts/adapler_removal_layers.py; assets/results/bench-agnews-adapler-infer123)
 for eta in 0.4 0.45; do
   [ -f "$OUT/adapler-fromref-eta$eta-fixed-4ep-layers123/config.json" ] || dact train "${COMMON[@]}" --method adapler \
     --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 --knob-learning-rate 0 \
     --eta-init "$eta" --removal-layers 1,2,3 --output-dir "$OUT/adapler-fromref-eta$eta-fixed-4ep-layers123"
+  [ -f "$OUT/adapler-fromref-eta$eta-fixed-4ep-infer123/config.json" ] || python scripts/adapler_removal_layers.py \
+    "$OUT/adapler-fromref-eta$eta-fixed-4ep" "$OUT/adapler-fromref-eta$eta-fixed-4ep-infer123" --layers 1,2,3
 done

@@ -100,6 +100,26 @@ def test_adapler_drops_tokens_only_before_its_removal_layers():
     assert model.eta.grad.abs().sum() > 0 and model.predictors["2"].dense.weight.grad.abs().sum() > 0
 
 
+def test_adapler_with_fewer_removal_layers_keeps_their_weights():
+    model = sharp_adapler(seed=4)
+    with torch.no_grad():
+        model.eta.copy_(torch.tensor([0.9, 0.8, 0.7, 0.6]))
+    derived = model.with_removal_layers([1, 3])
+    assert derived.config.removal_layers == [1, 3] and derived.eta.tolist() == pytest.approx([0.9, 0.7])
+    assert torch.equal(derived.predictors["2"].dense.weight, model.predictors["2"].dense.weight)
+    with pytest.raises(ValueError, match="cannot keep"):
+        derived.with_removal_layers([2])
+    ids, mask = random_batch(4, 8)
+    with torch.no_grad():
+        for n in ("1", "3"):  # uniform scores 1/n >= eta/n: the left-out layers dropped nothing in the source
+            model.predictors[n].score.weight.zero_()
+        for one in (slice(None), slice(0, 1)):
+            source, fewer = model(ids[one], mask[one], halt_early=True), derived(ids[one], mask[one], halt_early=True)
+            assert torch.equal(source.tokens_per_layer, fewer.tokens_per_layer)
+            torch.testing.assert_close(source.logits, fewer.logits, rtol=0, atol=1e-6)
+            assert (fewer.tokens_per_layer[:, 2] < mask[one].sum(1)).any()
+
+
 @pytest.mark.parametrize("layers", [[], [0, 1], [2, 1], [1, 1], [1, 7]])
 def test_adapler_refuses_bad_removal_layers(layers):
     with pytest.raises(StrictDataclassClassValidationError, match="removal_layers must be increasing"):

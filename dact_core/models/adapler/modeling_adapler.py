@@ -101,6 +101,20 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
         if module is self:
             self.eta.fill_(self.config.eta_init)
 
+    def with_removal_layers(self, layers: list[int]) -> "AdaplerBertForSequenceClassification":
+        """A copy that drops tokens before only these layers (1-based, a subset of this model's): the other
+        predictors and thresholds are left out, every kept weight is this model's. Nothing is retrained."""
+        had = self.config.removal_indices
+        config = AdaplerBertConfig(**{**self.config.to_dict(), "removal_layers": list(layers)})
+        if not set(config.removal_indices) <= set(had):
+            raise ValueError(f"this model drops tokens before layers {[n + 1 for n in had]}; cannot keep {list(layers)}")
+        state = {k: v for k, v in self.state_dict().items()
+                 if not k.startswith("predictors.") or int(k.split(".")[1]) in config.removal_indices}
+        state["eta"] = self.eta.detach()[[had.index(n) for n in config.removal_indices]]  # (k,)
+        derived = type(self)(config).to(self.eta.device).train(self.training)
+        derived.load_state_dict(state, strict=True)
+        return derived
+
     def removal_steps(self, thresholds: list) -> dict:
         """0-based layer index -> (its contribution predictor, its threshold) for the layers that drop tokens."""
         return {int(n): step for n, step in zip(self.predictors, zip(self.predictors.values(), thresholds))}
