@@ -44,9 +44,8 @@ def resolve_backbone(name_or_path: str | None) -> str:
 
 def derived_config(config_cls, checkpoint: str, **overrides):
     """A config of `config_cls` (a BertConfig subclass) carrying a BERT checkpoint's architecture."""
-    from transformers import BertConfig
-
     from huggingface_hub.errors import StrictDataclassClassValidationError
+    from transformers import BertConfig
 
     base = BertConfig.from_pretrained(checkpoint)
     settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
