@@ -18,7 +18,7 @@ from transformers import (AutoTokenizer, BertConfig, DataCollatorWithPadding, Tr
 from transformers.trainer_utils import get_last_checkpoint
 
 from .data import load_task, tokenize, train_validation_split
-from .loading import load_model, new_model, resolve_backbone
+from .loading import derived_config, load_model, new_model, resolve_backbone
 from .methods import TRAIN_METHODS, family_of, infer, prediction_of
 from .models.adapler import saliency_targets
 
@@ -271,6 +271,10 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         raise ValueError(f"--eta-init must lie in [0.01, 1], got {cfg.eta_init}")
     if cfg.removal_layers is not None and cfg.method != "adapler":
         raise ValueError("--removal-layers applies to --method adapler only")
+    if cfg.removal_layers is not None and cfg.init_from and (Path(cfg.init_from) / "config.json").exists():
+        # checked against the reference's depth now, not after the data and the saliency targets are ready
+        derived_config(TRAIN_METHODS["adapler"].load_class().config_class, cfg.init_from,
+                       removal_layers=cfg.removal_layers)
     if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
         reference_dir = str(Path(cfg.output_dir) / "reference")
         if not (cfg.resume and is_finished(reference_dir)):  # a resumed run keeps a finished first stage

@@ -21,30 +21,45 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dact_core.export import check_output_dir  # noqa: E402
-from dact_core.loading import load_model  # noqa: E402
+from huggingface_hub.errors import StrictDataclassClassValidationError  # noqa: E402
+
+from dact_core.cli import _layer_numbers  # noqa: E402
+from dact_core.loading import CheckpointError, load_model  # noqa: E402
 from dact_core.models import AdaplerBertForSequenceClassification  # noqa: E402
 
 
 def derive(source: Path, out_dir: Path, layers: list[int]) -> None:
-    check_output_dir(source, out_dir, overwrite=False)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ValueError(f"{out_dir}: already exists and is not an empty folder; choose a new one")
+    record = json.loads((source / "training_config.json").read_text())  # read before anything is written
     model, tokenizer = load_model(str(source), device="cpu")
     if not isinstance(model, AdaplerBertForSequenceClassification):
-        raise SystemExit(f"{source}: not an AdapLeR model")
-    model.with_removal_layers(layers).save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    record = json.loads((source / "training_config.json").read_text())
+        raise ValueError(f"{source}: not an AdapLeR model")
+    try:
+        derived = model.with_removal_layers(layers)
+    except StrictDataclassClassValidationError as err:
+        raise ValueError(str(err.__cause__ or err)) from err
+    # the training record stays the source's (derived_by says what changed); its validation figures were measured
+    # with every predictor
+    record["source_validation"] = record.pop("validation", None)
     record["derived_by"] = {"command": ["python", *sys.argv], "source": str(source), "removal_layers": layers}
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "training_config.json").write_text(json.dumps(record, indent=2) + "\n")
+    tokenizer.save_pretrained(out_dir)
+    derived.save_pretrained(out_dir)  # the model last: scripts/train_agnews.sh takes its config.json for a finished folder
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("source")
     parser.add_argument("output_dir")
-    parser.add_argument("--layers", required=True, help="comma-separated 1-based layers that keep their removal")
+    parser.add_argument("--layers", required=True, type=_layer_numbers,
+                        help="comma-separated 1-based layers that keep their removal, e.g. 1,2,3")
     args = parser.parse_args()
-    derive(Path(args.source), Path(args.output_dir), [int(n) for n in args.layers.split(",")])
+    try:
+        derive(Path(args.source), Path(args.output_dir), args.layers)
+    except (ValueError, FileNotFoundError, CheckpointError) as err:
+        sys.exit(f"error: {err}")
     print(f"wrote {args.output_dir}")
 
 

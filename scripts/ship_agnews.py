@@ -60,7 +60,7 @@ def main() -> None:
         if r["init_from"] not in references:
             references[r["init_from"]] = validation_metrics(ROOT / r["init_from"])
         r["reference"] = references[r["init_from"]]
-    width = max(len(r["model"]) for r in rows) + 1
+    width = max((len(r["model"]) for r in rows), default=33) + 1
     print(f"{'model':{width}s} {'val acc':>8s} {'reference':>10s} {'token-layers':>13s}")
     for r in rows:
         ref = r["reference"]

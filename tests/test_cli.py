@@ -107,10 +107,17 @@ def test_adapler_threshold_start_out_of_range_is_an_error(tmp_path, tiny_task, c
     assert "--eta-init must lie in [0.01, 1], got 1.5" in capsys.readouterr().err
 
 
-def test_adapler_removal_layers_are_checked(tmp_path, tiny_task, tiny_backbone, capsys):
+def test_adapler_removal_layers_are_checked(tmp_path, tiny_task, tiny_backbone, capsys, monkeypatch):
     common = ["train", "--data", str(tiny_task), "--output-dir", str(tmp_path / "out")]
+    import dact_core.train
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the layers were checked")
+
+    monkeypatch.setattr(dact_core.train, "load_task", no_data)
     assert main([*common, "--method", "adapler", "--init-from", str(tiny_backbone), "--removal-layers", "1,9"]) == 2
     assert "removal_layers must be increasing layer numbers in 1..4, at least one, got [1, 9]" in capsys.readouterr().err
+    monkeypatch.undo()
     assert main([*common, "--removal-layers", "1,2"]) == 2
     assert "--removal-layers applies to --method adapler only" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -120,6 +120,22 @@ def test_adapler_with_fewer_removal_layers_keeps_their_weights():
             assert (fewer.tokens_per_layer[:, 2] < mask[one].sum(1)).any()
 
 
+def test_adapler_with_removal_layers_saves_and_loads(tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    from dact_core.loading import quantize
+
+    model = sharp_adapler(seed=5, removal_layers=[2])
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, use_safetensors=True).eval()
+    assert loaded.config.removal_layers == [2] and sorted(loaded.predictors) == ["1"]
+    ids, mask = random_batch(5, 4)
+    with torch.no_grad():
+        assert torch.equal(loaded(ids, mask, halt_early=True).logits, model(ids, mask, halt_early=True).logits)
+    with pytest.raises(ValueError, match="derive the copy first, then quantize"):
+        quantize(model, "int8").with_removal_layers([2])
+
+
 @pytest.mark.parametrize("layers", [[], [0, 1], [2, 1], [1, 1], [1, 7]])
 def test_adapler_refuses_bad_removal_layers(layers):
     with pytest.raises(StrictDataclassClassValidationError, match="removal_layers must be increasing"):

@@ -104,6 +104,8 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
     def with_removal_layers(self, layers: list[int]) -> "AdaplerBertForSequenceClassification":
         """A copy that drops tokens before only these layers (1-based, a subset of this model's): the other
         predictors and thresholds are left out, every kept weight is this model's. Nothing is retrained."""
+        if not isinstance(self.eta, nn.Parameter) or not isinstance(self.classifier, nn.Linear):
+            raise ValueError("with_removal_layers takes a float model: derive the copy first, then quantize it")
         had = self.config.removal_indices
         config = AdaplerBertConfig(**{**self.config.to_dict(), "removal_layers": list(layers)})
         if not set(config.removal_indices) <= set(had):
@@ -111,7 +113,7 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
         state = {k: v for k, v in self.state_dict().items()
                  if not k.startswith("predictors.") or int(k.split(".")[1]) in config.removal_indices}
         state["eta"] = self.eta.detach()[[had.index(n) for n in config.removal_indices]]  # (k,)
-        derived = type(self)(config).to(self.eta.device).train(self.training)
+        derived = type(self)(config).to(self.eta.device, self.eta.dtype).train(self.training)
         derived.load_state_dict(state, strict=True)
         return derived
 
