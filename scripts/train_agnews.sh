@@ -85,3 +85,11 @@ for eta in 0.4 0.45; do
   [ -f "$OUT/adapler-fromref-eta$eta-fixed-4ep-infer123/config.json" ] || python scripts/adapler_removal_layers.py \
     "$OUT/adapler-fromref-eta$eta-fixed-4ep" "$OUT/adapler-fromref-eta$eta-fixed-4ep-infer123" --layers 1,2,3
 done
+# a second seed of the eta 0.4 model, from the same reference, and its first three predictors
+# (assets/results/bench-agnews-adapler-infer123-seeds)
+[ -f "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43/config.json" ] || dact train --data "$DATA" \
+  --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed 43 --freeze-word-embeddings \
+  --eval-steps 0 --method adapler --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 \
+  --knob-learning-rate 0 --eta-init 0.4 --output-dir "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43"
+[ -f "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43-infer123/config.json" ] || python scripts/adapler_removal_layers.py \
+  "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43" "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43-infer123" --layers 1,2,3
