@@ -54,6 +54,12 @@ def _on_frozen_exits(config) -> bool:
     return getattr(config, "answer_head", "mlp") == "linear"
 
 
+def _adapler_knob(config) -> str:
+    """The length weight, and the layers that drop tokens when not every layer does (another recipe)."""
+    layers = getattr(config, "removal_layers", None)
+    return f"phi={config.length_weight:g}" + (f", layers {','.join(map(str, layers))}" if layers else "")
+
+
 def _dact_points(config) -> list[tuple[str, dict]]:
     return [(f"tau={config.ponder_penalty:g}", {"halting_bound": "tight", "halting_relaxation": 1.0})]
 
@@ -68,7 +74,7 @@ FAMILIES = {
         Family("multi-exit-bert", "multi-exit", "multi-exit", "depth",
                "dact_core.models:MultiExitBertForSequenceClassification", "backbone", lambda c: "exit rule"),
         Family("adapler-bert", "adapler", "AdapLeR", "tokens", "dact_core.models:AdaplerBertForSequenceClassification",
-               "reference", lambda c: f"phi={c.length_weight:g}"),
+               "reference", _adapler_knob),
         Family("token-gate-bert", "token-gates", "token gates", "tokens",
                "dact_core.models:TokenGateBertForSequenceClassification", "reference",
                lambda c: f"lambda={c.gate_sparsity:g}, mu={c.gate_bimodal:g}"),

@@ -136,6 +136,17 @@ def test_adapler_with_removal_layers_saves_and_loads(tmp_path):
         quantize(model, "int8").with_removal_layers([2])
 
 
+def test_adapler_removal_layers_are_their_own_recipe_in_the_bench():
+    from dact_core.methods import methods_of
+
+    def setting(**extra):
+        config = AdaplerBertConfig(length_weight=0.002, **extra)
+        [(label, _)] = methods_of(config)[0].points(config)
+        return label
+
+    assert setting() == "phi=0.002" and setting(removal_layers=[1, 2]) == "phi=0.002, layers 1,2"
+
+
 @pytest.mark.parametrize("layers", [[], [0, 1], [2, 1], [1, 1], [1, 7]])
 def test_adapler_refuses_bad_removal_layers(layers):
     with pytest.raises(StrictDataclassClassValidationError, match="removal_layers must be increasing"):
