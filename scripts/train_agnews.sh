@@ -85,11 +85,13 @@ for eta in 0.4 0.45; do
   [ -f "$OUT/adapler-fromref-eta$eta-fixed-4ep-infer123/config.json" ] || python scripts/adapler_removal_layers.py \
     "$OUT/adapler-fromref-eta$eta-fixed-4ep" "$OUT/adapler-fromref-eta$eta-fixed-4ep-infer123" --layers 1,2,3
 done
-# a second seed of the eta 0.4 model, from the same reference, and its first three predictors
-# (assets/results/bench-agnews-adapler-infer123-seeds)
-[ -f "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43/config.json" ] || dact train --data "$DATA" \
-  --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed 43 --freeze-word-embeddings \
-  --eval-steps 0 --method adapler --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 \
-  --knob-learning-rate 0 --eta-init 0.4 --output-dir "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43"
-[ -f "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43-infer123/config.json" ] || python scripts/adapler_removal_layers.py \
-  "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43" "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed43-infer123" --layers 1,2,3
+# two more seeds of the eta 0.4 model, from the same reference, and their first three predictors
+# (assets/results/bench-agnews-adapler-infer123-seeds, -3seeds)
+for seed in 43 44; do
+  [ -f "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed/config.json" ] || dact train --data "$DATA" \
+    --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed "$seed" --freeze-word-embeddings \
+    --eval-steps 0 --method adapler --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 \
+    --knob-learning-rate 0 --eta-init 0.4 --output-dir "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed"
+  [ -f "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed-infer123/config.json" ] || python scripts/adapler_removal_layers.py \
+    "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed" "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed-infer123" --layers 1,2,3
+done
