@@ -44,16 +44,14 @@ def resolve_backbone(name_or_path: str | None) -> str:
 
 def derived_config(config_cls, checkpoint: str, **overrides):
     """A config of `config_cls` (a BertConfig subclass) carrying a BERT checkpoint's architecture."""
-    from huggingface_hub.errors import StrictDataclassClassValidationError
     from transformers import BertConfig
+
+    from .models.common import checked_config
 
     base = BertConfig.from_pretrained(checkpoint)
     settings = {k: v for k, v in base.to_dict().items() if k in BertConfig.__dataclass_fields__}
     settings.update(overrides)
-    try:
-        return config_cls(**settings)
-    except StrictDataclassClassValidationError as err:  # a setting the config's own checks refuse: its one line
-        raise ValueError(str(err.__cause__ or err)) from err
+    return checked_config(config_cls, **settings)
 
 
 def resolve_model(name_or_path: str | None) -> str:

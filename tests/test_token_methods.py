@@ -109,6 +109,8 @@ def test_adapler_with_fewer_removal_layers_keeps_their_weights():
     assert torch.equal(derived.predictors["2"].dense.weight, model.predictors["2"].dense.weight)
     with pytest.raises(ValueError, match="cannot keep"):
         derived.with_removal_layers([2])
+    with pytest.raises(ValueError, match=r"^removal_layers must be increasing layer numbers in 1..4, at least one, got \[3, 1\]$"):
+        model.with_removal_layers([3, 1])
     ids, mask = random_batch(4, 8)
     with torch.no_grad():
         for n in ("1", "3"):  # uniform scores 1/n >= eta/n: the left-out layers dropped nothing in the source

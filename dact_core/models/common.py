@@ -25,6 +25,17 @@ POOLINGS = ("mean", "cls")
 NEG = -1e4  # additive attention bias of a removed or padding key
 
 
+def checked_config(config_cls, **settings):
+    """`config_cls(**settings)`, a setting its own checks refuse raised as a ValueError with the check's one line
+    (the strict dataclass wraps it in a multi-line error of its own type)."""
+    from huggingface_hub.errors import StrictDataclassClassValidationError
+
+    try:
+        return config_cls(**settings)
+    except StrictDataclassClassValidationError as err:
+        raise ValueError(str(err.__cause__ or err)) from err
+
+
 def check_pooling(pooling: str) -> None:
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")

@@ -34,8 +34,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
 
-from ..common import (NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, all_true, gather_tokens,
-                      host_tensors, model_output, run_layer)
+from ..common import (NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, all_true, checked_config,
+                      gather_tokens, host_tensors, model_output, run_layer)
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training
 
@@ -107,7 +107,7 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
         if not isinstance(self.eta, nn.Parameter) or not isinstance(self.classifier, nn.Linear):
             raise ValueError("with_removal_layers takes a float model: derive the copy first, then quantize it")
         had = self.config.removal_indices
-        config = AdaplerBertConfig(**{**self.config.to_dict(), "removal_layers": list(layers)})
+        config = checked_config(AdaplerBertConfig, **{**self.config.to_dict(), "removal_layers": list(layers)})
         if not set(config.removal_indices) <= set(had):
             raise ValueError(f"this model drops tokens before layers {[n + 1 for n in had]}; cannot keep {list(layers)}")
         state = {k: v for k, v in self.state_dict().items()
