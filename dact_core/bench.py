@@ -212,6 +212,70 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "quantize")
+
+
+def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
+    """Every model row of several `dact bench` folders on the same examples (seeds trained at different times), with
+    a `bench` column naming its folder, and the DACT-BERT against DeeBERT / PABEE comparisons of each.
+
+    Accuracy, layers and FLOPs do not depend on the run; each speed-up stays a ratio taken in its own bench's process
+    against that bench's first reference. A reference's accuracy difference there is against that first reference,
+    another bench's model, so it is left empty here. A model (by its weights) may appear in one bench only."""
+    tables, comparisons, first = [], [], None
+    for folder in map(Path, folders):
+        if not (folder / "bench.csv").exists() or not (folder / "bench.json").exists():
+            raise ValueError(f"{folder}: not a dact bench folder (no bench.csv and bench.json)")
+        record = json.loads((folder / "bench.json").read_text())
+        same = {key: record.get("settings", {}).get(key) for key in SAME_RUN_SETTINGS}
+        first = first or (folder, same)
+        if same != first[1]:
+            differ = [key for key in SAME_RUN_SETTINGS if same[key] != first[1][key]]
+            raise ValueError(f"{folder} and {first[0]} were not measured alike ({', '.join(differ)} differ)")
+        table = pd.read_csv(folder / "bench.csv", dtype={"weights_sha256": str}).assign(bench=folder.name)
+        table.loc[table["method"] == "reference", ["accuracy_diff", "accuracy_diff_low", "accuracy_diff_high"]] = np.nan
+        tables.append(table)
+        for key, rows in record.get("targets", {}).items():
+            if key.startswith("dact_vs_"):
+                comparisons += [{"rival_rule": key.removeprefix("dact_vs_").split("_")[0], "bench": folder.name, **row}
+                                for row in rows]
+    merged = pd.concat(tables, ignore_index=True)
+    models = merged.dropna(subset=["weights_sha256"]).drop_duplicates(["bench", "weights_sha256"])
+    again = models[models.duplicated("weights_sha256", keep=False)]
+    if len(again):
+        raise ValueError(f"the same model is in several benches: {sorted(set(again['source']))}")
+    return merged, comparisons
+
+
+def seeds_markdown(merged: pd.DataFrame) -> str:
+    """One row per method and setting of `merge_benches`' rows: each seed's accuracy (and its difference from its
+    own seed's reference), then the means over seeds with the accuracy's sample spread."""
+    seeds = sorted({int(s) for s in merged["seed"].dropna()})
+    cols = ["method", "setting", *(f"seed {s}" for s in seeds), "mean ± spread", "vs own reference (mean)",
+            "layers", "speed-up b=1", "of the ideal b=1", "speed-up b=32"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for (method, setting), rows in merged.groupby(["method", "setting"], sort=False):
+        per_seed = []
+        for s in seeds:
+            row = rows[rows["seed"] == s]
+            if row.empty:
+                per_seed.append("-")
+                continue
+            cell = "; ".join(f"{100 * r.accuracy:.2f}" + ("" if np.isnan(r.accuracy_diff) else
+                             f" ({100 * r.accuracy_diff:+.2f} [{100 * r.accuracy_diff_low:+.2f}, "
+                             f"{100 * r.accuracy_diff_high:+.2f}])") for r in row.itertuples())
+            per_seed.append(cell)
+        spread = rows["accuracy"].std(ddof=1) if len(rows) > 1 else 0.0
+        diff = rows["accuracy_diff"].mean()
+        cells = [method, setting, *per_seed, f"{100 * rows['accuracy'].mean():.2f} ± {100 * spread:.2f} ({len(rows)})",
+                 "-" if np.isnan(diff) else f"{100 * diff:+.2f}", f"{rows['avg_layers'].mean():.2f}",
+                 f"{rows['speedup_batch1'].mean():.2f}",
+                 "-" if method == "reference" else f"{100 * rows['efficiency_batch1'].mean():.0f}%",
+                 f"{rows['speedup_batch32'].mean():.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def status(low: float, high: float, threshold: float = 0.0) -> str:
     """met when the whole interval lies at or above the threshold, missed when below, else not distinguishable."""
     if low >= threshold:

@@ -197,3 +197,51 @@ def test_seeds_are_averaged_and_recipes_kept_apart():
     # a model without a seed beside one seeded model of the same setting: two recipes, not two seeds
     pair = seed_summary(table.iloc[[0, 3, 4]].assign(seed=[42, np.nan, 42])).set_index("setting")
     assert list(pair["seeds"]) == [1, 1, 1] and "phi=0.002 (adapler-4ep)" in pair.index
+
+
+def _bench_folder(folder, rows, num_examples=872, targets=None):
+    """A bench folder as `dact bench` writes it, with the columns the merge reads."""
+    folder.mkdir()
+    pd.DataFrame([dict(method=m, setting=s, source=src, seed=seed, accuracy=acc, accuracy_diff=diff,
+                       accuracy_diff_low=diff - 0.01, accuracy_diff_high=diff + 0.01, avg_layers=layers,
+                       speedup_batch1=speed, efficiency_batch1=0.9, speedup_batch32=1.5, weights_sha256=sha)
+                  for m, s, src, seed, acc, diff, layers, speed, sha in rows]).to_csv(folder / "bench.csv", index=False)
+    settings = {"data": "dev.tsv", "split": None, "max_rows": None, "num_examples": num_examples, "device": "cpu",
+                "quantize": None}
+    (folder / "bench.json").write_text(json.dumps({"settings": settings, "targets": targets or {}}))
+    return folder
+
+
+def test_benches_of_different_seeds_merge_into_one_table(tmp_path):
+    from dact_core.bench import merge_benches, seeds_markdown
+
+    versus = {"dact_vs_deebert_2_to_4_layers": [{"dact": "tau=0.07", "seed": 44, "dact_layers": 2.9, "rival": "S=0.2",
+                                                 "rival_layers": 3.0, "accuracy_diff_points": 0.5,
+                                                 "interval_points": [-1.0, 2.0], "status": "not distinguishable"}]}
+    two = _bench_folder(tmp_path / "seeds", [
+        ("reference", "full depth", "runs/ref42", 42, 0.90, 0.0, 6.0, 1.0, "a"),
+        ("reference", "full depth", "runs/ref43", 43, 0.88, -0.02, 6.0, 1.0, "b"),  # against the seed 42 reference
+        ("DACT-BERT", "tau=0.07", "runs/dact42", 42, 0.89, -0.01, 2.8, 1.9, "c"),
+        ("DACT-BERT", "tau=0.07", "runs/dact43", 43, 0.90, 0.02, 2.9, 1.8, "d")])
+    one = _bench_folder(tmp_path / "seed44", [
+        ("reference", "full depth", "runs/ref44", 44, 0.91, 0.0, 6.0, 1.0, "e"),
+        ("DACT-BERT", "tau=0.07", "runs/dact44", 44, 0.88, -0.03, 3.0, 2.0, "f")], targets=versus)
+    merged, comparisons = merge_benches([two, one])
+    assert len(merged) == 6 and set(merged["bench"]) == {"seeds", "seed44"}
+    assert merged.loc[merged["method"] == "reference", "accuracy_diff"].isna().all()  # each against another bench's
+    assert comparisons == [{"rival_rule": "deebert", "bench": "seed44", **versus["dact_vs_deebert_2_to_4_layers"][0]}]
+    markdown = seeds_markdown(merged)
+    dact_row = next(line for line in markdown.splitlines() if line.startswith("| DACT-BERT"))
+    assert "89.00 ± 1.00 (3)" in dact_row and "| -0.67 |" in dact_row and "88.00 (-3.00 [-4.00, -2.00])" in dact_row
+    ref_row = next(line for line in markdown.splitlines() if line.startswith("| reference"))
+    assert "| 90.00 | 88.00 | 91.00 |" in ref_row and "| - |" in ref_row
+    # one model in two benches, or benches of other examples, are refused with a one-line reason
+    again = _bench_folder(tmp_path / "again", [("reference", "full depth", "runs/ref44", 44, 0.91, 0.0, 6.0, 1.0, "e")])
+    with pytest.raises(ValueError, match="same model is in several benches"):
+        merge_benches([one, again])
+    other = _bench_folder(tmp_path / "other", [("reference", "full depth", "x", 1, 0.5, 0.0, 6.0, 1.0, "g")],
+                          num_examples=100)
+    with pytest.raises(ValueError, match="not measured alike \\(num_examples differ\\)"):
+        merge_benches([one, other])
+    with pytest.raises(ValueError, match="not a dact bench folder"):
+        merge_benches([tmp_path])
