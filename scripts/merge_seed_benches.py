@@ -15,14 +15,17 @@ import json
 from pathlib import Path
 
 from dact_core.bench import merge_benches, seeds_markdown
+from dact_core.cli import check_output_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("benches", nargs="+", help="folders written by dact bench (bench.csv and bench.json)")
     parser.add_argument("--output-dir", default=None, help="also write seeds.md, seeds.csv and seeds.json here")
+    parser.add_argument("--overwrite", action="store_true", help="replace the files of a non-empty --output-dir")
     args = parser.parse_args()
     try:
+        check_output_dir(args.output_dir, args.overwrite)
         merged, comparisons = merge_benches(args.benches)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
@@ -34,8 +37,6 @@ def main() -> None:
               f"[{row['interval_points'][0]:+.2f}, {row['interval_points'][1]:+.2f}] {row['status']}")
     if args.output_dir:
         out = Path(args.output_dir)
-        if out.exists() and any(out.iterdir()):
-            raise SystemExit(f"error: {out} already holds files; choose an empty folder")
         out.mkdir(parents=True, exist_ok=True)
         (out / "seeds.md").write_text(markdown)
         merged.to_csv(out / "seeds.csv", index=False)
