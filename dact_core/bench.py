@@ -215,14 +215,15 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
 SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "quantize")
 
 
-def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
+def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
     """Every model row of several `dact bench` folders on the same examples (seeds trained at different times), with
-    a `bench` column naming its folder, and the DACT-BERT against DeeBERT / PABEE comparisons of each.
+    a `bench` column naming its folder, and the targets that each bench lists per model (the DACT-BERT against
+    DeeBERT / PABEE comparisons, the token methods' and int8 rows), each entry with its bench's name.
 
     Accuracy, layers and FLOPs do not depend on the run; each speed-up stays a ratio taken in its own bench's process
     against that bench's first reference. A reference's accuracy difference there is against that first reference,
     another bench's model, so it is left empty here. A model (by its weights) may appear in one bench only."""
-    tables, comparisons, first = [], [], None
+    tables, listed, first = [], {}, None
     for folder in map(Path, folders):
         if not (folder / "bench.csv").exists() or not (folder / "bench.json").exists():
             raise ValueError(f"{folder}: not a dact bench folder (no bench.csv and bench.json)")
@@ -236,15 +237,14 @@ def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, list[dict]]:
         table.loc[table["method"] == "reference", ["accuracy_diff", "accuracy_diff_low", "accuracy_diff_high"]] = np.nan
         tables.append(table)
         for key, rows in record.get("targets", {}).items():
-            if key.startswith("dact_vs_"):
-                comparisons += [{"rival_rule": key.removeprefix("dact_vs_").split("_")[0], "bench": folder.name, **row}
-                                for row in rows]
+            if isinstance(rows, list):  # per model; the bench-wide summaries would need the models' timings again
+                listed.setdefault(key, []).extend({"bench": folder.name, **row} for row in rows)
     merged = pd.concat(tables, ignore_index=True)
     models = merged.dropna(subset=["weights_sha256"]).drop_duplicates(["bench", "weights_sha256"])
     again = models[models.duplicated("weights_sha256", keep=False)]
     if len(again):
         raise ValueError(f"the same model is in several benches: {sorted(set(again['source']))}")
-    return merged, comparisons
+    return merged, listed
 
 
 def seeds_markdown(merged: pd.DataFrame) -> str:

@@ -604,9 +604,20 @@ def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] |
     y-range shows the informative region (down to `floor_points_below_reference` points under the
     reference); points below it are drawn at the edge as down triangles with their value. `highlight`:
     (method, setting) of the shipped model, drawn as a star. Error bars: the paired 95% interval of the
-    difference to the reference, where the bench recorded it.
+    difference to the reference, where the bench recorded it; for a point averaged over several seeds, the sample
+    spread of its accuracy over the seeds (the mean of the seeds' intervals would not be an interval).
     """
     table = pd.DataFrame(points)
+    if "accuracy_diff_low" in table:
+        table = table.astype({c: float for c in ("accuracy_diff", "accuracy_diff_low", "accuracy_diff_high")})
+    if {"seeds", "accuracy_std", "accuracy_diff_low"} <= set(table.columns):  # the spread as a pseudo interval
+        several = table.seeds > 1
+        table.loc[several, "accuracy_diff_low"] = table.accuracy_diff[several] - table.accuracy_std[several]
+        table.loc[several, "accuracy_diff_high"] = table.accuracy_diff[several] + table.accuracy_std[several]
+    table["hover"] = table.setting
+    if "seeds" in table:
+        table.loc[table.seeds > 1, "hover"] = [f"{setting} ({n:.0f} seeds; bar: ± their spread)"
+                                               for setting, n in zip(table.setting, table.seeds) if n > 1]
     if methods is not None:
         table = table[table.method.isin(methods) | (table.method == "reference")]
     if x == "avg_layers":
@@ -641,7 +652,7 @@ def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] |
                          arrayminus=100 * (inside.accuracy_diff - inside.accuracy_diff_low).to_numpy())
         dash = "dot" if method.endswith(" int8") else "solid"
         fig.add_scatter(x=inside[x], y=inside.acc, mode="markers" if method == "reference" else "lines+markers",
-                        name=method, text=inside.setting, error_y=error, legendgroup=method,
+                        name=method, text=inside.hover, error_y=error, legendgroup=method,
                         hovertemplate="%{text}: %{y:.2f}%<extra>" + method + "</extra>",
                         line=dict(color=color, width=3, dash=dash),
                         marker=dict(size=13 if method == "reference" else 9, color=color))

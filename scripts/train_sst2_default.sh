@@ -103,7 +103,8 @@ for RUN in onecmd-seed44 onecmd-seed44/reference multi-exit-onecmd-seed44; do
   cp "$OUT/$RUN/training_config.json" "assets/results/bench-sst2-seed44/training/$RUN/"
 done
 python scripts/merge_seed_benches.py assets/results/bench-sst2-seeds assets/results/bench-sst2-seed44 \
-  --output-dir assets/results/sst2-seeds-cpu --overwrite
+  --output-dir assets/results/bench-sst2-3seeds-cpu --overwrite \
+  --title "SST-2 dev (872): the one command (reference, DACT-BERT at tau 0.07) and a multi-exit model from each seed's reference, seeds 42, 43 and 44, CPU (two benches; each speed-up within its own bench)"
 # batch-1 speed at three ponder penalties from one reference
 dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
   --dact "$OUT/dact" "$OUT/dact-tau0.07" "$OUT/dact-tau0.05" \

@@ -93,6 +93,22 @@ def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, 
     assert not at.exception
 
 
+def test_bench_table_of_several_seeds_shows_means_not_averaged_intervals():
+    import state
+
+    points = [{"method": "reference", "setting": "full depth", "accuracy": 0.89, "accuracy_std": 0.011, "seeds": 3,
+               "accuracy_diff": None, "accuracy_diff_low": None, "accuracy_diff_high": None},
+              {"method": "DACT-BERT", "setting": "tau=0.07", "accuracy": 0.8907, "accuracy_std": 0.0054, "seeds": 3,
+               "accuracy_diff": -0.0008, "accuracy_diff_low": -0.02, "accuracy_diff_high": 0.02},
+              {"method": "AdapLeR", "setting": "phi=0.002", "accuracy": 0.88, "accuracy_std": 0.0, "seeds": 1,
+               "accuracy_diff": -0.01, "accuracy_diff_low": -0.015, "accuracy_diff_high": -0.005}]
+    table = state.bench_table(points).set_index("setting")
+    column = "vs reference (points, 95% CI)"
+    assert table.loc["full depth", column] == "" and table.loc["tau=0.07", column] == "-0.08 (mean of 3 seeds)"
+    assert table.loc["phi=0.002", column] == "-1.00 [-1.50, -0.50]"
+    assert table.loc["tau=0.07", "spread (points)"] == "± 0.54" and table.loc["phi=0.002", "spread (points)"] == ""
+
+
 def test_about_page(app):
     app.switch_page("views/about.py").run()
     assert not app.exception

@@ -226,10 +226,10 @@ def test_benches_of_different_seeds_merge_into_one_table(tmp_path):
     one = _bench_folder(tmp_path / "seed44", [
         ("reference", "full depth", "runs/ref44", 44, 0.91, 0.0, 6.0, 1.0, "e"),
         ("DACT-BERT", "tau=0.07", "runs/dact44", 44, 0.88, -0.03, 3.0, 2.0, "f")], targets=versus)
-    merged, comparisons = merge_benches([two, one])
+    merged, listed = merge_benches([two, one])
     assert len(merged) == 6 and set(merged["bench"]) == {"seeds", "seed44"}
     assert merged.loc[merged["method"] == "reference", "accuracy_diff"].isna().all()  # each against another bench's
-    assert comparisons == [{"rival_rule": "deebert", "bench": "seed44", **versus["dact_vs_deebert_2_to_4_layers"][0]}]
+    assert listed == {"dact_vs_deebert_2_to_4_layers": [{"bench": "seed44", **versus["dact_vs_deebert_2_to_4_layers"][0]}]}
     markdown = seeds_markdown(merged)
     dact_row = next(line for line in markdown.splitlines() if line.startswith("| DACT-BERT"))
     assert "89.00 ± 1.00 (3)" in dact_row and "| -0.67 |" in dact_row and "88.00 (-3.00 [-4.00, -2.00])" in dact_row

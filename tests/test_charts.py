@@ -128,6 +128,23 @@ def test_bench_figure():
     assert list(by_speed[0].x) == [1.3, 1.9]
 
 
+def test_bench_figure_bars_of_several_seeds_are_their_spread():
+    interval = dict(accuracy_diff=-0.01, accuracy_diff_low=-0.03, accuracy_diff_high=0.01)
+    points = [
+        {"method": "reference", "setting": "full depth", "accuracy": 0.9, "avg_layers": 6, "seeds": 3,
+         "accuracy_std": 0.01, "accuracy_diff": None, "accuracy_diff_low": None, "accuracy_diff_high": None},
+        {"method": "DACT-BERT", "setting": "tau=0.07", "accuracy": 0.89, "avg_layers": 3, "seeds": 3,
+         "accuracy_std": 0.005, **interval},  # the interval ends averaged over seeds: not drawn
+        {"method": "PABEE", "setting": "t=2", "accuracy": 0.88, "avg_layers": 3.5, "seeds": 1, "accuracy_std": 0.0,
+         **interval},
+    ]
+    traces = {t.name: t for t in charts.bench_figure(points).data}
+    assert list(traces["DACT-BERT"].error_y.array) == pytest.approx([0.5])
+    assert list(traces["DACT-BERT"].error_y.arrayminus) == pytest.approx([0.5])
+    assert "3 seeds" in traces["DACT-BERT"].text[0]
+    assert list(traces["PABEE"].error_y.array) == pytest.approx([2.0]) and traces["PABEE"].text[0] == "t=2"
+
+
 def token_trace():
     from dact_core.inspector import TokenTrace
 
