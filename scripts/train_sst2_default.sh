@@ -111,6 +111,11 @@ dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" 
   --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 and 0.05 from one reference, after the batch-1 call reductions" \
   --output-dir assets/results/bench-sst2-batch1 --overwrite
 dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
-  --dact "$OUT/dact" "$OUT/dact-tau0.07" "$OUT/dact-tau0.05" \
-  --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 and 0.05 from one reference, after the embeddings, output and token-type cuts" \
+  --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" \
+  --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 from one reference, after the embeddings, output and token-type cuts" \
   --output-dir assets/results/bench-sst2-batch1-types --overwrite
+# DACT-BERT's accuracy against depth beside the multi-exit model's rules, every model from one reference
+dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
+  --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" --multi-exit "$OUT/multi-exit-onecmd" \
+  --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 and a multi-exit model, all from one reference" \
+  --output-dir assets/results/bench-sst2-curve-seed42 --overwrite
