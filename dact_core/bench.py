@@ -212,7 +212,10 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "quantize")
+SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "quantize", "threads", "timer")
+MERGED_COLUMNS = ("method", "setting", "source", "seed", "accuracy", "accuracy_diff", "accuracy_diff_low",
+                  "accuracy_diff_high", "paired_reference", "avg_layers", "speedup_batch1", "efficiency_batch1",
+                  "speedup_batch32")
 
 
 def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
@@ -221,10 +224,16 @@ def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
     DeeBERT / PABEE comparisons, the token methods' and int8 rows), each entry with its bench's name.
 
     Accuracy, layers and FLOPs do not depend on the run; each speed-up stays a ratio taken in its own bench's process
-    against that bench's first reference. A reference's accuracy difference there is against that first reference,
-    another bench's model, so it is left empty here. A model (by its weights) may appear in one bench only."""
+    against that bench's first reference. An accuracy difference is kept only where it was taken against the
+    reference of the model's own seed (a reference's, or a model's whose seed had no reference in its bench, was
+    taken against another seed's). Every model must record its seed, each seed of a method and setting may come from
+    one bench only, and a model (by its weights) may appear in one bench only."""
     tables, listed, first = [], {}, None
-    for folder in map(Path, folders):
+    paths = [Path(folder) for folder in folders]
+    names = [path.name for path in paths]
+    if len(set(names)) < len(names) or len({path.resolve() for path in paths}) < len(paths):
+        raise ValueError(f"each bench folder must be given once and have a name of its own: {names}")
+    for folder in paths:
         if not (folder / "bench.csv").exists() or not (folder / "bench.json").exists():
             raise ValueError(f"{folder}: not a dact bench folder (no bench.csv and bench.json)")
         record = json.loads((folder / "bench.json").read_text())
@@ -233,27 +242,45 @@ def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
         if same != first[1]:
             differ = [key for key in SAME_RUN_SETTINGS if same[key] != first[1][key]]
             raise ValueError(f"{folder} and {first[0]} were not measured alike ({', '.join(differ)} differ)")
-        table = pd.read_csv(folder / "bench.csv", dtype={"weights_sha256": str}).assign(bench=folder.name)
-        table.loc[table["method"] == "reference", ["accuracy_diff", "accuracy_diff_low", "accuracy_diff_high"]] = np.nan
-        tables.append(table)
+        table = pd.read_csv(folder / "bench.csv", dtype={"weights_sha256": str})
+        missing = [column for column in MERGED_COLUMNS if column not in table]
+        if missing or table["seed"].isna().any():
+            raise ValueError(f"{folder}: an older bench or a model without a recorded seed "
+                             f"({', '.join(missing) or 'seed'} missing); rerun dact bench")
+        seed_of = dict(zip(table.loc[table["method"] == "reference", "source"],
+                           table.loc[table["method"] == "reference", "seed"]))
+        foreign = table["method"].eq("reference") | table["paired_reference"].map(seed_of).ne(table["seed"])
+        table.loc[foreign, ["accuracy_diff", "accuracy_diff_low", "accuracy_diff_high"]] = np.nan
+        tables.append(table.assign(bench=folder.name))
         for key, rows in record.get("targets", {}).items():
             if isinstance(rows, list):  # per model; the bench-wide summaries would need the models' timings again
                 listed.setdefault(key, []).extend({"bench": folder.name, **row} for row in rows)
     merged = pd.concat(tables, ignore_index=True)
-    models = merged.dropna(subset=["weights_sha256"]).drop_duplicates(["bench", "weights_sha256"])
-    again = models[models.duplicated("weights_sha256", keep=False)]
-    if len(again):
-        raise ValueError(f"the same model is in several benches: {sorted(set(again['source']))}")
+    twice = merged[merged.duplicated(["method", "setting", "seed"], keep=False)]
+    if len(twice):
+        raise ValueError(f"one method, setting and seed in several models: {sorted(set(twice['source']))}")
+    if "weights_sha256" in merged:
+        models = merged.dropna(subset=["weights_sha256"]).drop_duplicates(["bench", "weights_sha256"])
+        again = models[models.duplicated("weights_sha256", keep=False)]
+        if len(again):
+            raise ValueError(f"the same model is in several benches: {sorted(set(again['source']))}")
     return merged, listed
 
 
 def seeds_markdown(merged: pd.DataFrame) -> str:
     """One row per method and setting of `merge_benches`' rows: each seed's accuracy (and its difference from its
-    own seed's reference), then the means over seeds with the accuracy's sample spread."""
-    seeds = sorted({int(s) for s in merged["seed"].dropna()})
-    cols = ["method", "setting", *(f"seed {s}" for s in seeds), "mean ± spread", "vs own reference (mean)",
-            "layers", "speed-up b=1", "of the ideal b=1", "speed-up b=32"]
+    own seed's reference, with its paired interval), the mean over seeds with the accuracy's sample spread and the
+    mean of those differences; the speed-ups as the range over the benches (each a ratio within its own bench, and
+    benches run at different times may differ in code and machine)."""
+    seeds = sorted({int(s) for s in merged["seed"]})
+    cols = ["method", "setting", *(f"seed {s}" for s in seeds), "mean ± spread (seeds)", "vs own reference (mean)",
+            "layers (mean)", "speed-up b=1", "of the ideal b=1", "speed-up b=32"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+
+    def span(values: pd.Series, fmt: str) -> str:
+        low, high = format(values.min(), fmt), format(values.max(), fmt)
+        return low if low == high else f"{low} to {high}"
+
     for (method, setting), rows in merged.groupby(["method", "setting"], sort=False):
         per_seed = []
         for s in seeds:
@@ -261,17 +288,17 @@ def seeds_markdown(merged: pd.DataFrame) -> str:
             if row.empty:
                 per_seed.append("-")
                 continue
-            cell = "; ".join(f"{100 * r.accuracy:.2f}" + ("" if np.isnan(r.accuracy_diff) else
-                             f" ({100 * r.accuracy_diff:+.2f} [{100 * r.accuracy_diff_low:+.2f}, "
-                             f"{100 * r.accuracy_diff_high:+.2f}])") for r in row.itertuples())
-            per_seed.append(cell)
+            r = next(row.itertuples())
+            per_seed.append(f"{100 * r.accuracy:.2f}" + ("" if np.isnan(r.accuracy_diff) else
+                            f" ({100 * r.accuracy_diff:+.2f} [{100 * r.accuracy_diff_low:+.2f}, "
+                            f"{100 * r.accuracy_diff_high:+.2f}])"))
         spread = rows["accuracy"].std(ddof=1) if len(rows) > 1 else 0.0
-        diff = rows["accuracy_diff"].mean()
+        diffs = rows["accuracy_diff"].dropna()
         cells = [method, setting, *per_seed, f"{100 * rows['accuracy'].mean():.2f} ± {100 * spread:.2f} ({len(rows)})",
-                 "-" if np.isnan(diff) else f"{100 * diff:+.2f}", f"{rows['avg_layers'].mean():.2f}",
-                 f"{rows['speedup_batch1'].mean():.2f}",
-                 "-" if method == "reference" else f"{100 * rows['efficiency_batch1'].mean():.0f}%",
-                 f"{rows['speedup_batch32'].mean():.2f}"]
+                 "-" if diffs.empty else f"{100 * diffs.mean():+.2f} ({len(diffs)})", f"{rows['avg_layers'].mean():.2f}",
+                 span(rows["speedup_batch1"], ".2f"),
+                 "-" if method == "reference" else span(100 * rows["efficiency_batch1"], ".0f") + "%",
+                 span(rows["speedup_batch32"], ".2f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

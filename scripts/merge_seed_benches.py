@@ -36,23 +36,26 @@ def main() -> None:
     for key, rows in listed.items():
         for row in rows:
             if key.startswith("dact_vs_"):
-                print(f"DACT-BERT {row['dact']} seed {row['seed']} ({row['dact_layers']} layers) - "
+                print(f"DACT-BERT {row['dact']} seed {row.get('seed', '?')} ({row['dact_layers']} layers) - "
                       f"{key.split('_')[2]} {row['rival']} ({row['rival_layers']} layers): "
                       f"{row['accuracy_diff_points']:+.2f} [{row['interval_points'][0]:+.2f}, "
                       f"{row['interval_points'][1]:+.2f}] {row['status']}")
     if args.output_dir:
-        out = Path(args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "seeds.md").write_text(markdown)
         first = json.loads((Path(args.benches[0]) / "bench.json").read_text())
         names = ", ".join(Path(b).name for b in args.benches)
         settings = {**first.get("settings", {}), "merged_from": args.benches}  # each speed-up within its own bench
-        models = merged.astype(object).where(merged.notna(), None)  # JSON has no NaN
-        summary = seed_summary(merged.drop(columns="bench"))
+        # absolute timings from different benches (code, machine) have no common meaning: the ratios stay
+        summary = seed_summary(merged.drop(columns="bench")).drop(columns=["latency_ms_batch1", "throughput_batch32"],
+                                                                     errors="ignore")
         record = {"title": args.title or f"{first.get('title', '')}: seeds merged from {names}", "settings": settings,
                   "points": summary.astype(object).where(summary.notna(), None).to_dict(orient="records"),
-                  "models": models.to_dict(orient="records"), "targets": listed}
-        (out / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
+                  "models": merged.astype(object).where(merged.notna(), None).to_dict(orient="records"),  # no NaN in JSON
+                  "targets": listed}
+        text = json.dumps(record, indent=2) + "\n"
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "seeds.md").write_text(markdown)
+        (out / "bench.json").write_text(text)
         print(f"wrote {out}/seeds.md and bench.json")
 
 

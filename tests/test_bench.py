@@ -200,14 +200,17 @@ def test_seeds_are_averaged_and_recipes_kept_apart():
 
 
 def _bench_folder(folder, rows, num_examples=872, targets=None):
-    """A bench folder as `dact bench` writes it, with the columns the merge reads."""
+    """A bench folder as `dact bench` writes it, with the columns the merge reads; each row's difference is taken
+    against `paired` (a reference folder)."""
     folder.mkdir()
     pd.DataFrame([dict(method=m, setting=s, source=src, seed=seed, accuracy=acc, accuracy_diff=diff,
-                       accuracy_diff_low=diff - 0.01, accuracy_diff_high=diff + 0.01, avg_layers=layers,
-                       speedup_batch1=speed, efficiency_batch1=0.9, speedup_batch32=1.5, weights_sha256=sha)
-                  for m, s, src, seed, acc, diff, layers, speed, sha in rows]).to_csv(folder / "bench.csv", index=False)
+                       accuracy_diff_low=diff - 0.01, accuracy_diff_high=diff + 0.01, paired_reference=paired,
+                       avg_layers=layers, speedup_batch1=speed, efficiency_batch1=0.9, speedup_batch32=1.5,
+                       weights_sha256=sha)
+                  for m, s, src, seed, acc, diff, paired, layers, speed, sha in rows]).to_csv(folder / "bench.csv",
+                                                                                          index=False)
     settings = {"data": "dev.tsv", "split": None, "max_rows": None, "num_examples": num_examples, "device": "cpu",
-                "quantize": None}
+                "quantize": None, "threads": 2, "timer": "interleaved"}
     (folder / "bench.json").write_text(json.dumps({"settings": settings, "targets": targets or {}}))
     return folder
 
@@ -219,29 +222,43 @@ def test_benches_of_different_seeds_merge_into_one_table(tmp_path):
                                                  "rival_layers": 3.0, "accuracy_diff_points": 0.5,
                                                  "interval_points": [-1.0, 2.0], "status": "not distinguishable"}]}
     two = _bench_folder(tmp_path / "seeds", [
-        ("reference", "full depth", "runs/ref42", 42, 0.90, 0.0, 6.0, 1.0, "a"),
-        ("reference", "full depth", "runs/ref43", 43, 0.88, -0.02, 6.0, 1.0, "b"),  # against the seed 42 reference
-        ("DACT-BERT", "tau=0.07", "runs/dact42", 42, 0.89, -0.01, 2.8, 1.9, "c"),
-        ("DACT-BERT", "tau=0.07", "runs/dact43", 43, 0.90, 0.02, 2.9, 1.8, "d")])
+        ("reference", "full depth", "runs/ref42", 42, 0.90, 0.0, "runs/ref42", 6.0, 1.0, "a"),
+        ("reference", "full depth", "runs/ref43", 43, 0.88, -0.02, "runs/ref42", 6.0, 1.0, "b"),  # another seed's
+        ("DACT-BERT", "tau=0.07", "runs/dact42", 42, 0.89, -0.01, "runs/ref42", 2.8, 1.9, "c"),
+        ("DACT-BERT", "tau=0.07", "runs/dact43", 43, 0.90, 0.02, "runs/ref43", 2.9, 1.8, "d"),
+        ("PABEE", "t=2", "runs/pabee45", 45, 0.87, -0.03, "runs/ref42", 3.2, 1.8, "h")])  # seed 45 has no reference
     one = _bench_folder(tmp_path / "seed44", [
-        ("reference", "full depth", "runs/ref44", 44, 0.91, 0.0, 6.0, 1.0, "e"),
-        ("DACT-BERT", "tau=0.07", "runs/dact44", 44, 0.88, -0.03, 3.0, 2.0, "f")], targets=versus)
+        ("reference", "full depth", "runs/ref44", 44, 0.91, 0.0, "runs/ref44", 6.0, 1.0, "e"),
+        ("DACT-BERT", "tau=0.07", "runs/dact44", 44, 0.88, -0.03, "runs/ref44", 3.0, 2.0, "f")], targets=versus)
     merged, listed = merge_benches([two, one])
-    assert len(merged) == 6 and set(merged["bench"]) == {"seeds", "seed44"}
-    assert merged.loc[merged["method"] == "reference", "accuracy_diff"].isna().all()  # each against another bench's
+    assert len(merged) == 7 and set(merged["bench"]) == {"seeds", "seed44"}
+    # kept only against the reference of the model's own seed
+    assert merged.loc[merged["method"] != "DACT-BERT", "accuracy_diff"].isna().all()
+    assert merged.loc[merged["method"] == "DACT-BERT", "accuracy_diff"].notna().all()
     assert listed == {"dact_vs_deebert_2_to_4_layers": [{"bench": "seed44", **versus["dact_vs_deebert_2_to_4_layers"][0]}]}
-    markdown = seeds_markdown(merged)
-    dact_row = next(line for line in markdown.splitlines() if line.startswith("| DACT-BERT"))
-    assert "89.00 ± 1.00 (3)" in dact_row and "| -0.67 |" in dact_row and "88.00 (-3.00 [-4.00, -2.00])" in dact_row
-    ref_row = next(line for line in markdown.splitlines() if line.startswith("| reference"))
-    assert "| 90.00 | 88.00 | 91.00 |" in ref_row and "| - |" in ref_row
-    # one model in two benches, or benches of other examples, are refused with a one-line reason
-    again = _bench_folder(tmp_path / "again", [("reference", "full depth", "runs/ref44", 44, 0.91, 0.0, 6.0, 1.0, "e")])
+    rows = {line.split(" | ")[0].strip("| "): line for line in seeds_markdown(merged).splitlines()[2:]}
+    assert rows["DACT-BERT"] == ("| DACT-BERT | tau=0.07 | 89.00 (-1.00 [-2.00, +0.00]) | 90.00 (+2.00 [+1.00, +3.00]) "
+                                 "| 88.00 (-3.00 [-4.00, -2.00]) | - | 89.00 ± 1.00 (3) | -0.67 (3) | 2.90 "
+                                 "| 1.80 to 2.00 | 90% | 1.50 |")
+    assert rows["reference"] == ("| reference | full depth | 90.00 | 88.00 | 91.00 | - | 89.67 ± 1.53 (3) | - | 6.00 "
+                                 "| 1.00 | - | 1.50 |")
+    # one folder twice, one model in two benches, a seed in two benches, benches of other examples, an older
+    # bench: each refused with a one-line reason
+    with pytest.raises(ValueError, match="given once"):
+        merge_benches([one, one])
+    again = _bench_folder(tmp_path / "again", [("reference", "full depth", "x", 46, 0.9, 0.0, "x", 6.0, 1.0, "e")])
     with pytest.raises(ValueError, match="same model is in several benches"):
         merge_benches([one, again])
-    other = _bench_folder(tmp_path / "other", [("reference", "full depth", "x", 1, 0.5, 0.0, 6.0, 1.0, "g")],
+    retrained = _bench_folder(tmp_path / "retrained", [
+        ("reference", "full depth", "runs/ref44b", 44, 0.9, 0.0, "runs/ref44b", 6.0, 1.0, "g")])
+    with pytest.raises(ValueError, match="one method, setting and seed in several models"):
+        merge_benches([one, retrained])
+    other = _bench_folder(tmp_path / "other", [("reference", "full depth", "y", 1, 0.5, 0.0, "y", 6.0, 1.0, "i")],
                           num_examples=100)
     with pytest.raises(ValueError, match="not measured alike \\(num_examples differ\\)"):
         merge_benches([one, other])
+    unseeded = _bench_folder(tmp_path / "unseeded", [("reference", "full depth", "z", None, 0.5, 0.0, "z", 6.0, 1.0, "j")])
+    with pytest.raises(ValueError, match="without a recorded seed"):
+        merge_benches([one, unseeded])
     with pytest.raises(ValueError, match="not a dact bench folder"):
         merge_benches([tmp_path])
