@@ -14,6 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from dact_core.bench import merge_benches, seed_summary, seeds_markdown
 from dact_core.cli import check_output_dir
 
@@ -47,6 +49,8 @@ def main() -> None:
         # absolute timings from different benches (code, machine) have no common meaning: the ratios stay
         summary = seed_summary(merged.drop(columns="bench")).drop(columns=["latency_ms_batch1", "throughput_batch32"],
                                                                      errors="ignore")
+        ends = ["accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high"]
+        summary.loc[summary["seeds"] > 1, ends] = np.nan  # the mean of several intervals' ends is not an interval
         record = {"title": args.title or f"{first.get('title', '')}: seeds merged from {names}", "settings": settings,
                   "points": summary.astype(object).where(summary.notna(), None).to_dict(orient="records"),
                   "models": merged.astype(object).where(merged.notna(), None).to_dict(orient="records"),  # no NaN in JSON
