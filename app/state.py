@@ -364,11 +364,12 @@ def bench_table(points: list[dict]) -> pd.DataFrame:
                         "accuracy (%)": (100 * table.accuracy).round(2)})
     seeds = table["seeds"] if "seeds" in table else pd.Series(1, index=table.index)
     if "seeds" in table and (seeds > 1).any():
-        out["spread (points)"] = [f"± {100 * sd:.2f}" if n > 1 else "" for sd, n in zip(table.get("accuracy_std", 0.0 * seeds), seeds)]
+        spread = table.get("accuracy_std", 0.0 * seeds)
+        out["spread (points)"] = [f"± {100 * sd:.2f}" if n > 1 else "" for sd, n in zip(spread, seeds)]
     if "accuracy_diff" in table:
-        # several seeds: the mean of their differences (each against its own seed's reference); the mean of their
-        # intervals' ends would not be an interval
-        # a reference's own difference is against the bench's first reference, another seed's: left out when averaged
+        # several seeds: the mean of their differences, each against its own seed's reference (the mean of their
+        # intervals' ends would not be an interval); a reference's own difference is against the bench's first
+        # reference, another seed's, so its mean is left out
         out["vs reference (points, 95% CI)"] = [
             "" if pd.isna(d) or (n > 1 and method == "reference") else
             f"{100 * d:+.2f} (mean of {n:.0f} seeds)" if n > 1 else f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
