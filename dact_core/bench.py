@@ -190,7 +190,7 @@ def results_table(results: list[PointResult]) -> pd.DataFrame:
 
 def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (method, setting) and recipe: the mean over seeds, with the accuracy's spread (sample std) and
-    count. Models of one method and setting that share a seed (or record none) are different recipes, not seeds:
+    count; where several seeds are averaged the interval ends are left empty. Models of one method and setting that share a seed (or record none) are different recipes, not seeds:
     then every model of that method and setting keeps its own row (seeds are no longer averaged there), its setting
     followed by the shortest end of its folder's path that tells it apart."""
     numeric = [c for c in table.columns
@@ -209,6 +209,9 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     summary = grouped[numeric].mean().reset_index()
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values
     summary["seeds"] = grouped.size().values
+    ends = [c for c in ("accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high")
+            if c in summary]
+    summary.loc[summary["seeds"] > 1, ends] = np.nan  # the mean of several intervals' ends is not an interval
     return summary
 
 
@@ -379,7 +382,8 @@ def write_outputs(results: list[PointResult], out_dir: Path, title: str, setting
     summary = seed_summary(table)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "bench.csv", index=False)
-    record = {"title": title, "settings": settings or {}, "points": summary.to_dict(orient="records"),
+    points = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")  # JSON has no NaN
+    record = {"title": title, "settings": settings or {}, "points": points,
               "models": table.to_dict(orient="records"), "targets": targets(results)}
     (out_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
     (out_dir / "bench.md").write_text(table_markdown(summary))

@@ -2,7 +2,8 @@
 different times (a bench times only the models that are on the machine at once).
 
 Accuracy, layers and FLOPs do not depend on the run, so each seed's figures are exactly its bench's; the speed-ups
-are each a ratio taken in its own bench's process (against that bench's first reference), averaged here.
+are each a ratio taken in its own bench's process (against that bench's first reference): the table gives their
+range, the bench.json their mean (benches run at different times may differ in code and machine).
 
     python scripts/merge_seed_benches.py assets/results/bench-sst2-seeds assets/results/bench-sst2-seed44 \
         --output-dir assets/results/bench-sst2-3seeds-cpu
@@ -13,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-import numpy as np
 
 from dact_core.bench import merge_benches, seed_summary, seeds_markdown
 from dact_core.cli import check_output_dir
@@ -49,8 +48,6 @@ def main() -> None:
         # absolute timings from different benches (code, machine) have no common meaning: the ratios stay
         summary = seed_summary(merged.drop(columns="bench")).drop(columns=["latency_ms_batch1", "throughput_batch32"],
                                                                      errors="ignore")
-        ends = ["accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high"]
-        summary.loc[summary["seeds"] > 1, ends] = np.nan  # the mean of several intervals' ends is not an interval
         record = {"title": args.title or f"{first.get('title', '')}: seeds merged from {names}", "settings": settings,
                   "points": summary.astype(object).where(summary.notna(), None).to_dict(orient="records"),
                   "models": merged.astype(object).where(merged.notna(), None).to_dict(orient="records"),  # no NaN in JSON

@@ -184,6 +184,9 @@ def test_seeds_are_averaged_and_recipes_kept_apart():
                                latency_ms_batch1=1.0) for m, s, src, seed, acc in rows])
     summary = seed_summary(table).set_index("setting")
     assert summary.loc["tau=0.1", "seeds"] == 2 and summary.loc["tau=0.1", "accuracy"] == pytest.approx(0.87)
+    # the mean of two intervals' ends is not an interval: left empty; one seed keeps its own
+    assert np.isnan(summary.loc["tau=0.1", "accuracy_diff_low"]) and np.isnan(summary.loc["tau=0.1", "accuracy_diff_high"])
+    assert summary.loc["full depth", "accuracy_diff_low"] == pytest.approx(-0.01)
     # two recipes of one setting and seed are two rows, named by their folders
     assert summary.loc["phi=0.002 (adapler)", "seeds"] == 1 and summary.loc["phi=0.002 (adapler-4ep)", "accuracy"] == 0.89
     markdown = table_markdown(seed_summary(table))
