@@ -5,7 +5,8 @@ For each operating point (a model and an inference setting from the registry, `m
     unpadded length) over every example, through the one runner;
   * wall-clock with the one interleaved timer (`timing.interleaved_times`): batch size 1 on a fixed
     sample of examples and batch size 32 on a fixed sample of length-sorted batches, every point and
-    the reference timed in turn on each input, in several rounds. A point's speed-up is the
+    the reference timed in turn on each block of inputs (10 by default, so that a point's ratio does
+    not depend on which other points are timed beside it), in several rounds. A point's speed-up is the
     reference's total time over the point's on the same inputs, and its ideal speed-up N / layers
     is computed on those same inputs;
   * a paired bootstrap 95% interval (scipy) for every accuracy difference that a target reads:
@@ -128,7 +129,7 @@ def efficiency_interval(ref_seconds: np.ndarray, seconds: np.ndarray, exit_layer
 
 def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: int | None = 2,
               latency_examples: int = 300, throughput_examples: int = 2048, rounds: int = 3,
-              max_length: int = 128, progress: bool = True) -> list[PointResult]:
+              max_length: int = 128, progress: bool = True, block: int = 10) -> list[PointResult]:
     """Measure every point (the first is the reference); see the module docstring."""
     texts = task.texts()
     labels = np.asarray(task.dataset["label"])
@@ -144,10 +145,11 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         batches = batches[::step]
         batch_idx = np.concatenate([idx for idx, _, _ in batches])
         paths = [lambda x, p=p: infer(p.model, x, **p.inference) for p in points]
-        per_input = interleaved_times(paths, singles, rounds, device=device, desc="batch 1", progress=progress).sum(1)
+        per_input = interleaved_times(paths, singles, rounds, device=device, desc="batch 1", progress=progress,
+                                      block=block).sum(1)
         t1 = per_input.sum(1)  # (P,)
         t32 = interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
-                                desc="batch 32", progress=progress).sum((1, 2))
+                                desc="batch 32", progress=progress, block=block).sum((1, 2))
     reference, ref_cfg = runs[0], points[0].model.config
     # a point's accuracy is compared with the float reference of its own seed when there is one, else the first
     own_reference = {p.seed: i for i, p in reversed(list(enumerate(points))) if p.method == "reference"}
@@ -215,7 +217,8 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "quantize", "threads", "timer")
+SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "quantize", "threads", "timer",
+                     "timer_block")
 MERGED_COLUMNS = ("method", "setting", "source", "seed", "accuracy", "accuracy_diff", "accuracy_diff_low",
                   "accuracy_diff_high", "paired_reference", "avg_layers", "speedup_batch1", "efficiency_batch1",
                   "speedup_batch32")
@@ -240,7 +243,8 @@ def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
         if not (folder / "bench.csv").exists() or not (folder / "bench.json").exists():
             raise ValueError(f"{folder}: not a dact bench folder (no bench.csv and bench.json)")
         record = json.loads((folder / "bench.json").read_text())
-        same = {key: record.get("settings", {}).get(key) for key in SAME_RUN_SETTINGS}
+        settings = {"timer_block": 1, **record.get("settings", {})}  # benches before timer blocks timed one by one
+        same = {key: settings.get(key) for key in SAME_RUN_SETTINGS}
         first = first or (folder, same)
         if same != first[1]:
             differ = [key for key in SAME_RUN_SETTINGS if same[key] != first[1][key]]

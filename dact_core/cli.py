@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--throughput-examples", type=int, default=2048,
                     help="examples (in batches of 32) timed per point for the throughput")
     be.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    be.add_argument("--timer-block", type=int, default=10,
+                    help="inputs each point runs in its turn (1: every point on each input in turn; a point's ratio "
+                    "then moves with the points timed beside it)")
 
     ex = sub.add_parser("export", help="write a trained model as a compact checkpoint for shipping")
     ex.add_argument("--model", required=True, help="trained model folder")
@@ -160,6 +163,8 @@ def cmd_bench(args) -> int:
     from .loading import load_model
 
     check_output_dir(args.output_dir, args.overwrite)
+    if args.timer_block < 1:
+        raise ValueError(f"--timer-block must be at least 1, got {args.timer_block}")
     folders = [*args.reference, *args.dact, *args.multi_exit, *args.token_methods]
     device = "cpu" if args.quantize and args.device is None else args.device  # int8 kernels run on the CPU
     loaded = [load_model(folder, device) for folder in folders]
@@ -175,12 +180,12 @@ def cmd_bench(args) -> int:
         models += [(folder, quantize(model, args.quantize), seed) for folder, model, seed in models]
     points = operating_points(models)
     results = run_bench(points, tokenizer, task, args.threads, args.latency_examples, args.throughput_examples,
-                        args.rounds)
+                        args.rounds, block=args.timer_block)
     settings = {"data": args.data, "split": args.split, "max_rows": args.max_rows, "num_examples": len(task),
                 "threads": args.threads, "latency_examples": args.latency_examples,
                 "throughput_examples": args.throughput_examples, "rounds": args.rounds,
                 "device": str(next(reference.parameters()).device), "timer": "interleaved",
-                "quantize": args.quantize}
+                "timer_block": args.timer_block, "quantize": args.quantize}
     summary = write_outputs(results, Path(args.output_dir), args.title, settings)
     print(table_markdown(summary))
     print(json.dumps(targets(results), indent=2))

@@ -58,7 +58,7 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact", str(folders["dact"]),
                  "--multi-exit", str(folders["multi"]), "--token-methods", str(folders["adapler"]), str(folders["gates"]),
                  "--output-dir", str(out), "--latency-examples", "5", "--throughput-examples", "64",
-                 "--threads", str(threads + 1), "--quantize", "int8"])
+                 "--threads", str(threads + 1), "--quantize", "int8", "--timer-block", "2"])
     assert code == 0
     assert torch.get_num_threads() == threads  # the bench gives the caller's thread count back
     table = pd.read_csv(out / "bench.csv")
@@ -87,6 +87,7 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     assert summary["targets"]["adapler_within_1_point"][0]["accuracy_status"] == status(
         adapler.accuracy_diff_low, adapler.accuracy_diff_high, -0.01)
     assert summary["settings"]["timer"] == "interleaved" and summary["settings"]["quantize"] == "int8"
+    assert summary["settings"]["timer_block"] == 2
     int8 = summary["targets"]["dact_int8_batch1"][0]
     # the status is decided on the unrounded speedup (the CSV's), not on the JSON's two decimals
     int8_speedup = table[table.method == "DACT-BERT int8"].speedup_batch1.iloc[0]
@@ -118,6 +119,29 @@ def test_interleaved_timer_runs_every_path_on_each_input_in_turn():
     # input by input: all three paths on "a", then all three on "b"; who goes first rotates
     assert [x for _, x in calls] == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
     assert [p for p, _ in calls[:6]] == [0, 1, 2, 1, 2, 0]
+
+
+def test_interleaved_timer_in_blocks_runs_each_path_on_a_block_in_turn():
+    from dact_core.timing import interleaved_times
+
+    calls = []
+    paths = [lambda x, p=p: calls.append((p, x)) for p in range(2)]
+    seconds = interleaved_times(paths, ["a", "b", "c"], rounds=2, warmup=0, progress=False, block=2)
+    assert seconds.shape == (2, 2, 3) and (seconds >= 0).all()
+    # a block of two inputs, then the last one alone; who runs a block first rotates from block to block and round
+    # to round
+    assert calls[:6] == [(0, "a"), (0, "b"), (1, "a"), (1, "b"), (1, "c"), (0, "c")]
+    assert calls[6:] == [(1, "a"), (1, "b"), (0, "a"), (0, "b"), (0, "c"), (1, "c")]
+    with pytest.raises(ValueError, match="block must be at least 1"):
+        interleaved_times(paths, ["a"], block=0, progress=False)
+
+
+def test_bench_refuses_a_timer_block_below_one(tmp_path, bench_inputs, capsys):
+    folders, data = bench_inputs
+    code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]),
+                 "--output-dir", str(tmp_path / "out"), "--timer-block", "0"])
+    assert code == 2 and "--timer-block must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_each_seed_is_compared_with_the_reference_of_its_own_seed(tmp_path, bench_inputs, tiny_tokenizer):
@@ -202,7 +226,7 @@ def test_seeds_are_averaged_and_recipes_kept_apart():
     assert list(pair["seeds"]) == [1, 1, 1] and "phi=0.002 (adapler-4ep)" in pair.index
 
 
-def _bench_folder(folder, rows, num_examples=872, targets=None):
+def _bench_folder(folder, rows, num_examples=872, targets=None, timer_block=None):
     """A bench folder as `dact bench` writes it, with the columns the merge reads; each row's difference is taken
     against `paired` (a reference folder)."""
     folder.mkdir()
@@ -214,6 +238,8 @@ def _bench_folder(folder, rows, num_examples=872, targets=None):
                                                                                           index=False)
     settings = {"data": "dev.tsv", "split": None, "max_rows": None, "num_examples": num_examples, "device": "cpu",
                 "quantize": None, "threads": 2, "timer": "interleaved"}
+    if timer_block is not None:  # benches before timer blocks did not record it
+        settings["timer_block"] = timer_block
     (folder / "bench.json").write_text(json.dumps({"settings": settings, "targets": targets or {}}))
     return folder
 
@@ -260,6 +286,15 @@ def test_benches_of_different_seeds_merge_into_one_table(tmp_path):
                           num_examples=100)
     with pytest.raises(ValueError, match="not measured alike \\(num_examples differ\\)"):
         merge_benches([one, other])
+    # a bench timed in blocks of inputs and one timed input by input (the benches before blocks, which did not
+    # record it) were not timed alike; a bench that records block 1 was
+    blocks = _bench_folder(tmp_path / "blocks", [("reference", "full depth", "w", 47, 0.9, 0.0, "w", 6.0, 1.0, "k")],
+                           timer_block=10)
+    with pytest.raises(ValueError, match="not measured alike \\(timer_block differ\\)"):
+        merge_benches([one, blocks])
+    by_input = _bench_folder(tmp_path / "by_input", [("reference", "full depth", "v", 48, 0.9, 0.0, "v", 6.0, 1.0, "l")],
+                             timer_block=1)
+    assert len(merge_benches([one, by_input])[0]) == 3
     unseeded = _bench_folder(tmp_path / "unseeded", [("reference", "full depth", "z", None, 0.5, 0.0, "z", 6.0, 1.0, "j")])
     with pytest.raises(ValueError, match="without a recorded seed"):
         merge_benches([one, unseeded])
