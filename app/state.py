@@ -141,6 +141,19 @@ def results(folder: str) -> dict[str, dict]:
     return {name: json.loads(path.read_text()) for name, path in found.items()}
 
 
+def bench_caption(bench: dict) -> str:
+    """A bench's title and how it was timed (unless the title says so): benches before the interleaved timer took a
+    median of per-example times, and those before timer blocks ran every point on each input in turn."""
+    settings = bench.get("settings", {})
+    if not settings.get("timer"):
+        timer = "earlier timer: a median of per-example times, paths timed one after the other"
+    else:
+        block = settings.get("timer_block", 1)
+        timer = f"timer: {settings['timer']}, " + (f"blocks of {block} inputs" if block > 1 else "input by input")
+    title = bench.get("title", "")
+    return title if "timer" in title else f"{title} ({timer})"
+
+
 def setting_controls(key: str) -> tuple[str, float]:
     """The inference setting, with a visible note whenever the guarantee no longer holds."""
     cols = st.columns([1, 2])

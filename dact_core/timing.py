@@ -7,11 +7,11 @@ so each path sees the same conditions. A path's speed-up over another is the rat
 times on the same inputs.
 
 Why blocks: a call right after another model's call is slower than one after a call of its own
-(its weights and the libraries' state are no longer warm), and by how much depends on the model,
-so with one input per turn a path's ratio moved with the set of paths timed beside it (AG News,
-DACT-BERT at tau 0.1 against its reference: 2.51x timed with the reference alone, 2.61x with four
-more models between). With ten inputs per turn every call but the first of a block follows one of
-its own, as when a server runs one model, and the same ratio read 2.60x and 2.60x.
+(its weights and the libraries' state are no longer warm), by an amount that depends on the model,
+so with one input per turn a path's ratio moved with the set of paths timed beside it. With a
+block of inputs per turn every call but a block's first follows one of its own, as when a server
+runs one model, and the ratio depends much less on the neighbours (`scripts/timer_neighbours.py`
+measures both; README, "The timer in blocks").
 """
 
 from __future__ import annotations

@@ -91,6 +91,18 @@ def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, 
     assert not at.exception and at.radio(key="cmp_axis").value == "avg_layers"
     at.radio(key="cmp_axis").set_value("speedup_batch1").run()
     assert not at.exception
+    assert at.caption[0].value == "t (earlier timer: a median of per-example times, paths timed one after the other)"
+
+
+def test_bench_caption_says_how_the_bench_was_timed(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(APP).parent))
+    import state
+
+    by_input = {"title": "SST-2", "settings": {"timer": "interleaved"}}  # before timer blocks: no timer_block
+    assert state.bench_caption(by_input) == "SST-2 (timer: interleaved, input by input)"
+    blocks = {"title": "SST-2", "settings": {"timer": "interleaved", "timer_block": 10}}
+    assert state.bench_caption(blocks) == "SST-2 (timer: interleaved, blocks of 10 inputs)"
+    assert state.bench_caption({**blocks, "title": "SST-2; timer in blocks of 10"}) == "SST-2; timer in blocks of 10"
 
 
 def test_bench_table_of_several_seeds_shows_means_not_averaged_intervals(monkeypatch):

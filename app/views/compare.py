@@ -16,11 +16,7 @@ if not results:
 name = st.selectbox("Results", list(results), key="cmp_results")
 res = results[name]
 if "points" in res:  # a `dact bench` run: every method, accuracy against compute and measured speed
-    st.caption(res.get("title", "") + (f" (timer: {res['settings']['timer']})" if res.get("settings", {}).get("timer")
-                                       and "timer" not in res.get("title", "") else ""
-                                       if res.get("settings", {}).get("timer")
-                                       else " (earlier timer: a median of per-example times, paths timed one after the "
-                                       "other)"))
+    st.caption(state.bench_caption(res))
     points = res["points"]
     methods = list(dict.fromkeys(p["method"] for p in points if p["method"] != "reference"))
     c1, c2 = st.columns([3, 2])
