@@ -45,7 +45,7 @@ def interleaved_times(
     device: torch.device | None = None,
     desc: str = "timing",
     progress: bool = True,
-    block: int = 1,
+    block: int = 10,
 ) -> np.ndarray:
     """Seconds (P, rounds, I) that path p took on input i in each round.
 

@@ -36,7 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     model, tokenizer = load_model(args.model, "cpu")
     reference, _ = load_model(args.reference, "cpu")
-    texts = load_task(args.data, label_names=[model.config.id2label[i] for i in range(2)]).texts()
+    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    texts = load_task(args.data, label_names=label_names).texts()
     sample = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[: args.examples]]
     encs = [tokenize(tokenizer, [t], 128, return_tensors="pt") for t in sample]
     n = model.config.num_hidden_layers

@@ -114,7 +114,7 @@ def test_interleaved_timer_runs_every_path_on_each_input_in_turn():
 
     calls = []
     paths = [lambda x, p=p: calls.append((p, x)) for p in range(3)]
-    seconds = interleaved_times(paths, ["a", "b"], rounds=2, warmup=0, progress=False)
+    seconds = interleaved_times(paths, ["a", "b"], rounds=2, warmup=0, progress=False, block=1)
     assert seconds.shape == (3, 2, 2) and (seconds >= 0).all()
     # input by input: all three paths on "a", then all three on "b"; who goes first rotates
     assert [x for _, x in calls] == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
