@@ -692,7 +692,8 @@ def targets_table(targets: dict) -> pd.DataFrame:
                 statuses = [v for k, v in item.items() if k.endswith("status")]
                 status = "met" if statuses and all(v == "met" for v in statuses) else \
                     ("missed" if "missed" in statuses else (statuses[0] if statuses else ""))
-                detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in item.items())
+                # a model without a recorded seed (e.g. an exported file) has seed None: nothing to say
+                detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in item.items() if v is not None)
                 rows.append({"target": title, "detail": detail, "status": status})
         elif isinstance(value, dict):
             status = value.get("status", value.get("met", ""))

@@ -230,5 +230,6 @@ def test_bench_figure_reads_well():
     dact = next(t for t in by_flops.data if t.name == "DACT-BERT")
     np.testing.assert_allclose(dact.error_y.array, [0.5, 0.5])  # interval of the difference, in points
     np.testing.assert_allclose(charts.pareto_front(np.array([1.0, 2, 3]), np.array([3.0, 2, 4]), True), [0, 2])
-    table = charts.targets_table({"x_y": {"status": "met", "worst": 0.9}, "rows": [{"a": 1, "status": "missed"}]})
-    assert list(table.status) == ["met", "missed"]
+    table = charts.targets_table({"x_y": {"status": "met", "worst": 0.9},
+                                  "rows": [{"a": 1, "seed": None, "status": "missed"}]})
+    assert list(table.status) == ["met", "missed"] and table.detail[1] == "a 1, status missed"
