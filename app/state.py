@@ -142,7 +142,7 @@ def results(folder: str) -> dict[str, dict]:
 
 
 def bench_caption(bench: dict) -> str:
-    """A bench's title and how it was timed (unless the title says so): benches before the interleaved timer took a
+    """A bench's title and how it was timed (unless the title names the timer's blocks): benches before the interleaved timer took a
     median of per-example times, and those before timer blocks ran every point on each input in turn."""
     settings = bench.get("settings", {})
     if not settings.get("timer"):
@@ -151,7 +151,7 @@ def bench_caption(bench: dict) -> str:
         block = settings.get("timer_block", 1)
         timer = f"timer: {settings['timer']}, " + (f"blocks of {block} inputs" if block > 1 else "input by input")
     title = bench.get("title", "")
-    return title if "timer" in title else f"{title} ({timer})"
+    return title if "block" in title else f"{title} ({timer})"
 
 
 def setting_controls(key: str) -> tuple[str, float]:

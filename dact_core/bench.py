@@ -5,8 +5,8 @@ For each operating point (a model and an inference setting from the registry, `m
     unpadded length) over every example, through the one runner;
   * wall-clock with the one interleaved timer (`timing.interleaved_times`): batch size 1 on a fixed
     sample of examples and batch size 32 on a fixed sample of length-sorted batches, every point and
-    the reference timed in turn on each block of inputs (10 by default, so that a point's ratio does
-    not depend on which other points are timed beside it), in several rounds. A point's speed-up is the
+    the reference timed in turn on each block of inputs (10 by default, so that a point's ratio depends
+    much less on which other points are timed beside it), in several rounds. A point's speed-up is the
     reference's total time over the point's on the same inputs, and its ideal speed-up N / layers
     is computed on those same inputs;
   * a paired bootstrap 95% interval (scipy) for every accuracy difference that a target reads:

@@ -61,10 +61,15 @@ def interleaved_times(
             path(x)
     seconds = np.zeros((len(paths), rounds, len(inputs)))
     order = np.arange(len(paths))
+    starts = range(0, len(inputs), block)
     with torch.inference_mode():
         for r in tqdm(range(rounds), desc=desc, disable=not progress):
-            for b, first in enumerate(range(0, len(inputs), block)):
-                for p in np.roll(order, -(b + r)):  # rotate who goes first
+            for b, first in enumerate(starts):
+                # every path runs the block in turn; a roll keeps each path after the same one and moves who opens the
+                # turn, by one from turn to turn (across rounds too), so that the path opening a turn never closed the
+                # one before; with two paths any move would run one path twice in a row, so two keep their order
+                shift = r * len(starts) + b if len(paths) > 2 else 0
+                for p in np.roll(order, -shift):
                     for i in range(first, min(first + block, len(inputs))):
                         sync()
                         start = time.perf_counter()

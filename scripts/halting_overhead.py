@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "sst2" / "dev.tsv"))
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--timer-block", type=int, default=10, help="examples each model runs in its turn")
     args = parser.parse_args()
     model, tokenizer = load_model(args.model, "cpu")
     reference, _ = load_model(args.reference, "cpu")
@@ -44,9 +45,10 @@ def main() -> None:
     with torch_threads(2), torch.inference_mode():
         exits = np.array([int(infer(model, x).exit_layer[0]) for x in encs])
         seconds = interleaved_times([lambda x: infer(reference, x), lambda x: infer(model, x)], encs, args.rounds,
-                                    progress=False).mean(1)  # (2, I)
+                                    progress=False, block=args.timer_block).mean(1)  # (2, I)
     ref, halt = 1000 * seconds
     excess = halt - ref * exits / n  # (I,) ms beyond the reference's own time for that many layers
+    print(f"timer block {args.timer_block}, {args.rounds} rounds of {len(encs)} examples")
     print(f"{'exit layer':>10} {'examples':>8} {'halting ms':>10} {'reference x k/N ms':>18} {'excess ms':>9}")
     for k in range(1, n + 1):
         rows = exits == k

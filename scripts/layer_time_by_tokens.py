@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="timed calls per length and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--timer-block", type=int, default=10, help="calls each length runs in its turn")
     args = parser.parse_args()
     if min(args.lengths) < 1:
         parser.error("--lengths must be positive")
@@ -49,11 +50,13 @@ def main() -> None:
     states = [torch.randn(1, n, model.config.hidden_size, generator=generator) for n in args.lengths]  # (1, T, H)
     paths = [lambda _, h=h: layer(h, None) for h in states]
     with torch_threads(args.threads):
-        seconds = interleaved_times(paths, list(range(args.calls)), rounds=args.rounds, desc="layer by length")
+        seconds = interleaved_times(paths, list(range(args.calls)), rounds=args.rounds, desc="layer by length",
+                                    block=args.timer_block)
     ms = seconds.mean(axis=(1, 2)) * 1e3  # (L,)
     longest = max(range(len(args.lengths)), key=args.lengths.__getitem__)
     flops = [layer_flops(model.config, n) for n in args.lengths]
-    print(f"one layer of {args.model} at batch 1, {args.threads} threads, {args.rounds} x {args.calls} calls per length")
+    print(f"one layer of {args.model} at batch 1, {args.threads} threads, {args.rounds} x {args.calls} calls per length, "
+          f"timer block {args.timer_block}")
     print(f"{'tokens':>7} {'ms':>8} {'time vs ' + str(args.lengths[longest]):>14} {'FLOPs vs ' + str(args.lengths[longest]):>15}")
     for n, t, f in zip(args.lengths, ms, flops):
         print(f"{n:>7} {t:>8.3f} {t / ms[longest]:>14.2f} {f / flops[longest]:>15.2f}")

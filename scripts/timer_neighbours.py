@@ -1,7 +1,8 @@
 """Whether a model's batch-1 speed-up depends on the models timed beside it: the model against its reference,
 timed alone with it and again with other models between, input by input (timer block 1) and in blocks of inputs
 (the bench's default), each setting repeated; every model at its first operating point (DACT-BERT: its own
-ponder penalty with the tight bound).
+ponder penalty with the tight bound). In blocks it also prints the mean time of a block's first call (which
+follows another model's call) and of the rest (each after a call of its own).
 
     python scripts/timer_neighbours.py --reference runs/agnews/dact/reference --model runs/agnews/dact \
         --beside runs/agnews/dact-tau0.07 runs/agnews/dact-tau0.05 assets/models/adapler-agnews \
@@ -55,15 +56,20 @@ def main() -> None:
     encs = [tokenize(tokenizer, [t], 128, return_tensors="pt") for t in sample]
     sets = {"with its reference only": [first_point(reference), first_point(model)],
             f"with {len(beside)} more models": [first_point(reference), first_point(model), *map(first_point, beside)]}
-    print(f"{'repeat':>6} {'block':>5}  {'timed':<28} {'speed-up':>8} {'reference ms':>12} {'model ms':>8}")
+    print(f"{'repeat':>6} {'block':>5}  {'timed':<28} {'speed-up':>8} {'reference ms':>12} {'model ms':>8}  "
+          f"{'first of a block / the rest, ms: reference':>43} {'model':>13}")
     with torch_threads(args.threads):
         for repeat in range(args.repeats):
             for block in args.blocks:
                 for name, paths in sets.items():
-                    seconds = interleaved_times(paths, encs, args.rounds, progress=False, block=block).mean((1, 2))
-                    print(f"{repeat + 1:>6} {block:>5}  {name:<28} {seconds[0] / seconds[1]:8.3f} "
-                          f"{1000 * seconds[0]:12.2f} {1000 * seconds[1]:8.2f}", flush=True)
-
+                    seconds = interleaved_times(paths, encs, args.rounds, progress=False, block=block)  # (P, R, I)
+                    ms = 1000 * seconds.mean((1, 2))  # (P,)
+                    # a block's first call follows another path's call, the rest one of its own
+                    first = np.arange(len(encs)) % block == 0  # (I,)
+                    split = [f"{1000 * seconds[p][:, first].mean():.2f} / {1000 * seconds[p][:, ~first].mean():.2f}"
+                             if block > 1 else "-" for p in (0, 1)]
+                    print(f"{repeat + 1:>6} {block:>5}  {name:<28} {ms[0] / ms[1]:8.3f} {ms[0]:12.2f} {ms[1]:8.2f}  "
+                          f"{split[0]:>43} {split[1]:>13}", flush=True)
 
 if __name__ == "__main__":
     main()

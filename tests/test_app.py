@@ -103,6 +103,8 @@ def test_bench_caption_says_how_the_bench_was_timed(monkeypatch):
     blocks = {"title": "SST-2", "settings": {"timer": "interleaved", "timer_block": 10}}
     assert state.bench_caption(blocks) == "SST-2 (timer: interleaved, blocks of 10 inputs)"
     assert state.bench_caption({**blocks, "title": "SST-2; timer in blocks of 10"}) == "SST-2; timer in blocks of 10"
+    assert state.bench_caption({**by_input, "title": "SST-2, interleaved timer"}) == (
+        "SST-2, interleaved timer (timer: interleaved, input by input)")
 
 
 def test_bench_table_of_several_seeds_shows_means_not_averaged_intervals(monkeypatch):

@@ -1,6 +1,8 @@
 """`dact bench` end to end on tiny random models, and the FLOPs formula."""
 
+import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,10 +53,19 @@ def bench_inputs(tmp_path, tiny_tokenizer):
     return folders, data
 
 
-def test_bench_command(tmp_path, bench_inputs, capsys):
+def test_bench_command(tmp_path, bench_inputs, capsys, monkeypatch):
+    from dact_core import bench, timing
+
     folders, data = bench_inputs
     out = tmp_path / "bench"
     threads = torch.get_num_threads()
+    blocks = []  # the timer's block at batch 1 and batch 32, as the bench passes it
+
+    def recording_timer(*args, **kwargs):
+        blocks.append(kwargs.get("block"))
+        return timing.interleaved_times(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "interleaved_times", recording_timer)
     code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact", str(folders["dact"]),
                  "--multi-exit", str(folders["multi"]), "--token-methods", str(folders["adapler"]), str(folders["gates"]),
                  "--output-dir", str(out), "--latency-examples", "5", "--throughput-examples", "64",
@@ -87,7 +98,7 @@ def test_bench_command(tmp_path, bench_inputs, capsys):
     assert summary["targets"]["adapler_within_1_point"][0]["accuracy_status"] == status(
         adapler.accuracy_diff_low, adapler.accuracy_diff_high, -0.01)
     assert summary["settings"]["timer"] == "interleaved" and summary["settings"]["quantize"] == "int8"
-    assert summary["settings"]["timer_block"] == 2
+    assert summary["settings"]["timer_block"] == 2 and blocks == [2, 2]
     int8 = summary["targets"]["dact_int8_batch1"][0]
     # the status is decided on the unrounded speedup (the CSV's), not on the JSON's two decimals
     int8_speedup = table[table.method == "DACT-BERT int8"].speedup_batch1.iloc[0]
@@ -121,19 +132,44 @@ def test_interleaved_timer_runs_every_path_on_each_input_in_turn():
     assert [p for p, _ in calls[:6]] == [0, 1, 2, 1, 2, 0]
 
 
-def test_interleaved_timer_in_blocks_runs_each_path_on_a_block_in_turn():
-    from dact_core.timing import interleaved_times
+def test_interleaved_timer_in_blocks_runs_each_path_on_a_block_in_turn(monkeypatch):
+    from dact_core import timing
 
-    calls = []
-    paths = [lambda x, p=p: calls.append((p, x)) for p in range(2)]
-    seconds = interleaved_times(paths, ["a", "b", "c"], rounds=2, warmup=0, progress=False, block=2)
-    assert seconds.shape == (2, 2, 3) and (seconds >= 0).all()
-    # a block of two inputs, then the last one alone; who runs a block first rotates from block to block and round
-    # to round
-    assert calls[:6] == [(0, "a"), (0, "b"), (1, "a"), (1, "b"), (1, "c"), (0, "c")]
-    assert calls[6:] == [(1, "a"), (1, "b"), (0, "a"), (0, "b"), (0, "c"), (1, "c")]
+    calls, clock = [], [0.0]
+
+    def path(p):
+        def call(x):  # path p on input x takes 10 * p + x seconds of a fake clock
+            calls.append((p, x))
+            clock[0] += 10 * p + x
+        return call
+
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    seconds = timing.interleaved_times([path(p) for p in range(3)], [1, 2, 3, 4, 5], rounds=2, warmup=0,
+                                       progress=False, block=2)
+    # each call's time lands at its own path, round and input
+    np.testing.assert_array_equal(seconds, [[[1, 2, 3, 4, 5]] * 2, [[11, 12, 13, 14, 15]] * 2,
+                                            [[21, 22, 23, 24, 25]] * 2])
+    # blocks of two inputs, the last one alone; who opens a turn moves by one from turn to turn
+    assert calls[:6] == [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 2)]
+    assert [p for p, x in calls[6:12]] == [1, 1, 2, 2, 0, 0] and [x for p, x in calls[12:15]] == [5, 5, 5]
+    assert [p for p, _ in calls[15:21]] == [0, 0, 1, 1, 2, 2]  # round 2 goes on from where round 1 stopped
+
+    def longest_run(order):
+        runs = [len(list(group)) for _, group in itertools.groupby(order)]
+        return max(runs)
+
+    # no path runs two turns in a row, so a turn's calls follow another path's, whatever the number of paths
+    for n_paths in (2, 3, 4):
+        calls.clear()
+        timing.interleaved_times([path(p) for p in range(n_paths)], list(range(7)), rounds=3, warmup=0,
+                                 progress=False, block=3)
+        assert longest_run([p for p, _ in calls]) == 3
+        calls.clear()
+        timing.interleaved_times([path(p) for p in range(n_paths)], [1, 2], rounds=2, warmup=0, progress=False,
+                                 block=5)  # a block longer than the inputs: one turn of both inputs per path
+        assert longest_run([p for p, _ in calls]) == 2
     with pytest.raises(ValueError, match="block must be at least 1"):
-        interleaved_times(paths, ["a"], block=0, progress=False)
+        timing.interleaved_times([path(0)], [1], block=0, progress=False)
 
 
 def test_bench_refuses_a_timer_block_below_one(tmp_path, bench_inputs, capsys):
@@ -142,6 +178,10 @@ def test_bench_refuses_a_timer_block_below_one(tmp_path, bench_inputs, capsys):
                  "--output-dir", str(tmp_path / "out"), "--timer-block", "0"])
     assert code == 2 and "--timer-block must be at least 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+    from dact_core.cli import build_parser
+
+    default = build_parser().parse_args(["bench", "--data", "d", "--reference", "r", "--output-dir", "o"])
+    assert default.timer_block == 10
 
 
 def test_each_seed_is_compared_with_the_reference_of_its_own_seed(tmp_path, bench_inputs, tiny_tokenizer):
@@ -300,3 +340,28 @@ def test_benches_of_different_seeds_merge_into_one_table(tmp_path):
         merge_benches([one, unseeded])
     with pytest.raises(ValueError, match="not a dact bench folder"):
         merge_benches([tmp_path])
+
+
+def test_bench_runs_script_lists_each_run_and_the_mean(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+
+    script = str(Path(__file__).resolve().parents[1] / "scripts" / "bench_runs.py")
+    row = dict(method="DACT-BERT", setting="tau=0.1", source="runs/dact", avg_layers=2.5, speedup_batch1=2.0,
+               speedup_batch32=1.8, efficiency_batch1_low=0.85, efficiency_batch1_high=0.95)
+    for name, share in [("run1", 0.88), ("run2", 0.92)]:
+        (tmp_path / name).mkdir()
+        pd.DataFrame([dict(method="reference", setting="full depth", source="runs/ref", avg_layers=6.0,
+                           speedup_batch1=1.0, speedup_batch32=1.0, efficiency_batch1=1.0, efficiency_batch1_low=1.0,
+                           efficiency_batch1_high=1.0),
+                      dict(row, efficiency_batch1=share)]).to_csv(tmp_path / name / "bench.csv", index=False)
+    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "run1"), str(tmp_path / "run2")])
+    runpy.run_path(script, run_name="__main__")
+    out = capsys.readouterr().out
+    assert "DACT-BERT tau=0.1 (runs/dact), 2.50 layers, 2 runs" in out and "reference" not in out
+    assert "run1" in out and "88.0% of the ideal [85.0%, 95.0%]" in out
+    assert "mean 90.0% (range 88.0% to 92.0%)" in out
+    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        runpy.run_path(script, run_name="__main__")
+    assert "not a dact bench folder" in capsys.readouterr().err

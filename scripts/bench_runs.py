@@ -1,0 +1,44 @@
+"""The same models' speed across several runs of `dact bench` (each a separate process, possibly with other models
+beside them): per model and setting, each run's batch-1 share of the ideal speed-up and its batch-1 and batch-32
+speed-ups, then their mean and range. A bench's intervals resample the examples of its own run; how much the ratios
+move from run to run on a machine is what this shows.
+
+    python scripts/bench_runs.py assets/results/bench-sst2-blocks assets/results/bench-sst2-blocks-run2 \
+        assets/results/bench-sst2-blocks-run3 assets/results/bench-sst2-curve-blocks
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("benches", nargs="+", help="dact bench output folders")
+    parser.add_argument("--methods", nargs="+", default=["DACT-BERT"], help="methods to list")
+    args = parser.parse_args()
+    tables = []
+    for folder in map(Path, args.benches):
+        if not (folder / "bench.csv").exists():
+            parser.error(f"{folder}: not a dact bench folder (no bench.csv)")
+        tables.append(pd.read_csv(folder / "bench.csv").assign(bench=folder.name))
+    runs = pd.concat(tables, ignore_index=True)
+    runs = runs[runs["method"].isin(args.methods)]
+    if runs.empty:
+        parser.error(f"no rows of {args.methods} in these benches")
+    for (method, setting, source), rows in runs.groupby(["method", "setting", "source"], sort=False):
+        share = 100 * rows["efficiency_batch1"]
+        print(f"{method} {setting} ({source}), {rows['avg_layers'].iloc[0]:.2f} layers, {len(rows)} runs")
+        for _, row in rows.iterrows():
+            print(f"  {row['bench']:<32} {100 * row['efficiency_batch1']:5.1f}% of the ideal "
+                  f"[{100 * row['efficiency_batch1_low']:.1f}%, {100 * row['efficiency_batch1_high']:.1f}%]  "
+                  f"b=1 {row['speedup_batch1']:.2f}x  b=32 {row['speedup_batch32']:.2f}x")
+        print(f"  mean {share.mean():.1f}% (range {share.min():.1f}% to {share.max():.1f}%); b=1 "
+              f"{rows['speedup_batch1'].mean():.2f}x, b=32 {rows['speedup_batch32'].mean():.2f}x")
+
+
+if __name__ == "__main__":
+    main()
