@@ -1,8 +1,9 @@
 """Whether a model's batch-1 speed-up depends on the models timed beside it: the model against its reference,
 timed alone with it and again with other models between, input by input (timer block 1) and in blocks of inputs
 (the bench's default), each setting repeated; every model at its first operating point (DACT-BERT: its own
-ponder penalty with the tight bound). In blocks it also prints the mean time of a block's first call (which
-follows another model's call) and of the rest (each after a call of its own).
+ponder penalty with the tight bound). Then what a call right after the other model's costs: each input run by the
+other model and then twice by this one (the first call after the other's, the second after its own on the same
+input), for the model and for the reference in turn.
 
     python scripts/timer_neighbours.py --reference runs/agnews/dact/reference --model runs/agnews/dact \
         --beside runs/agnews/dact-tau0.07 runs/agnews/dact-tau0.05 assets/models/adapler-agnews \
@@ -14,9 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,20 +59,33 @@ def main() -> None:
     encs = [tokenize(tokenizer, [t], 128, return_tensors="pt") for t in sample]
     sets = {"with its reference only": [first_point(reference), first_point(model)],
             f"with {len(beside)} more models": [first_point(reference), first_point(model), *map(first_point, beside)]}
-    print(f"{'repeat':>6} {'block':>5}  {'timed':<28} {'speed-up':>8} {'reference ms':>12} {'model ms':>8}  "
-          f"{'first of a block / the rest, ms: reference':>43} {'model':>13}")
+    print(f"{'repeat':>6} {'block':>5}  {'timed':<28} {'speed-up':>8} {'reference ms':>12} {'model ms':>8}")
     with torch_threads(args.threads):
         for repeat in range(args.repeats):
             for block in args.blocks:
                 for name, paths in sets.items():
-                    seconds = interleaved_times(paths, encs, args.rounds, progress=False, block=block)  # (P, R, I)
-                    ms = 1000 * seconds.mean((1, 2))  # (P,)
-                    # a block's first call follows another path's call, the rest one of its own
-                    first = np.arange(len(encs)) % block == 0  # (I,)
-                    split = [f"{1000 * seconds[p][:, first].mean():.2f} / {1000 * seconds[p][:, ~first].mean():.2f}"
-                             if block > 1 else "-" for p in (0, 1)]
-                    print(f"{repeat + 1:>6} {block:>5}  {name:<28} {ms[0] / ms[1]:8.3f} {ms[0]:12.2f} {ms[1]:8.2f}  "
-                          f"{split[0]:>43} {split[1]:>13}", flush=True)
+                    ms = 1000 * interleaved_times(paths, encs, args.rounds, progress=False, block=block).mean((1, 2))
+                    print(f"{repeat + 1:>6} {block:>5}  {name:<28} {ms[0] / ms[1]:8.3f} {ms[0]:12.2f} {ms[1]:8.2f}",
+                          flush=True)
+        reference_path, model_path = sets["with its reference only"]
+        for name, other, timed in [("model", reference_path, model_path), ("reference", model_path, reference_path)]:
+            after_other, after_itself = cold_and_warm(other, timed, encs, args.rounds)
+            print(f"{name}: {after_other:.2f} ms right after the other model's call, {after_itself:.2f} ms right after "
+                  f"its own on the same input ({100 * (after_other / after_itself - 1):+.1f}%)")
+
+
+def cold_and_warm(other, timed, inputs, rounds: int) -> tuple[float, float]:
+    """Mean ms of `timed` on each input right after `other` ran it, and right after itself ran it."""
+    after_other, after_itself = [], []
+    with torch.inference_mode():
+        for _ in range(rounds):
+            for x in inputs:
+                other(x)
+                for times in (after_other, after_itself):
+                    start = time.perf_counter()
+                    timed(x)
+                    times.append(time.perf_counter() - start)
+    return 1000 * float(np.mean(after_other)), 1000 * float(np.mean(after_itself))
 
 if __name__ == "__main__":
     main()
