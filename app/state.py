@@ -142,8 +142,9 @@ def results(folder: str) -> dict[str, dict]:
 
 
 def bench_caption(bench: dict) -> str:
-    """A bench's title and how it was timed (unless the title names the timer's blocks): benches before the interleaved timer took a
-    median of per-example times, and those before timer blocks ran every point on each input in turn."""
+    """A bench's title and how it was timed (unless the title names the timer's blocks): benches before the
+    interleaved timer took a median of per-example times, and those before timer blocks ran every point on each
+    input in turn."""
     settings = bench.get("settings", {})
     if not settings.get("timer"):
         timer = "earlier timer: a median of per-example times, paths timed one after the other"
