@@ -127,6 +127,12 @@ def efficiency_interval(ref_seconds: np.ndarray, seconds: np.ndarray, exit_layer
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def latency_sample(num_texts: int, count: int) -> np.ndarray:
+    """Indices (count,) of the examples timed one by one: a fixed random sample, the same in every bench of a data set
+    and in the scripts that time or profile batch 1."""
+    return np.random.default_rng(0).permutation(num_texts)[:count]
+
+
 def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: int | None = 2,
               latency_examples: int = 300, throughput_examples: int = 2048, rounds: int = 3,
               max_length: int = 128, progress: bool = True, block: int = 10) -> list[PointResult]:
@@ -138,7 +144,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         for point in points:
             runs.append(run(point.model, tokenizer, texts, point.inference, batch_size=32, max_length=max_length))
         device = model_device(points[0].model)
-        singles_idx = np.random.default_rng(0).permutation(len(texts))[:latency_examples]
+        singles_idx = latency_sample(len(texts), latency_examples)
         singles = [tokenize(tokenizer, [texts[i]], max_length, return_tensors="pt").to(device) for i in singles_idx]
         batches = list(length_batches(tokenizer, texts, 32, max_length, chunk_size=len(texts)))
         step = max(1, len(batches) // max(1, throughput_examples // 32))

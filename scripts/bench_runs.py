@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+COLUMNS = ("method", "setting", "source", "avg_layers", "efficiency_batch1", "efficiency_batch1_low",
+           "efficiency_batch1_high", "speedup_batch1", "speedup_batch32")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -24,7 +27,11 @@ def main() -> None:
     for folder in map(Path, args.benches):
         if not (folder / "bench.csv").exists():
             parser.error(f"{folder}: not a dact bench folder (no bench.csv)")
-        tables.append(pd.read_csv(folder / "bench.csv").assign(bench=folder.name))
+        table = pd.read_csv(folder / "bench.csv")
+        missing = [column for column in COLUMNS if column not in table]
+        if missing:
+            parser.error(f"{folder}: an older bench without {', '.join(missing)}; rerun dact bench")
+        tables.append(table.assign(bench=folder.name))
     runs = pd.concat(tables, ignore_index=True)
     runs = runs[runs["method"].isin(args.methods)]
     if runs.empty:

@@ -16,10 +16,10 @@ import argparse
 import os
 from collections import defaultdict
 
-import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from dact_core.bench import latency_sample
 from dact_core.data import load_task
 from dact_core.loading import load_model
 from dact_core.methods import infer
@@ -70,7 +70,7 @@ def main() -> None:
     reference, _ = load_model(args.reference, "cpu")
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     texts = load_task(args.data, label_names=names).texts()
-    sample = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[: args.examples]]
+    sample = [texts[i] for i in latency_sample(len(texts), args.examples)]
     with torch_threads(args.threads):
         rows = profile_pair({"reference": reference, "model": model}, tokenizer, sample)
     kinds = ["matrix products", "attention", "layer norm", "activations", "everything else"]

@@ -119,3 +119,17 @@ dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" 
   --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" --multi-exit "$OUT/multi-exit-onecmd" \
   --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 and a multi-exit model, all from one reference" \
   --output-dir assets/results/bench-sst2-curve-seed42 --overwrite
+# the batch-1 speed again with the timer in blocks of 10 (the default since November 24), in three separate runs and
+# once beside the multi-exit model; python scripts/bench_runs.py prints each run and their mean
+for RUN in "" -run2 -run3; do
+  dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
+    --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" \
+    --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 from one reference; timer in blocks of 10" \
+    --output-dir "assets/results/bench-sst2-blocks$RUN" --overwrite
+done
+dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
+  --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" --multi-exit "$OUT/multi-exit-onecmd" \
+  --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 and a multi-exit model, all from one reference; timer in blocks of 10" \
+  --output-dir assets/results/bench-sst2-curve-blocks --overwrite
+python scripts/bench_runs.py assets/results/bench-sst2-blocks assets/results/bench-sst2-blocks-run2 \
+  assets/results/bench-sst2-blocks-run3 assets/results/bench-sst2-curve-blocks

@@ -365,3 +365,9 @@ def test_bench_runs_script_lists_each_run_and_the_mean(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit):
         runpy.run_path(script, run_name="__main__")
     assert "not a dact bench folder" in capsys.readouterr().err
+    (tmp_path / "older").mkdir()  # a bench from before the batch-1 efficiency intervals
+    pd.DataFrame([dict(method="DACT-BERT", setting="tau=0.1", source="x")]).to_csv(tmp_path / "older" / "bench.csv")
+    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "older")])
+    with pytest.raises(SystemExit):
+        runpy.run_path(script, run_name="__main__")
+    assert "an older bench without avg_layers, efficiency_batch1" in capsys.readouterr().err
