@@ -338,7 +338,8 @@ def test_all_true_and_any_true_read_a_mask_as_torch_does():
 
     for mask in (torch.ones(1, 5, dtype=torch.long), torch.tensor([[1, 1, 0]]), torch.ones(1, 4, dtype=torch.bool),
                  torch.tensor([[True, False]]), torch.ones(2, 3, dtype=torch.float16), torch.ones(1, 6)[:, ::2],
-                 torch.zeros(1, 0, dtype=torch.long), torch._neg_view(torch.ones(1, 3))):
+                 torch.zeros(1, 0, dtype=torch.long), torch._neg_view(torch.ones(1, 3)), torch.tensor([[float("nan"), 0.0]]),
+                 torch.tensor([[float("nan"), 2.0]], dtype=torch.float64)):
         assert all_true(mask) is bool(mask.all()) and any_true(mask) is bool(mask.any())
         assert any_true(1 - mask.long()) is bool((1 - mask.long()).any())
         with torch.inference_mode():
