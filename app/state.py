@@ -143,14 +143,16 @@ def results(folder: str) -> dict[str, dict]:
 
 def bench_caption(bench: dict) -> str:
     """A bench's title and how it was timed (unless the title names the timer's blocks): benches before the
-    interleaved timer took a median of per-example times, and those before timer blocks ran every point on each
-    input in turn."""
+    interleaved timer took a median of per-example times, those before timer blocks ran every point on each
+    input in turn, and those before the round median summed each input's rounds."""
     settings = bench.get("settings", {})
     if not settings.get("timer"):
         timer = "earlier timer: a median of per-example times, paths timed one after the other"
     else:
         block = settings.get("timer_block", 1)
         timer = f"timer: {settings['timer']}, " + (f"blocks of {block} inputs" if block > 1 else "input by input")
+        if settings.get("timer_statistic"):
+            timer += f", {settings['timer_statistic']}"
     title = bench.get("title", "")
     return title if "block" in title else f"{title} ({timer})"
 

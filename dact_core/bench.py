@@ -6,9 +6,10 @@ For each operating point (a model and an inference setting from the registry, `m
   * wall-clock with the one interleaved timer (`timing.interleaved_times`): batch size 1 on a fixed
     sample of examples and batch size 32 on a fixed sample of length-sorted batches, every point and
     the reference timed in turn on each block of inputs (10 by default, so that a point's ratio depends
-    much less on which other points are timed beside it), in several rounds. A point's speed-up is the
-    reference's total time over the point's on the same inputs, and its ideal speed-up N / layers
-    is computed on those same inputs;
+    much less on which other points are timed beside it), in several rounds. Each input's time is its
+    median over the rounds (`timing.round_median`: a stalled call does not enter a total). A point's
+    speed-up is the reference's total time over the point's on the same inputs, and its ideal speed-up
+    N / layers is computed on those same inputs;
   * a paired bootstrap 95% interval (scipy) for every accuracy difference that a target reads:
     each point against the reference (the reference of its own seed when the bench has one, so that
     several seeds are each compared with the reference they started from), DACT-BERT against each
@@ -30,7 +31,7 @@ from .data import TaskData
 from .loading import weights_fingerprint
 from .methods import family_of, infer, methods_of
 from .runner import length_batches, model_device, run, tokenize
-from .timing import interleaved_times, torch_threads
+from .timing import interleaved_times, round_median, torch_threads
 
 EFFICIENCY_TARGET = 0.9  # of the ideal batch-1 speed-up
 ACCURACY_MARGIN = 0.01  # "within 1 point"
@@ -66,7 +67,7 @@ class PointResult:
     # the speed-up a halting method with no overhead at all would reach
     efficiency_batch1_time_weighted: float
     speedup_batch32: float
-    latency_ms_batch1: float  # mean over the timed examples and rounds
+    latency_ms_batch1: float  # mean over the timed examples of each one's median over the rounds
     throughput_batch32: float  # examples per second
     accuracy_diff: float = 0.0  # against `paired_reference`, with its paired 95% interval
     accuracy_diff_low: float = 0.0
@@ -151,11 +152,11 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         batches = batches[::step]
         batch_idx = np.concatenate([idx for idx, _, _ in batches])
         paths = [lambda x, p=p: infer(p.model, x, **p.inference) for p in points]
-        per_input = interleaved_times(paths, singles, rounds, device=device, desc="batch 1", progress=progress,
-                                      block=block).sum(1)
+        per_input = round_median(interleaved_times(paths, singles, rounds, device=device, desc="batch 1",
+                                                   progress=progress, block=block))  # (P, I)
         t1 = per_input.sum(1)  # (P,)
-        t32 = interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
-                                desc="batch 32", progress=progress, block=block).sum((1, 2))
+        t32 = round_median(interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
+                                             desc="batch 32", progress=progress, block=block)).sum(1)  # (P,)
     reference, ref_cfg = runs[0], points[0].model.config
     # a point's accuracy is compared with the float reference of its own seed when there is one, else the first
     own_reference = {p.seed: i for i, p in reversed(list(enumerate(points))) if p.method == "reference"}
@@ -184,8 +185,8 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             efficiency_batch1_low=low1, efficiency_batch1_high=high1,
             efficiency_batch1_time_weighted=speedup1 / float(ideal1_time_weighted),
             speedup_batch32=float(t32[0] / t32[i]),
-            latency_ms_batch1=float(1000 * t1[i] / (rounds * len(singles))),
-            throughput_batch32=float(rounds * len(batch_idx) / t32[i]),
+            latency_ms_batch1=float(1000 * t1[i] / len(singles)),
+            throughput_batch32=float(len(batch_idx) / t32[i]),
             accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, paired_reference=points[j].source,
             weights_sha256=fingerprints[point.source], correct=correct,
         ))
@@ -224,7 +225,7 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "quantize", "threads", "timer",
-                     "timer_block")
+                     "timer_block", "timer_statistic")
 MERGED_COLUMNS = ("method", "setting", "source", "seed", "accuracy", "accuracy_diff", "accuracy_diff_low",
                   "accuracy_diff_high", "paired_reference", "avg_layers", "speedup_batch1", "efficiency_batch1",
                   "speedup_batch32")
@@ -249,7 +250,8 @@ def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
         if not (folder / "bench.csv").exists() or not (folder / "bench.json").exists():
             raise ValueError(f"{folder}: not a dact bench folder (no bench.csv and bench.json)")
         record = json.loads((folder / "bench.json").read_text())
-        settings = {"timer_block": 1, **record.get("settings", {})}  # benches before timer blocks timed one by one
+        # benches before timer blocks timed one by one, and those before the round median summed the rounds
+        settings = {"timer_block": 1, "timer_statistic": "sum of rounds", **record.get("settings", {})}
         same = {key: settings.get(key) for key in SAME_RUN_SETTINGS}
         first = first or (folder, same)
         if same != first[1]:

@@ -161,6 +161,7 @@ def cmd_bench(args) -> int:
     from .bench import operating_points, run_bench, table_markdown, targets, write_outputs
     from .data import load_task
     from .loading import load_model
+    from .timing import ROUND_STATISTIC
 
     check_output_dir(args.output_dir, args.overwrite)
     if args.timer_block < 1:
@@ -185,7 +186,7 @@ def cmd_bench(args) -> int:
                 "threads": args.threads, "latency_examples": args.latency_examples,
                 "throughput_examples": args.throughput_examples, "rounds": args.rounds,
                 "device": str(next(reference.parameters()).device), "timer": "interleaved",
-                "timer_block": args.timer_block, "quantize": args.quantize}
+                "timer_block": args.timer_block, "timer_statistic": ROUND_STATISTIC, "quantize": args.quantize}
     summary = write_outputs(results, Path(args.output_dir), args.title, settings)
     print(table_markdown(summary))
     print(json.dumps(targets(results), indent=2))

@@ -77,3 +77,14 @@ def interleaved_times(
                         sync()
                         seconds[p, r, i] = time.perf_counter() - start
     return seconds
+
+
+ROUND_STATISTIC = "median of rounds"
+
+
+def round_median(seconds: np.ndarray) -> np.ndarray:
+    """(P, rounds, I) from `interleaved_times` -> (P, I): each input's median over the rounds, the time a path is
+    credited with for that input. A call that the machine stalls (another process, a page fault, the allocator)
+    lands in one round: a sum or mean over rounds would carry the stall into that path's total, where one such call
+    moved a bench's ratio by several points; the median drops it whenever the other rounds ran clean."""
+    return np.median(seconds, axis=1)

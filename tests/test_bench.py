@@ -99,6 +99,7 @@ def test_bench_command(tmp_path, bench_inputs, capsys, monkeypatch):
         adapler.accuracy_diff_low, adapler.accuracy_diff_high, -0.01)
     assert summary["settings"]["timer"] == "interleaved" and summary["settings"]["quantize"] == "int8"
     assert summary["settings"]["timer_block"] == 2 and blocks == [2, 2]
+    assert summary["settings"]["timer_statistic"] == "median of rounds"
     int8 = summary["targets"]["dact_int8_batch1"][0]
     # the status is decided on the unrounded speedup (the CSV's), not on the JSON's two decimals
     int8_speedup = table[table.method == "DACT-BERT int8"].speedup_batch1.iloc[0]
@@ -170,6 +171,16 @@ def test_interleaved_timer_in_blocks_runs_each_path_on_a_block_in_turn(monkeypat
         assert longest_run([p for p, _ in calls]) == 2
     with pytest.raises(ValueError, match="block must be at least 1"):
         timing.interleaved_times([path(0)], [1], block=0, progress=False)
+
+
+def test_a_stalled_call_does_not_enter_a_paths_total():
+    from dact_core.timing import round_median
+
+    seconds = np.array([[[1.0, 2.0], [1.1, 2.1], [0.9, 1.9]],  # path 0: three rounds of two inputs
+                        [[0.5, 1.0], [9.0, 1.1], [0.6, 0.9]]])  # path 1: its first input stalled in round 2
+    np.testing.assert_allclose(round_median(seconds), [[1.0, 2.0], [0.6, 1.0]])
+    # the stall would have made path 1 look slower than path 0 in a total over the rounds
+    assert seconds[1].sum() > seconds[0].sum() and round_median(seconds)[1].sum() < round_median(seconds)[0].sum()
 
 
 def test_bench_refuses_a_timer_block_below_one(tmp_path, bench_inputs, capsys):
@@ -266,7 +277,7 @@ def test_seeds_are_averaged_and_recipes_kept_apart():
     assert list(pair["seeds"]) == [1, 1, 1] and "phi=0.002 (adapler-4ep)" in pair.index
 
 
-def _bench_folder(folder, rows, num_examples=872, targets=None, timer_block=None):
+def _bench_folder(folder, rows, num_examples=872, targets=None, timer_block=None, timer_statistic=None):
     """A bench folder as `dact bench` writes it, with the columns the merge reads; each row's difference is taken
     against `paired` (a reference folder)."""
     folder.mkdir()
@@ -280,6 +291,8 @@ def _bench_folder(folder, rows, num_examples=872, targets=None, timer_block=None
                 "quantize": None, "threads": 2, "timer": "interleaved"}
     if timer_block is not None:  # benches before timer blocks did not record it
         settings["timer_block"] = timer_block
+    if timer_statistic is not None:  # nor those before the round median their statistic
+        settings["timer_statistic"] = timer_statistic
     (folder / "bench.json").write_text(json.dumps({"settings": settings, "targets": targets or {}}))
     return folder
 
@@ -335,6 +348,14 @@ def test_benches_of_different_seeds_merge_into_one_table(tmp_path):
     by_input = _bench_folder(tmp_path / "by_input", [("reference", "full depth", "v", 48, 0.9, 0.0, "v", 6.0, 1.0, "l")],
                              timer_block=1)
     assert len(merge_benches([one, by_input])[0]) == 3
+    # the same for the round median against the earlier sum over rounds
+    median = _bench_folder(tmp_path / "median", [("reference", "full depth", "u", 49, 0.9, 0.0, "u", 6.0, 1.0, "m")],
+                           timer_statistic="median of rounds")
+    with pytest.raises(ValueError, match="not measured alike \\(timer_statistic differ\\)"):
+        merge_benches([one, median])
+    summed = _bench_folder(tmp_path / "summed", [("reference", "full depth", "t", 50, 0.9, 0.0, "t", 6.0, 1.0, "n")],
+                           timer_statistic="sum of rounds")
+    assert len(merge_benches([one, summed])[0]) == 3
     unseeded = _bench_folder(tmp_path / "unseeded", [("reference", "full depth", "z", None, 0.5, 0.0, "z", 6.0, 1.0, "j")])
     with pytest.raises(ValueError, match="without a recorded seed"):
         merge_benches([one, unseeded])
