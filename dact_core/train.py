@@ -56,6 +56,8 @@ class TrainConfig:
     dact_hidden_size: int | None = None
     pooling: str = "mean"
     layer_loss_weight: float = 0.5
+    distill_weight: float = 0.0  # dact: weight of KL(reference || y_n) per layer; the teacher is the fine-tuned
+    #   reference DACT-BERT starts from (the first stage, or --backbone RUN/reference)
     method: str = "dact"  # "dact", "reference" (plain full-depth classifier), "multi-exit", "adapler", "token-gates"
     init_from: str | None = None  # adapler/token-gates: the reference to start from; others: a model to train
     #   further; dact from a multi-exit model: halting units trained on its frozen exits (`dact_on_frozen_exits`)
@@ -98,10 +100,14 @@ def compute_metrics(eval_pred) -> dict[str, float]:
 
 
 class _Collator(DataCollatorWithPadding):
-    """Pads a batch (saliency targets too); the `length` column only serves the length-grouped sampler."""
+    """Pads a batch (saliency targets too) and stacks the teacher's probabilities; the `length` column only serves
+    the length-grouped sampler."""
 
     def __call__(self, features):
-        batch = super().__call__([{k: v for k, v in f.items() if k not in ("length", "saliency")} for f in features])
+        batch = super().__call__([{k: v for k, v in f.items() if k not in ("length", "saliency", "teacher_probs")}
+                                  for f in features])
+        if "teacher_probs" in features[0]:
+            batch["teacher_probs"] = torch.tensor([f["teacher_probs"] for f in features])  # (B, C)
         if "saliency" in features[0]:
             width = batch["input_ids"].shape[1]
             batch["saliency"] = torch.tensor([f["saliency"] + [0.0] * (width - len(f["saliency"])) for f in features])
@@ -119,16 +125,38 @@ class SharpnessSchedule(TrainerCallback):
 def add_saliency(dataset, reference_dir: str, tokenizer, batch_size: int = 32):
     """Per-token saliency targets (gradient x input of the gold logit) from the fine-tuned reference."""
     reference, _ = load_model(reference_dir, device="cpu")
-    collate = DataCollatorWithPadding(tokenizer)
-    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids", "label") if c in dataset.column_names]
     values = []
-    for start in tqdm(range(0, len(dataset), batch_size), desc="saliency targets"):
-        rows = dataset.select(range(start, min(start + batch_size, len(dataset))))
-        batch = collate([{c: row[c] for c in columns} for row in rows])
+    for rows, batch in _padded_batches(dataset, tokenizer, (*MODEL_INPUTS, "label"), batch_size, "saliency targets"):
         with torch.enable_grad():
             scores = saliency_targets(reference, batch["input_ids"], batch["attention_mask"], batch["labels"])
         values += [s[: len(row["input_ids"])].tolist() for s, row in zip(scores, rows)]
     return dataset.add_column("saliency", values)
+
+
+def _padded_batches(dataset, tokenizer, columns: tuple[str, ...], batch_size: int, desc: str):
+    """(rows, padded batch of their `columns` that the data set has), in order, with a progress bar."""
+    collate = DataCollatorWithPadding(tokenizer)
+    columns = [c for c in columns if c in dataset.column_names]
+    for start in tqdm(range(0, len(dataset), batch_size), desc=desc):
+        rows = dataset.select(range(start, min(start + batch_size, len(dataset))))
+        yield rows, collate([{c: row[c] for c in columns} for row in rows])
+
+
+@torch.no_grad()
+def add_teacher_probs(dataset, teacher_dir: str, tokenizer, label_names: list[str], batch_size: int = 64):
+    """The fine-tuned reference's probabilities (C,) for every training example, the targets of DACT-BERT's
+    distillation loss; the teacher must answer the data's labels, in the same order."""
+    teacher, _ = load_model(teacher_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+    if family_of(teacher).model_type != "bert":
+        raise ValueError(f"--distill-weight: the teacher {teacher_dir} is a {family_of(teacher).display} model, "
+                         "not a fine-tuned full-depth reference")
+    _check_label_names(teacher, label_names, f"the teacher {teacher_dir}")
+    teacher.eval()
+    device = next(teacher.parameters()).device
+    values = []
+    for _, batch in _padded_batches(dataset, tokenizer, MODEL_INPUTS, batch_size, "teacher probabilities"):
+        values += teacher(**batch.to(device)).logits.float().softmax(-1).tolist()  # (b, C)
+    return dataset.add_column("teacher_probs", values)
 
 
 def build_model(cfg: TrainConfig, label_names: list[str]):
@@ -141,7 +169,8 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
     settings = {
         "reference": labels,
         "dact": dict(**labels, ponder_penalty=cfg.ponder_penalty, halting_bias_init=cfg.halting_bias_init,
-                     dact_hidden_size=cfg.dact_hidden_size, pooling=cfg.pooling, layer_loss_weight=cfg.layer_loss_weight),
+                     dact_hidden_size=cfg.dact_hidden_size, pooling=cfg.pooling, layer_loss_weight=cfg.layer_loss_weight,
+                     distill_weight=cfg.distill_weight),
         "multi-exit": dict(**labels, pooling=cfg.pooling),
         "adapler": dict(kl_weight=cfg.kl_weight, length_weight=cfg.length_weight, eta_init=cfg.eta_init,
                         removal_layers=cfg.removal_layers),
@@ -159,11 +188,11 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
     if model.config.num_labels != len(label_names):
         raise ValueError(f"{cfg.init_from} has {model.config.num_labels} labels, the data has {len(label_names)}")
     if cfg.method == "dact":
-        for key in ("ponder_penalty", "layer_loss_weight"):
+        for key in ("ponder_penalty", "layer_loss_weight", "distill_weight"):
             setattr(model.config, key, settings[key])
         if model.config.answer_head == "linear":  # on frozen exits: what was frozen stays frozen
             _check_label_names(model, label_names, cfg.init_from)
-            model.config.layer_loss_weight = 0.0
+            model.config.layer_loss_weight = model.config.distill_weight = 0.0
             _train_halting_units_only(model)
     return model.float()
 
@@ -195,7 +224,7 @@ def dact_on_frozen_exits(multi_exit, settings: dict, label_names: list[str]):
     # answers it would train are frozen
     config = DactBertConfig(**{**base, **settings, "pooling": multi_exit.config.pooling, "answer_head": "linear",
                                "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
-                               "layer_loss_weight": 0.0})
+                               "layer_loss_weight": 0.0, "distill_weight": 0.0})
     model = DactBertForSequenceClassification(config)
     model.bert.load_state_dict(multi_exit.bert.state_dict())
     for dact, exit_head in zip(model.dact, multi_exit.exits):
@@ -271,6 +300,12 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         raise ValueError(f"--eta-init must lie in [0.01, 1], got {cfg.eta_init}")
     if cfg.removal_layers is not None and cfg.method != "adapler":
         raise ValueError("--removal-layers applies to --method adapler only")
+    if cfg.distill_weight < 0 or (cfg.distill_weight > 0 and cfg.method != "dact"):
+        raise ValueError(f"--distill-weight must be >= 0 and applies to --method dact only, got {cfg.distill_weight}")
+    if cfg.distill_weight > 0 and (cfg.init_from or (cfg.reference_epochs == 0 and cfg.backbone is None)):
+        raise ValueError("--distill-weight learns from the fine-tuned reference DACT-BERT starts from: train with a "
+                         "first stage (--reference-epochs > 0) or --backbone RUN/reference --reference-epochs 0, "
+                         "without --init-from")
     if cfg.removal_layers is not None and cfg.init_from and (Path(cfg.init_from) / "config.json").exists():
         # checked against the reference's depth now, not after the data and the saliency targets are ready
         derived_config(TRAIN_METHODS["adapler"].load_class().config_class, cfg.init_from,
@@ -278,7 +313,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
         reference_dir = str(Path(cfg.output_dir) / "reference")
         if not (cfg.resume and is_finished(reference_dir)):  # a resumed run keeps a finished first stage
-            train(replace(cfg, method="reference", epochs=cfg.reference_epochs, output_dir=reference_dir))
+            train(replace(cfg, method="reference", epochs=cfg.reference_epochs, output_dir=reference_dir,
+                          distill_weight=0.0))
         cfg = replace(cfg, backbone=reference_dir)
     torch.manual_seed(cfg.seed)
     tokenizer_source = cfg.init_from or resolve_backbone(cfg.backbone)
@@ -293,6 +329,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
     if cfg.method == "adapler" and cfg.init_from:
         train_set = add_saliency(train_set, cfg.init_from, tokenizer)
+    if cfg.method == "dact" and cfg.distill_weight > 0:
+        train_set = add_teacher_probs(train_set, cfg.backbone, tokenizer, task.label_names)
     model = build_model(cfg, task.label_names)
     if cfg.freeze_word_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)

@@ -84,6 +84,30 @@ def test_dact_trained_on_a_multi_exit_models_frozen_exits(tmp_path, tiny_backbon
     assert main(["train", *swapped, "--init-from", str(multi), "--output-dir", str(tmp_path / "swapped")]) == 2
 
 
+def test_dact_distilled_from_its_reference(tmp_path, tiny_backbone, tiny_task, capsys):
+    common = ["--data", str(tiny_task), "--max-steps", "4", "--batch-size", "16", "--eval-steps", "4",
+              "--label-names", "negative,positive"]
+    out = tmp_path / "distilled"
+    assert main(["train", *common, "--backbone", str(tiny_backbone), "--distill-weight", "0.5",
+                 "--output-dir", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["distill_weight"] == 0.5
+    record = json.loads((out / "training_config.json").read_text())["train_config"]
+    assert record["distill_weight"] == 0.5 and record["backbone"] == str(out / "reference")
+    assert json.loads((out / "reference" / "training_config.json").read_text())["train_config"]["distill_weight"] == 0
+    # a reference given as the backbone is the teacher too
+    again = tmp_path / "again"
+    assert main(["train", *common, "--backbone", str(out / "reference"), "--reference-epochs", "0",
+                 "--distill-weight", "0.5", "--output-dir", str(again)]) == 0
+    capsys.readouterr()
+    # no fine-tuned reference to learn from, another method, a model that is not a reference: one line each
+    for extra, message in ((["--reference-epochs", "0"], "learns from the fine-tuned reference"),
+                           (["--method", "multi-exit", "--backbone", str(tiny_backbone)], "--method dact only"),
+                           (["--backbone", str(out), "--reference-epochs", "0"], "not a fine-tuned full-depth")):
+        assert main(["train", *common, "--distill-weight", "0.5", *extra,
+                     "--output-dir", str(tmp_path / "refused")]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_errors_are_reported_not_raised(tmp_path, capsys):
     bad = tmp_path / "bad.tsv"
     bad.write_text("words\tlabel\nhello\t1\n")

@@ -173,6 +173,27 @@ def test_loss_trains_every_part_and_ponder_penalty_counts():
     torch.testing.assert_close(with_ponder - no_ponder, (0.5 * out.ponder_cost.mean()).float(), rtol=1e-4, atol=1e-5)
 
 
+def test_distillation_adds_each_layers_kl_to_the_teacher():
+    model = tiny_model(3, num_labels=3).eval()  # no dropout: the same forward twice gives the same numbers
+    ids, mask = random_batch(3, 6)
+    labels = torch.randint(0, 3, (6,))
+    teacher = torch.softmax(torch.randn(6, 3), dim=-1)  # (B, C)
+    base = model(ids, mask, labels=labels)
+    model.config.distill_weight = 0.4
+    distilled = model(ids, mask, labels=labels, teacher_probs=teacher)
+    y = base.layer_probs.clamp(min=1e-8)  # (B, N, C)
+    kl = (teacher[:, None] * (teacher[:, None].log() - y.log())).sum(-1).mean()  # mean over examples and layers
+    torch.testing.assert_close(distilled.loss - base.loss, 0.4 * kl, rtol=1e-4, atol=1e-6)
+    distilled.loss.backward()  # the teacher reaches every layer's answer
+    assert all(dact.answer.weight.grad.abs().sum() > 0 for dact in model.dact)
+    with pytest.raises(ValueError, match="needs teacher_probs"):
+        model(ids, mask, labels=labels)
+    with pytest.raises(ValueError, match="pass the labels too"):
+        model(ids, mask, teacher_probs=teacher)
+    with pytest.raises(Exception, match="distill_weight"):
+        tiny_config(distill_weight=-0.1)
+
+
 def test_halting_with_labels_is_refused():
     model = tiny_model(1)
     ids, mask = random_batch(1, 2)

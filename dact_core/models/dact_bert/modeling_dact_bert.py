@@ -49,6 +49,9 @@ class DactBertConfig(BertConfig):
         anything lower halts earlier and no longer guarantees it.
     layer_loss_weight: weight of an optional auxiliary loss, the mean cross-entropy of every
         layer's own answer y_n (0 = the paper's loss, where y_n learns only through a_N).
+    distill_weight: weight of an optional auxiliary loss, the mean over layers of KL(t || y_n), where t are a
+        teacher's probabilities for each training example (`teacher_probs`, e.g. the fine-tuned full-depth
+        reference's): every layer's answer learns the reference's whole answer, not only the gold label.
     answer_head: "mlp" (the paper: y_n from the module's hidden layer, like h_n) or "linear" (y_n read
         straight off the pooled vector: the shape of a multi-exit model's exits, so DACT's halting units
         can be trained on a multi-exit model's frozen exits; see `dact train --init-from`).
@@ -63,6 +66,7 @@ class DactBertConfig(BertConfig):
     halting_bound: str = "tight"
     halting_relaxation: float = 1.0
     layer_loss_weight: float = 0.0
+    distill_weight: float = 0.0
     answer_head: str = "mlp"
 
     def validate_dact_settings(self):
@@ -75,6 +79,8 @@ class DactBertConfig(BertConfig):
             raise ValueError(f"halting_relaxation must lie in [0, 1], got {self.halting_relaxation}")
         if self.ponder_penalty < 0:
             raise ValueError(f"ponder_penalty must be >= 0, got {self.ponder_penalty}")
+        if self.distill_weight < 0:
+            raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
         if self.num_labels < 2:
             raise ValueError("DACT-BERT classifies: num_labels must be at least 2")
 
@@ -210,13 +216,19 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         halt_early: bool = False,
         halting_bound: str | None = None,
         halting_relaxation: float | None = None,
+        teacher_probs: torch.Tensor | None = None,
     ) -> DactBertOutput:
         """Every layer (training, traces) or halting inference. halting_bound / halting_relaxation override
-        the config's for this call only (the model object may be shared, e.g. by several app sessions)."""
+        the config's for this call only (the model object may be shared, e.g. by several app sessions).
+        teacher_probs (B, C): the targets of the distillation loss (config.distill_weight), with the labels."""
         bound = self.config.halting_bound if halting_bound is None else halting_bound
         relaxation = self.config.halting_relaxation if halting_relaxation is None else float(halting_relaxation)
         if bound not in BOUNDS or not 0.0 <= relaxation <= 1.0:
             raise ValueError(f"halting bound must be one of {BOUNDS} and relaxation in [0, 1]; got {bound!r}, {relaxation}")
+        if teacher_probs is not None and labels is None:
+            raise ValueError("teacher_probs serve the training loss: pass the labels too (and every layer runs)")
+        if labels is not None and self.config.distill_weight > 0 and teacher_probs is None:
+            raise ValueError(f"distill_weight is {self.config.distill_weight}: the loss needs teacher_probs (B, C)")
         if halt_early:
             return self._halting_forward(hidden, attention_mask, bound, relaxation)
 
@@ -237,10 +249,15 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         if labels is not None:
             log_probs = probs.clamp(min=1e-8).log()  # (B, C)
             loss = F.nll_loss(log_probs, labels) + self.config.ponder_penalty * ponder_cost.mean()
+            layer_log_probs = layer_probs.clamp(min=1e-8).log()  # (B, N, C)
             if self.config.layer_loss_weight > 0:
-                layer_log_probs = layer_probs.clamp(min=1e-8).log()  # (B, N, C)
                 per_layer = F.nll_loss(layer_log_probs.flatten(0, 1), labels.repeat_interleave(self.num_layers))
                 loss = loss + self.config.layer_loss_weight * per_layer
+            if self.config.distill_weight > 0:
+                targets = teacher_probs.to(layer_probs.dtype).unsqueeze(1).expand_as(layer_probs)  # (B, N, C)
+                # mean over examples and layers of KL(t || y_n)
+                distill = F.kl_div(layer_log_probs.flatten(0, 1), targets.flatten(0, 1), reduction="batchmean")
+                loss = loss + self.config.distill_weight * distill
             loss = loss.to(hidden.dtype)
 
         exit_layer = exit_layers_from_trace(acc_probs.detach(), remaining_probs.detach(), bound, relaxation)
