@@ -142,7 +142,7 @@ def results(folder: str) -> dict[str, dict]:
 
 
 def bench_caption(bench: dict) -> str:
-    """A bench's title and how it was timed (unless the title names the timer's blocks): benches before the
+    """A bench's title and how it was timed (unless the title names the timer's blocks and statistic): benches before the
     interleaved timer took a median of per-example times, those before timer blocks ran every point on each
     input in turn, and those before the round median summed each input's rounds."""
     settings = bench.get("settings", {})
@@ -154,7 +154,9 @@ def bench_caption(bench: dict) -> str:
         if settings.get("timer_statistic"):
             timer += f", {settings['timer_statistic']}"
     title = bench.get("title", "")
-    return title if "block" in title else f"{title} ({timer})"
+    statistic = settings.get("timer_statistic")
+    named = "block" in title and (not statistic or statistic in title)  # the title already says how it was timed
+    return title if named else f"{title} ({timer})"
 
 
 def setting_controls(key: str) -> tuple[str, float]:

@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--latency-examples", type=int, default=300, help="examples timed one by one per point")
     be.add_argument("--throughput-examples", type=int, default=2048,
                     help="examples (in batches of 32) timed per point for the throughput")
-    be.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    be.add_argument("--rounds", type=int, default=3,
+                    help="interleaved timing rounds; each input counts with its median over them, which drops a "
+                    "stalled call from 3 rounds on (default: %(default)s)")
     be.add_argument("--timer-block", type=int, default=10,
                     help="inputs each point runs in its turn (1: every point on each input in turn; a point's ratio "
                     "then moves with the points timed beside it)")
@@ -168,6 +170,8 @@ def cmd_bench(args) -> int:
     check_output_dir(args.output_dir, args.overwrite)
     if args.timer_block < 1:
         raise ValueError(f"--timer-block must be at least 1, got {args.timer_block}")
+    if args.rounds < 1:
+        raise ValueError(f"--rounds must be at least 1, got {args.rounds}")
     folders = [*args.reference, *args.dact, *args.multi_exit, *args.token_methods]
     device = "cpu" if args.quantize and args.device is None else args.device  # int8 kernels run on the CPU
     loaded = [load_model(folder, device) for folder in folders]

@@ -3,8 +3,9 @@
 These machines are noisy (other processes, frequency changes, a warm or cold cache), and any
 drift hits a path timed minutes after another. Interleaving removes most of it: every block of
 inputs is run by every path in turn (the order rotating from block to block), round after round,
-so each path sees the same conditions. A path's speed-up over another is the ratio of their total
-times on the same inputs.
+so each path sees the same conditions. Each input counts with its median over the rounds
+(`round_median`), and a path's speed-up over another is the ratio of their totals of those
+medians on the same inputs.
 
 Why blocks: a call right after another model's call is slower than one after a call of its own
 (its weights and the libraries' state are no longer warm), by an amount that depends on the model,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import shutil
 import sys
@@ -146,16 +147,20 @@ def _padded_batches(dataset, tokenizer, columns: tuple[str, ...], batch_size: in
 def add_teacher_probs(dataset, teacher_dir: str, tokenizer, label_names: list[str], batch_size: int = 64):
     """The fine-tuned reference's probabilities (C,) for every training example, the targets of DACT-BERT's
     distillation loss; the teacher must answer the data's labels, in the same order."""
-    teacher, _ = load_model(teacher_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+    # each process of a distributed run on the GPU it trains on (the Trainer has not placed the processes yet)
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+    teacher, _ = load_model(teacher_dir, device=device)
     if family_of(teacher).model_type != "bert":
         raise ValueError(f"--distill-weight: the teacher {teacher_dir} is a {family_of(teacher).display} model, "
                          "not a fine-tuned full-depth reference")
     _check_label_names(teacher, label_names, f"the teacher {teacher_dir}")
     teacher.eval()
-    device = next(teacher.parameters()).device
     values = []
     for _, batch in _padded_batches(dataset, tokenizer, MODEL_INPUTS, batch_size, "teacher probabilities"):
         values += teacher(**batch.to(device)).logits.float().softmax(-1).tolist()  # (b, C)
+    del teacher
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # the teacher's memory back before training starts
     return dataset.add_column("teacher_probs", values)
 
 
@@ -300,8 +305,10 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         raise ValueError(f"--eta-init must lie in [0.01, 1], got {cfg.eta_init}")
     if cfg.removal_layers is not None and cfg.method != "adapler":
         raise ValueError("--removal-layers applies to --method adapler only")
-    if cfg.distill_weight < 0 or (cfg.distill_weight > 0 and cfg.method != "dact"):
-        raise ValueError(f"--distill-weight must be >= 0 and applies to --method dact only, got {cfg.distill_weight}")
+    if cfg.distill_weight < 0:
+        raise ValueError(f"--distill-weight must be >= 0, got {cfg.distill_weight}")
+    if cfg.distill_weight > 0 and cfg.method != "dact":
+        raise ValueError(f"--distill-weight applies to --method dact only, not {cfg.method}")
     if cfg.distill_weight > 0 and (cfg.init_from or (cfg.reference_epochs == 0 and cfg.backbone is None)):
         raise ValueError("--distill-weight learns from the fine-tuned reference DACT-BERT starts from: train with a "
                          "first stage (--reference-epochs > 0) or --backbone RUN/reference --reference-epochs 0, "
@@ -316,6 +323,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             train(replace(cfg, method="reference", epochs=cfg.reference_epochs, output_dir=reference_dir,
                           distill_weight=0.0))
         cfg = replace(cfg, backbone=reference_dir)
+    work_dir = Path(cfg.output_dir) / "checkpoints"
+    resume_from = check_resume(cfg, work_dir)  # before the data: a refused resume costs no teacher or saliency pass
     torch.manual_seed(cfg.seed)
     tokenizer_source = cfg.init_from or resolve_backbone(cfg.backbone)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
@@ -338,8 +347,6 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
     eval_steps = min(cfg.eval_steps or steps_per_epoch, total_steps)
-    work_dir = Path(cfg.output_dir) / "checkpoints"
-    resume_from = check_resume(cfg, work_dir)
     args = TrainingArguments(
         output_dir=str(work_dir),
         per_device_train_batch_size=cfg.batch_size,

@@ -10,6 +10,7 @@ move from run to run on a machine is what this shows.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -23,15 +24,23 @@ def main() -> None:
     parser.add_argument("benches", nargs="+", help="dact bench output folders")
     parser.add_argument("--methods", nargs="+", default=["DACT-BERT"], help="methods to list")
     args = parser.parse_args()
-    tables = []
+    tables, timers = [], {}
     for folder in map(Path, args.benches):
-        if not (folder / "bench.csv").exists():
-            parser.error(f"{folder}: not a dact bench folder (no bench.csv)")
+        if not (folder / "bench.csv").exists() or not (folder / "bench.json").exists():
+            parser.error(f"{folder}: not a dact bench folder (no bench.csv and bench.json)")
         table = pd.read_csv(folder / "bench.csv")
         missing = [column for column in COLUMNS if column not in table]
         if missing:
             parser.error(f"{folder}: an older bench without {', '.join(missing)}; rerun dact bench")
+        settings = json.loads((folder / "bench.json").read_text()).get("settings", {})
+        # benches before timer blocks timed input by input, and those before the round median summed the rounds
+        timers[folder.name] = (settings.get("timer_block", 1), settings.get("timer_statistic", "sum of rounds"))
         tables.append(table.assign(bench=folder.name))
+    if len(set(timers.values())) > 1:
+        parser.error("these benches were not timed alike: " + "; ".join(
+            f"{name}: blocks of {block}, {statistic}" for name, (block, statistic) in timers.items()))
+    block, statistic = next(iter(timers.values()))
+    print(f"timer: blocks of {block} inputs, {statistic}")
     runs = pd.concat(tables, ignore_index=True)
     runs = runs[runs["method"].isin(args.methods)]
     if runs.empty:

@@ -25,7 +25,9 @@ def read_traces(path: str) -> pd.DataFrame:
     missing = {"text", "label", "correct", "exit_layer"} - set(frame.columns)
     if missing:
         raise SystemExit(f"error: {path}: not the traces of a labelled `dact eval` (no {', '.join(sorted(missing))})")
-    return frame
+    if frame["correct"].isna().any():
+        raise SystemExit(f"error: {path}: some examples have no label (empty 'correct' values)")
+    return frame.assign(correct=frame["correct"].astype(bool))
 
 
 def main() -> None:

@@ -105,6 +105,10 @@ def test_bench_caption_says_how_the_bench_was_timed(monkeypatch):
     assert state.bench_caption({**blocks, "title": "SST-2; timer in blocks of 10"}) == "SST-2; timer in blocks of 10"
     median = {"title": "SST-2", "settings": {"timer": "interleaved", "timer_block": 10, "timer_statistic": "median of rounds"}}
     assert state.bench_caption(median) == "SST-2 (timer: interleaved, blocks of 10 inputs, median of rounds)"
+    named = "SST-2; timer in blocks of 10, median of rounds"
+    assert state.bench_caption({**median, "title": named}) == named
+    assert state.bench_caption({**median, "title": "SST-2; timer in blocks of 10"}) == (
+        "SST-2; timer in blocks of 10 (timer: interleaved, blocks of 10 inputs, median of rounds)")
     assert state.bench_caption({**by_input, "title": "SST-2, interleaved timer"}) == (
         "SST-2, interleaved timer (timer: interleaved, input by input)")
 

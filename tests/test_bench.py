@@ -173,6 +173,31 @@ def test_interleaved_timer_in_blocks_runs_each_path_on_a_block_in_turn(monkeypat
         timing.interleaved_times([path(0)], [1], block=0, progress=False)
 
 
+def test_the_bench_credits_each_input_with_its_median_over_the_rounds(tmp_path, bench_inputs, monkeypatch):
+    from dact_core import bench
+
+    folders, data = bench_inputs
+    sizes = []  # (paths, inputs) of each timing: batch 1, then batch 32
+
+    def fake_timer(paths, inputs, rounds, **kwargs):  # path p takes p + 1 seconds on every input...
+        sizes.append((len(paths), len(inputs)))
+        seconds = np.ones((len(paths), rounds, len(inputs))) * (np.arange(len(paths)) + 1.0)[:, None, None]
+        seconds[0, 1, 0] = 1000.0  # ...but the reference stalled once
+        return seconds
+
+    monkeypatch.setattr(bench, "interleaved_times", fake_timer)
+    assert main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact",
+                 str(folders["dact"]), "--output-dir", str(tmp_path / "out"), "--latency-examples", "5",
+                 "--throughput-examples", "64"]) == 0
+    table = pd.read_csv(tmp_path / "out" / "bench.csv").set_index("method")
+    (_, singles), (_, batches) = sizes
+    assert table.loc["DACT-BERT", "speedup_batch1"] == 0.5 and table.loc["DACT-BERT", "speedup_batch32"] == 0.5
+    assert table.loc["reference", "latency_ms_batch1"] == 1000.0 and table.loc["DACT-BERT", "latency_ms_batch1"] == 2000.0
+    # the 40 examples in length-sorted batches of 32 (two batches), each batch credited with its median
+    assert singles == 5 and batches == 2
+    assert table.loc["reference", "throughput_batch32"] == 40 / 2 and table.loc["DACT-BERT", "throughput_batch32"] == 40 / 4
+
+
 def test_a_stalled_call_does_not_enter_a_paths_total():
     from dact_core.timing import round_median
 
@@ -188,6 +213,10 @@ def test_bench_refuses_a_timer_block_below_one(tmp_path, bench_inputs, capsys):
     code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]),
                  "--output-dir", str(tmp_path / "out"), "--timer-block", "0"])
     assert code == 2 and "--timer-block must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    code = main(["bench", "--data", str(data), "--reference", str(folders["reference"]),
+                 "--output-dir", str(tmp_path / "out"), "--rounds", "0"])
+    assert code == 2 and "--rounds must be at least 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     from dact_core.cli import build_parser
 
@@ -370,15 +399,18 @@ def test_bench_runs_script_lists_each_run_and_the_mean(tmp_path, monkeypatch, ca
     script = str(Path(__file__).resolve().parents[1] / "scripts" / "bench_runs.py")
     row = dict(method="DACT-BERT", setting="tau=0.1", source="runs/dact", avg_layers=2.5, speedup_batch1=2.0,
                speedup_batch32=1.8, efficiency_batch1_low=0.85, efficiency_batch1_high=0.95)
-    for name, share in [("run1", 0.88), ("run2", 0.92)]:
+    timed = {"timer_block": 10, "timer_statistic": "median of rounds"}
+    for name, share, settings in [("run1", 0.88, timed), ("run2", 0.92, timed), ("summed", 0.9, {"timer_block": 10})]:
         (tmp_path / name).mkdir()
         pd.DataFrame([dict(method="reference", setting="full depth", source="runs/ref", avg_layers=6.0,
                            speedup_batch1=1.0, speedup_batch32=1.0, efficiency_batch1=1.0, efficiency_batch1_low=1.0,
                            efficiency_batch1_high=1.0),
                       dict(row, efficiency_batch1=share)]).to_csv(tmp_path / name / "bench.csv", index=False)
+        (tmp_path / name / "bench.json").write_text(json.dumps({"settings": settings}))
     monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "run1"), str(tmp_path / "run2")])
     runpy.run_path(script, run_name="__main__")
     out = capsys.readouterr().out
+    assert "timer: blocks of 10 inputs, median of rounds" in out
     assert "DACT-BERT tau=0.1 (runs/dact), 2.50 layers, 2 runs" in out and "reference" not in out
     assert "run1" in out and "88.0% of the ideal [85.0%, 95.0%]" in out
     assert "mean 90.0% (range 88.0% to 92.0%)" in out
@@ -386,8 +418,15 @@ def test_bench_runs_script_lists_each_run_and_the_mean(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit):
         runpy.run_path(script, run_name="__main__")
     assert "not a dact bench folder" in capsys.readouterr().err
+    # runs timed with the earlier sum over rounds (which older benches did not record) are not listed with these
+    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "run1"), str(tmp_path / "summed")])
+    with pytest.raises(SystemExit):
+        runpy.run_path(script, run_name="__main__")
+    assert "not timed alike: run1: blocks of 10, median of rounds; summed: blocks of 10, sum of rounds" in (
+        capsys.readouterr().err)
     (tmp_path / "older").mkdir()  # a bench from before the batch-1 efficiency intervals
     pd.DataFrame([dict(method="DACT-BERT", setting="tau=0.1", source="x")]).to_csv(tmp_path / "older" / "bench.csv")
+    (tmp_path / "older" / "bench.json").write_text("{}")
     monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "older")])
     with pytest.raises(SystemExit):
         runpy.run_path(script, run_name="__main__")

@@ -102,10 +102,35 @@ def test_dact_distilled_from_its_reference(tmp_path, tiny_backbone, tiny_task, c
     # no fine-tuned reference to learn from, another method, a model that is not a reference: one line each
     for extra, message in ((["--reference-epochs", "0"], "learns from the fine-tuned reference"),
                            (["--method", "multi-exit", "--backbone", str(tiny_backbone)], "--method dact only"),
+                           (["--init-from", str(out)], "without --init-from"),
                            (["--backbone", str(out), "--reference-epochs", "0"], "not a fine-tuned full-depth")):
         assert main(["train", *common, "--distill-weight", "0.5", *extra,
                      "--output-dir", str(tmp_path / "refused")]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_teacher_probabilities_belong_to_their_rows(tmp_path, tiny_backbone, tiny_task):
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    from dact_core.data import load_task, tokenize
+    from dact_core.train import add_teacher_probs
+
+    teacher_dir = tmp_path / "teacher"
+    torch.manual_seed(1)
+    BertForSequenceClassification.from_pretrained(tiny_backbone, id2label={0: "negative", 1: "positive"},
+                                                  label2id={"negative": 0, "positive": 1}).save_pretrained(teacher_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_backbone)
+    rows = tokenize(load_task(str(tiny_task), label_names=["negative", "positive"]), tokenizer)
+    with_teacher = add_teacher_probs(rows, str(teacher_dir), tokenizer, ["negative", "positive"], batch_size=7)
+    teacher = BertForSequenceClassification.from_pretrained(teacher_dir).eval()
+    for i in (0, 6, 7, 50, 95):  # rows at both ends of batches of seven, one by one and unpadded
+        ids = torch.tensor([rows[i]["input_ids"]])
+        with torch.no_grad():
+            want = teacher(input_ids=ids).logits.softmax(-1)[0]
+        torch.testing.assert_close(torch.tensor(with_teacher[i]["teacher_probs"]), want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="answers \\['negative', 'positive'\\]"):
+        add_teacher_probs(rows, str(teacher_dir), tokenizer, ["positive", "negative"])
 
 
 def test_errors_are_reported_not_raised(tmp_path, capsys):

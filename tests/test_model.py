@@ -184,12 +184,17 @@ def test_distillation_adds_each_layers_kl_to_the_teacher():
     y = base.layer_probs.clamp(min=1e-8)  # (B, N, C)
     kl = (teacher[:, None] * (teacher[:, None].log() - y.log())).sum(-1).mean()  # mean over examples and layers
     torch.testing.assert_close(distilled.loss - base.loss, 0.4 * kl, rtol=1e-4, atol=1e-6)
-    distilled.loss.backward()  # the teacher reaches every layer's answer
+    (distilled.loss - base.loss).backward()  # the term alone: it reaches every layer's answer, not the halting units
     assert all(dact.answer.weight.grad.abs().sum() > 0 for dact in model.dact)
-    with pytest.raises(ValueError, match="needs teacher_probs"):
-        model(ids, mask, labels=labels)
+    assert all(not dact.halting.weight.grad.any() for dact in model.dact)
+    # scored later without its targets (evaluation mode), a distilled model leaves the term out; training refuses
+    torch.testing.assert_close(model(ids, mask, labels=labels).loss, base.loss)
+    with pytest.raises(ValueError, match="training needs teacher_probs"):
+        model.train()(ids, mask, labels=labels)
     with pytest.raises(ValueError, match="pass the labels too"):
         model(ids, mask, teacher_probs=teacher)
+    with pytest.raises(ValueError, match=r"teacher_probs must be \(batch, classes\) = \(6, 3\), got \(6, 2\)"):
+        model(ids, mask, labels=labels, teacher_probs=teacher[:, :2])
     with pytest.raises(Exception, match="distill_weight"):
         tiny_config(distill_weight=-0.1)
 

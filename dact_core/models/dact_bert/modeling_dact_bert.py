@@ -157,8 +157,7 @@ class DactModule(nn.Module):
         # each submodule and weight read once: a module attribute costs about a microsecond, a visible share of the
         # few microseconds each operation here takes at batch 1
         dense, answer, halting = self.dense, self.answer, self.halting
-        answer_weight = answer.weight
-        if self.answer_from_pooled or not isinstance(answer_weight, torch.Tensor):  # the linear head; int8
+        if self.answer_from_pooled or not isinstance(answer_weight := answer.weight, torch.Tensor):  # linear head; int8
             z = F.relu(dense(pooled))  # (B, W)
             layer_prob = answer(pooled if self.answer_from_pooled else z).softmax(dim=-1)  # (B, C)
             return layer_prob, torch.sigmoid(halting(z)).squeeze(-1)  # (B, C), (B,)
@@ -220,15 +219,22 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
     ) -> DactBertOutput:
         """Every layer (training, traces) or halting inference. halting_bound / halting_relaxation override
         the config's for this call only (the model object may be shared, e.g. by several app sessions).
-        teacher_probs (B, C): the targets of the distillation loss (config.distill_weight), with the labels."""
+        teacher_probs (B, C): the targets of the distillation loss (config.distill_weight), with the labels; without
+        them a model in evaluation mode leaves that term out of its loss, and one in training refuses."""
         bound = self.config.halting_bound if halting_bound is None else halting_bound
         relaxation = self.config.halting_relaxation if halting_relaxation is None else float(halting_relaxation)
         if bound not in BOUNDS or not 0.0 <= relaxation <= 1.0:
             raise ValueError(f"halting bound must be one of {BOUNDS} and relaxation in [0, 1]; got {bound!r}, {relaxation}")
-        if teacher_probs is not None and labels is None:
-            raise ValueError("teacher_probs serve the training loss: pass the labels too (and every layer runs)")
-        if labels is not None and self.config.distill_weight > 0 and teacher_probs is None:
-            raise ValueError(f"distill_weight is {self.config.distill_weight}: the loss needs teacher_probs (B, C)")
+        if teacher_probs is not None:
+            if labels is None:
+                raise ValueError("teacher_probs serve the training loss: pass the labels too (and every layer runs)")
+            if teacher_probs.shape != (hidden.shape[0], self.config.num_labels):
+                raise ValueError(f"teacher_probs must be (batch, classes) = {(hidden.shape[0], self.config.num_labels)}, "
+                                 f"got {tuple(teacher_probs.shape)}")
+        # a distilled model scored later (evaluation, a loss with the labels only) leaves the term out; training
+        # without its targets would silently train another recipe
+        if self.training and labels is not None and self.config.distill_weight > 0 and teacher_probs is None:
+            raise ValueError(f"distill_weight is {self.config.distill_weight}: training needs teacher_probs (B, C)")
         if halt_early:
             return self._halting_forward(hidden, attention_mask, bound, relaxation)
 
@@ -253,7 +259,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
             if self.config.layer_loss_weight > 0:
                 per_layer = F.nll_loss(layer_log_probs.flatten(0, 1), labels.repeat_interleave(self.num_layers))
                 loss = loss + self.config.layer_loss_weight * per_layer
-            if self.config.distill_weight > 0:
+            if self.config.distill_weight > 0 and teacher_probs is not None:
                 targets = teacher_probs.to(layer_probs.dtype).unsqueeze(1).expand_as(layer_probs)  # (B, N, C)
                 # mean over examples and layers of KL(t || y_n)
                 distill = F.kl_div(layer_log_probs.flatten(0, 1), targets.flatten(0, 1), reduction="batchmean")
