@@ -143,3 +143,17 @@ for RUN in "" -run2 -run3; do
 done
 python scripts/bench_runs.py assets/results/bench-sst2-median assets/results/bench-sst2-median-run2 \
   assets/results/bench-sst2-median-run3
+
+# the shipped file's second stage with distillation from its reference (README, "Distillation from the reference")
+[ -f "$OUT/dact-distill0.5/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
+  --reference-epochs 0 --distill-weight 0.5 --output-dir "$OUT/dact-distill0.5"
+dact eval --model "$OUT/dact-distill0.5" --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/dact-distill0.5-dev" --overwrite
+dact eval --model assets/models/dact-sst2 --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/shipped-dev" --overwrite
+python scripts/paired_eval.py "$OUT/dact-distill0.5-dev/traces.parquet" "$OUT/shipped-dev/traces.parquet"
+dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
+  --dact assets/models/dact-sst2 "$OUT/dact-distill0.5" --multi-exit "$OUT/multi-exit-onecmd" \
+  --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.07 without and with distillation from the reference (--distill-weight 0.5), and a multi-exit model, all from one reference with the same one-epoch budget" \
+  --output-dir assets/results/bench-sst2-distill --overwrite
+mkdir -p assets/results/bench-sst2-distill/training/dact-distill0.5
+cp "$OUT/dact-distill0.5/training_config.json" assets/results/bench-sst2-distill/training/dact-distill0.5/
+cp "$OUT/dact-distill0.5-dev/metrics.json" assets/results/bench-sst2-distill/training/dact-distill0.5/dev_metrics.json
