@@ -149,3 +149,19 @@ dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" 
 mkdir -p assets/results/bench-sst2-distill/training/dact-distill0.5
 cp "$OUT/dact-distill0.5/training_config.json" assets/results/bench-sst2-distill/training/dact-distill0.5/
 cp "$OUT/dact-distill0.5-dev/metrics.json" assets/results/bench-sst2-distill/training/dact-distill0.5/dev_metrics.json
+# the same for seed 44, from that seed's one-command reference
+[ -f "$OUT/dact-distill0.5-seed44/config.json" ] || dact train --data "$DATA" --label-names negative,positive \
+  --validation-fraction 0.05 --seed 44 --backbone "$OUT/onecmd-seed44/reference" --reference-epochs 0 \
+  --distill-weight 0.5 --output-dir "$OUT/dact-distill0.5-seed44"
+for RUN in dact-distill0.5-seed44 onecmd-seed44; do
+  dact eval --model "$OUT/$RUN" --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/$RUN-dev" --overwrite
+done
+python scripts/paired_eval.py "$OUT/dact-distill0.5-seed44-dev/traces.parquet" "$OUT/onecmd-seed44-dev/traces.parquet"
+dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/onecmd-seed44/reference" \
+  --dact "$OUT/onecmd-seed44" "$OUT/dact-distill0.5-seed44" --multi-exit "$OUT/multi-exit-onecmd-seed44" \
+  --title "SST-2 dev (872), seed 44: DACT-BERT at tau 0.07 without and with distillation from the reference (--distill-weight 0.5), and a multi-exit model, all from one reference with the same one-epoch budget" \
+  --output-dir assets/results/bench-sst2-distill-seed44 --overwrite
+mkdir -p assets/results/bench-sst2-distill-seed44/training/dact-distill0.5-seed44
+cp "$OUT/dact-distill0.5-seed44/training_config.json" assets/results/bench-sst2-distill-seed44/training/dact-distill0.5-seed44/
+cp "$OUT/dact-distill0.5-seed44-dev/metrics.json" \
+  assets/results/bench-sst2-distill-seed44/training/dact-distill0.5-seed44/dev_metrics.json
