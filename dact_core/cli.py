@@ -39,7 +39,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 TRAIN_NUMBERS = (
     "validation_fraction seed max_length epochs max_steps batch_size learning_rate dact_learning_rate "
     "weight_decay warmup_ratio eval_steps reference_epochs ponder_penalty halting_bias_init dact_hidden_size "
-    "layer_loss_weight distill_weight knob_learning_rate kl_weight length_weight eta_init gate_sparsity gate_bimodal"
+    "layer_loss_weight distill_weight distill_temperature knob_learning_rate kl_weight length_weight eta_init gate_sparsity gate_bimodal"
 ).split()
 
 
@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
         "distill_weight": "dact: weight of the mean over layers of KL(reference || y_n), each layer's answer against "
         "the fine-tuned reference's probabilities (the first stage, or --backbone RUN/reference) (default: %(default)s)",
+        "distill_temperature": "dact: T of that loss: both answers softened to softmax(log p / T), the KL scaled by "
+        "T^2 (default: %(default)s)",
         "eta_init": "adapler: the thresholds' start: a token is dropped when its score is below eta / (tokens alive); "
         "learned at --knob-learning-rate, fixed with 0; in [0.01, 1] (default: %(default)s)",
         "eval_steps": "validate and keep the best checkpoint every this many steps; 0: once per epoch "

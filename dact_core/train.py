@@ -59,6 +59,7 @@ class TrainConfig:
     layer_loss_weight: float = 0.5
     distill_weight: float = 0.0  # dact: weight of KL(reference || y_n) per layer; the teacher is the fine-tuned
     #   reference DACT-BERT starts from (the first stage, or --backbone RUN/reference)
+    distill_temperature: float = 1.0  # dact: both answers softened by T before that KL (scaled by T^2)
     method: str = "dact"  # "dact", "reference" (plain full-depth classifier), "multi-exit", "adapler", "token-gates"
     init_from: str | None = None  # adapler/token-gates: the reference to start from; others: a model to train
     #   further; dact from a multi-exit model: halting units trained on its frozen exits (`dact_on_frozen_exits`)
@@ -175,7 +176,7 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
         "reference": labels,
         "dact": dict(**labels, ponder_penalty=cfg.ponder_penalty, halting_bias_init=cfg.halting_bias_init,
                      dact_hidden_size=cfg.dact_hidden_size, pooling=cfg.pooling, layer_loss_weight=cfg.layer_loss_weight,
-                     distill_weight=cfg.distill_weight),
+                     distill_weight=cfg.distill_weight, distill_temperature=cfg.distill_temperature),
         "multi-exit": dict(**labels, pooling=cfg.pooling),
         "adapler": dict(kl_weight=cfg.kl_weight, length_weight=cfg.length_weight, eta_init=cfg.eta_init,
                         removal_layers=cfg.removal_layers),
@@ -193,7 +194,7 @@ def build_model(cfg: TrainConfig, label_names: list[str]):
     if model.config.num_labels != len(label_names):
         raise ValueError(f"{cfg.init_from} has {model.config.num_labels} labels, the data has {len(label_names)}")
     if cfg.method == "dact":
-        for key in ("ponder_penalty", "layer_loss_weight", "distill_weight"):
+        for key in ("ponder_penalty", "layer_loss_weight", "distill_weight", "distill_temperature"):
             setattr(model.config, key, settings[key])
         if model.config.answer_head == "linear":  # on frozen exits: what was frozen stays frozen
             _check_label_names(model, label_names, cfg.init_from)
@@ -307,6 +308,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         raise ValueError("--removal-layers applies to --method adapler only")
     if cfg.distill_weight < 0:
         raise ValueError(f"--distill-weight must be >= 0, got {cfg.distill_weight}")
+    if cfg.distill_temperature <= 0:
+        raise ValueError(f"--distill-temperature must be > 0, got {cfg.distill_temperature}")
     if cfg.distill_weight > 0 and cfg.method != "dact":
         raise ValueError(f"--distill-weight applies to --method dact only, not {cfg.method}")
     if cfg.distill_weight > 0 and (cfg.init_from or (cfg.reference_epochs == 0 and cfg.backbone is None)):

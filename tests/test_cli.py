@@ -89,8 +89,9 @@ def test_dact_distilled_from_its_reference(tmp_path, tiny_backbone, tiny_task, c
               "--label-names", "negative,positive"]
     out = tmp_path / "distilled"
     assert main(["train", *common, "--backbone", str(tiny_backbone), "--distill-weight", "0.5",
-                 "--output-dir", str(out)]) == 0
-    assert json.loads((out / "config.json").read_text())["distill_weight"] == 0.5
+                 "--distill-temperature", "2", "--output-dir", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["distill_weight"] == 0.5 and config["distill_temperature"] == 2
     record = json.loads((out / "training_config.json").read_text())["train_config"]
     assert record["distill_weight"] == 0.5 and record["backbone"] == str(out / "reference")
     assert json.loads((out / "reference" / "training_config.json").read_text())["train_config"]["distill_weight"] == 0
@@ -103,6 +104,7 @@ def test_dact_distilled_from_its_reference(tmp_path, tiny_backbone, tiny_task, c
     for extra, message in ((["--reference-epochs", "0"], "learns from the fine-tuned reference"),
                            (["--method", "multi-exit", "--backbone", str(tiny_backbone)], "--method dact only"),
                            (["--init-from", str(out)], "without --init-from"),
+                           (["--distill-temperature", "0", "--backbone", str(tiny_backbone)], "must be > 0"),
                            (["--backbone", str(out), "--reference-epochs", "0"], "not a fine-tuned full-depth")):
         assert main(["train", *common, "--distill-weight", "0.5", *extra,
                      "--output-dir", str(tmp_path / "refused")]) == 2

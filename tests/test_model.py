@@ -184,6 +184,13 @@ def test_distillation_adds_each_layers_kl_to_the_teacher():
     y = base.layer_probs.clamp(min=1e-8)  # (B, N, C)
     kl = (teacher[:, None] * (teacher[:, None].log() - y.log())).sum(-1).mean()  # mean over examples and layers
     torch.testing.assert_close(distilled.loss - base.loss, 0.4 * kl, rtol=1e-4, atol=1e-6)
+    model.config.distill_temperature = 3.0  # both softened to softmax(log p / 3), the KL scaled by 9
+    soft_y = (y.log() / 3).softmax(-1)  # (B, N, C)
+    soft_t = (teacher.log() / 3).softmax(-1)[:, None]  # (B, 1, C)
+    soft_kl = (soft_t * (soft_t.log() - soft_y.log())).sum(-1).mean()
+    softened = model(ids, mask, labels=labels, teacher_probs=teacher).loss
+    torch.testing.assert_close(softened - base.loss, 0.4 * 9 * soft_kl, rtol=1e-4, atol=1e-6)
+    model.config.distill_temperature = 1.0
     (distilled.loss - base.loss).backward()  # the term alone: it reaches every layer's answer, not the halting units
     assert all(dact.answer.weight.grad.abs().sum() > 0 for dact in model.dact)
     assert all(not dact.halting.weight.grad.any() for dact in model.dact)
@@ -197,6 +204,8 @@ def test_distillation_adds_each_layers_kl_to_the_teacher():
         model(ids, mask, labels=labels, teacher_probs=teacher[:, :2])
     with pytest.raises(Exception, match="distill_weight"):
         tiny_config(distill_weight=-0.1)
+    with pytest.raises(Exception, match="distill_temperature"):
+        tiny_config(distill_temperature=0.0)
 
 
 def test_halting_with_labels_is_refused():

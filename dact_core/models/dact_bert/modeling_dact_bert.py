@@ -52,6 +52,8 @@ class DactBertConfig(BertConfig):
     distill_weight: weight of an optional auxiliary loss, the mean over layers of KL(t || y_n), where t are a
         teacher's probabilities for each training example (`teacher_probs`, e.g. the fine-tuned full-depth
         reference's): every layer's answer learns the reference's whole answer, not only the gold label.
+    distill_temperature: T of that loss: both answers are softened to softmax(log p / T) before the KL, which is
+        scaled by T^2 so that its gradients keep their size (Hinton et al., 2015); 1 compares them as they are.
     answer_head: "mlp" (the paper: y_n from the module's hidden layer, like h_n) or "linear" (y_n read
         straight off the pooled vector: the shape of a multi-exit model's exits, so DACT's halting units
         can be trained on a multi-exit model's frozen exits; see `dact train --init-from`).
@@ -67,6 +69,7 @@ class DactBertConfig(BertConfig):
     halting_relaxation: float = 1.0
     layer_loss_weight: float = 0.0
     distill_weight: float = 0.0
+    distill_temperature: float = 1.0
     answer_head: str = "mlp"
 
     def validate_dact_settings(self):
@@ -81,6 +84,8 @@ class DactBertConfig(BertConfig):
             raise ValueError(f"ponder_penalty must be >= 0, got {self.ponder_penalty}")
         if self.distill_weight < 0:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
+        if self.distill_temperature <= 0:
+            raise ValueError(f"distill_temperature must be > 0, got {self.distill_temperature}")
         if self.num_labels < 2:
             raise ValueError("DACT-BERT classifies: num_labels must be at least 2")
 
@@ -260,10 +265,13 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
                 per_layer = F.nll_loss(layer_log_probs.flatten(0, 1), labels.repeat_interleave(self.num_layers))
                 loss = loss + self.config.layer_loss_weight * per_layer
             if self.config.distill_weight > 0 and teacher_probs is not None:
-                targets = teacher_probs.to(layer_probs.dtype).unsqueeze(1).expand_as(layer_probs)  # (B, N, C)
-                # mean over examples and layers of KL(t || y_n)
-                distill = F.kl_div(layer_log_probs.flatten(0, 1), targets.flatten(0, 1), reduction="batchmean")
-                loss = loss + self.config.distill_weight * distill
+                temperature = self.config.distill_temperature
+                student = (layer_log_probs / temperature).log_softmax(dim=-1)  # (B, N, C)
+                teacher = (teacher_probs.to(layer_probs.dtype).clamp(min=1e-8).log() / temperature).softmax(dim=-1)
+                targets = teacher.unsqueeze(1).expand_as(student)  # (B, N, C)
+                # mean over examples and layers of KL(t || y_n), both softened by T
+                distill = F.kl_div(student.flatten(0, 1), targets.flatten(0, 1), reduction="batchmean")
+                loss = loss + self.config.distill_weight * temperature ** 2 * distill
             loss = loss.to(hidden.dtype)
 
         exit_layer = exit_layers_from_trace(acc_probs.detach(), remaining_probs.detach(), bound, relaxation)
