@@ -139,16 +139,24 @@ python scripts/bench_runs.py assets/results/bench-sst2-median assets/results/ben
 # the shipped file's second stage with distillation from its reference (README, "Distillation from the reference")
 [ -f "$OUT/dact-distill0.5/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
   --reference-epochs 0 --distill-weight 0.5 --output-dir "$OUT/dact-distill0.5"
-dact eval --model "$OUT/dact-distill0.5" --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/dact-distill0.5-dev" --overwrite
+[ -f "$OUT/dact-distill0.5-T4/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
+  --reference-epochs 0 --distill-weight 0.5 --distill-temperature 4 --output-dir "$OUT/dact-distill0.5-T4"
+for RUN in dact-distill0.5 dact-distill0.5-T4; do
+  dact eval --model "$OUT/$RUN" --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/$RUN-dev" --overwrite
+done
 dact eval --model assets/models/dact-sst2 --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/shipped-dev" --overwrite
 python scripts/paired_eval.py "$OUT/dact-distill0.5-dev/traces.parquet" "$OUT/shipped-dev/traces.parquet"
+python scripts/paired_eval.py "$OUT/dact-distill0.5-T4-dev/traces.parquet" "$OUT/shipped-dev/traces.parquet"
+python scripts/paired_eval.py "$OUT/dact-distill0.5-T4-dev/traces.parquet" "$OUT/dact-distill0.5-dev/traces.parquet"
 dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
-  --dact assets/models/dact-sst2 "$OUT/dact-distill0.5" --multi-exit "$OUT/multi-exit-onecmd" \
-  --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.07 without and with distillation from the reference (--distill-weight 0.5), and a multi-exit model, all from one reference with the same one-epoch budget" \
+  --dact assets/models/dact-sst2 "$OUT/dact-distill0.5" "$OUT/dact-distill0.5-T4" --multi-exit "$OUT/multi-exit-onecmd" \
+  --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.07 without and with distillation from the reference (--distill-weight 0.5, temperature 1 and 4), and a multi-exit model, all from one reference with the same one-epoch budget" \
   --output-dir assets/results/bench-sst2-distill --overwrite
-mkdir -p assets/results/bench-sst2-distill/training/dact-distill0.5
-cp "$OUT/dact-distill0.5/training_config.json" assets/results/bench-sst2-distill/training/dact-distill0.5/
-cp "$OUT/dact-distill0.5-dev/metrics.json" assets/results/bench-sst2-distill/training/dact-distill0.5/dev_metrics.json
+for RUN in dact-distill0.5 dact-distill0.5-T4; do
+  mkdir -p "assets/results/bench-sst2-distill/training/$RUN"
+  cp "$OUT/$RUN/training_config.json" "assets/results/bench-sst2-distill/training/$RUN/"
+  cp "$OUT/$RUN-dev/metrics.json" "assets/results/bench-sst2-distill/training/$RUN/dev_metrics.json"
+done
 # the same for seed 44, from that seed's one-command reference
 [ -f "$OUT/dact-distill0.5-seed44/config.json" ] || dact train --data "$DATA" --label-names negative,positive \
   --validation-fraction 0.05 --seed 44 --backbone "$OUT/onecmd-seed44/reference" --reference-epochs 0 \
