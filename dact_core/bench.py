@@ -332,6 +332,13 @@ def _label(result: PointResult) -> str:
     return result.setting if result.seed is None else f"{result.setting} seed {result.seed}"
 
 
+def _labels(points: list[PointResult]) -> list[str]:
+    """`_label` of each point, with its model folder's name where two points would share a label (two recipes of one
+    setting and seed), so that no point's figure overwrites another's in the targets."""
+    labels = [_label(p) for p in points]
+    return [f"{label} ({Path(p.source).name})" if labels.count(label) > 1 else label for label, p in zip(labels, points)]
+
+
 def targets(results: list[PointResult]) -> dict:
     """The issues' targets, each with its margin, interval and status (met / missed / not distinguishable)."""
     out: dict = {}
@@ -357,23 +364,26 @@ def targets(results: list[PointResult]) -> dict:
                 continue
             match = min(theirs, key=lambda r: abs(r.avg_layers - mine.avg_layers))
             diff, low, high = paired_interval(mine.correct, match.correct)
-            rows.append({"dact": mine.setting, "seed": mine.seed, "dact_layers": round(mine.avg_layers, 2),
+            rows.append({"dact": mine.setting, "seed": mine.seed, "model": mine.source,
+                         "dact_layers": round(mine.avg_layers, 2),
                          "rival": match.setting,
                          "rival_layers": round(match.avg_layers, 2), "accuracy_diff_points": round(100 * diff, 2),
                          "interval_points": [round(100 * low, 2), round(100 * high, 2)], "status": status(low, high)})
         if rows:
             out[f"dact_vs_{rival.lower()}_2_to_4_layers"] = rows
     if dact:
-        worst = min(dact, key=lambda r: r.efficiency_batch1)
+        labels = _labels(dact)
+        worst = min(range(len(dact)), key=lambda i: dact[i].efficiency_batch1)
         statuses = [status(r.efficiency_batch1_low, r.efficiency_batch1_high, EFFICIENCY_TARGET) for r in dact]
         out["dact_batch1_efficiency"] = {
-            "target": EFFICIENCY_TARGET, "worst": round(worst.efficiency_batch1, 3), "worst_setting": _label(worst),
-            "worst_interval": [round(worst.efficiency_batch1_low, 3), round(worst.efficiency_batch1_high, 3)],
-            "per_setting": {_label(r): round(r.efficiency_batch1, 3) for r in dact},
-            "time_weighted_ideal": {_label(r): round(r.efficiency_batch1_time_weighted, 3) for r in dact},
+            "target": EFFICIENCY_TARGET, "worst": round(dact[worst].efficiency_batch1, 3),
+            "worst_setting": labels[worst],
+            "worst_interval": [round(dact[worst].efficiency_batch1_low, 3), round(dact[worst].efficiency_batch1_high, 3)],
+            "per_setting": {label: round(r.efficiency_batch1, 3) for label, r in zip(labels, dact)},
+            "time_weighted_ideal": {label: round(r.efficiency_batch1_time_weighted, 3) for label, r in zip(labels, dact)},
             "status": "missed" if "missed" in statuses else ("met" if all(s == "met" for s in statuses)
                                                              else "not distinguishable")}
-        out["dact_batch32_speedup"] = {_label(r): round(r.speedup_batch32, 2) for r in dact}
+        out["dact_batch32_speedup"] = {label: round(r.speedup_batch32, 2) for label, r in zip(labels, dact)}
     for method in ("AdapLeR", "token gates"):
         rows = [r for r in results if r.method == method]
         if rows:

@@ -1,5 +1,6 @@
 """`dact bench` end to end on tiny random models, and the FLOPs formula."""
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -274,6 +275,14 @@ def test_dact_is_compared_with_the_rival_of_its_own_seed():
     rows = targets(results)["dact_vs_deebert_2_to_4_layers"]
     assert [(r["seed"], r["accuracy_diff_points"]) for r in rows] == [(42, 0.0), (43, 0.0)]  # never 42 against 43
     assert set(targets(results)["dact_batch1_efficiency"]["per_setting"]) == {"tau=0.07 seed 42", "tau=0.07 seed 43"}
+    # two recipes of one setting and seed (e.g. with and without distillation) each keep their own figures
+    other = dataclasses.replace(results[1], source="runs/distilled", efficiency_batch1=0.8)
+    efficiency = targets([*results, other])["dact_batch1_efficiency"]
+    assert efficiency["per_setting"] == {"tau=0.07 seed 42 (DACT-BERT-42)": 0.9, "tau=0.07 seed 43": 0.9,
+                                         "tau=0.07 seed 42 (distilled)": 0.8}
+    assert efficiency["worst_setting"] == "tau=0.07 seed 42 (distilled)"
+    assert [r["model"] for r in targets([*results, other])["dact_vs_deebert_2_to_4_layers"]] == [
+        "DACT-BERT-42", "DACT-BERT-43", "runs/distilled"]
 
 
 def test_seeds_are_averaged_and_recipes_kept_apart():
