@@ -260,11 +260,13 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         if labels is not None:
             log_probs = probs.clamp(min=1e-8).log()  # (B, C)
             loss = F.nll_loss(log_probs, labels) + self.config.ponder_penalty * ponder_cost.mean()
-            layer_log_probs = layer_probs.clamp(min=1e-8).log()  # (B, N, C)
+            distilling = self.config.distill_weight > 0 and teacher_probs is not None
+            if self.config.layer_loss_weight > 0 or distilling:
+                layer_log_probs = layer_probs.clamp(min=1e-8).log()  # (B, N, C)
             if self.config.layer_loss_weight > 0:
                 per_layer = F.nll_loss(layer_log_probs.flatten(0, 1), labels.repeat_interleave(self.num_layers))
                 loss = loss + self.config.layer_loss_weight * per_layer
-            if self.config.distill_weight > 0 and teacher_probs is not None:
+            if distilling:
                 temperature = self.config.distill_temperature
                 student = (layer_log_probs / temperature).log_softmax(dim=-1)  # (B, N, C)
                 teacher = (teacher_probs.to(layer_probs.dtype).clamp(min=1e-8).log() / temperature).softmax(dim=-1)
