@@ -29,6 +29,7 @@ import torch
 
 from .data import TaskData
 from .loading import weights_fingerprint
+from .models.common import classify_layer_by_layer
 from .methods import family_of, infer, methods_of
 from .runner import length_batches, model_device, run, tokenize
 from .timing import interleaved_times, round_median, torch_threads
@@ -69,6 +70,13 @@ class PointResult:
     speedup_batch32: float
     latency_ms_batch1: float  # mean over the timed examples of each one's median over the rounds
     throughput_batch32: float  # examples per second
+    # the batch-1 speed-up and its share of the ideal (with its interval) against the reference run layer by layer
+    # the way the project's models run theirs (`classify_layer_by_layer`): what halting gives, read apart from what
+    # that way of running layers gives; NaN when the reference is not a stock BertForSequenceClassification
+    speedup_batch1_same_layers: float = np.nan
+    efficiency_batch1_same_layers: float = np.nan
+    efficiency_batch1_same_layers_low: float = np.nan
+    efficiency_batch1_same_layers_high: float = np.nan
     accuracy_diff: float = 0.0  # against `paired_reference`, with its paired 95% interval
     accuracy_diff_low: float = 0.0
     accuracy_diff_high: float = 0.0
@@ -152,11 +160,17 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         batches = batches[::step]
         batch_idx = np.concatenate([idx for idx, _, _ in batches])
         paths = [lambda x, p=p: infer(p.model, x, **p.inference) for p in points]
+        # the reference once more, its layers run as the project runs them, timed in turn with the rest (last)
+        layer_loop = _runs_layer_by_layer(points[0].model)
+        if layer_loop:
+            paths.append(lambda x, model=points[0].model: classify_layer_by_layer(model, **x))
         per_input = round_median(interleaved_times(paths, singles, rounds, device=device, desc="batch 1",
-                                                   progress=progress, block=block))  # (P, I)
-        t1 = per_input.sum(1)  # (P,)
+                                                   progress=progress, block=block))  # (P (+ 1), I)
         t32 = round_median(interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
-                                             desc="batch 32", progress=progress, block=block)).sum(1)  # (P,)
+                                             desc="batch 32", progress=progress, block=block)).sum(1)  # (P (+ 1),)
+        loop_input = per_input[-1] if layer_loop else np.full(per_input.shape[1], np.nan)  # (I,)
+        per_input, t32 = per_input[:len(points)], t32[:len(points)]
+        t1 = per_input.sum(1)  # (P,)
     reference, ref_cfg = runs[0], points[0].model.config
     # a point's accuracy is compared with the float reference of its own seed when there is one, else the first
     own_reference = {p.seed: i for i, p in reversed(list(enumerate(points))) if p.method == "reference"}
@@ -176,6 +190,8 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         # the ideal with the reference's own time per example: longer inputs tend to exit later
         ideal1_time_weighted = per_input[0].sum() / (per_input[0] * exits1 / n_layers).sum()
         low1, high1 = efficiency_interval(per_input[0], per_input[i], exits1, n_layers)
+        same_low, same_high = (efficiency_interval(loop_input, per_input[i], exits1, n_layers) if layer_loop
+                               else (np.nan, np.nan))
         results.append(PointResult(
             method=point.method, setting=point.setting, source=point.source, seed=point.seed,
             accuracy=float(correct.mean()), avg_layers=float(result.exit_layer.mean()),
@@ -184,6 +200,9 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             speedup_batch1=speedup1, efficiency_batch1=speedup1 / float(ideal1),
             efficiency_batch1_low=low1, efficiency_batch1_high=high1,
             efficiency_batch1_time_weighted=speedup1 / float(ideal1_time_weighted),
+            speedup_batch1_same_layers=float(loop_input.sum() / t1[i]),
+            efficiency_batch1_same_layers=float(loop_input.sum() / t1[i] / ideal1),
+            efficiency_batch1_same_layers_low=same_low, efficiency_batch1_same_layers_high=same_high,
             speedup_batch32=float(t32[0] / t32[i]),
             latency_ms_batch1=float(1000 * t1[i] / len(singles)),
             throughput_batch32=float(len(batch_idx) / t32[i]),
@@ -191,6 +210,13 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             weights_sha256=fingerprints[point.source], correct=correct,
         ))
     return results
+
+
+def _runs_layer_by_layer(model) -> bool:
+    """Whether `classify_layer_by_layer` runs this reference (a stock BertForSequenceClassification)."""
+    from transformers import BertForSequenceClassification
+
+    return type(model) is BertForSequenceClassification
 
 
 def results_table(results: list[PointResult]) -> pd.DataFrame:
@@ -218,8 +244,8 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     summary = grouped[numeric].mean().reset_index()
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values
     summary["seeds"] = grouped.size().values
-    ends = [c for c in ("accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high")
-            if c in summary]
+    ends = [c for c in ("accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high",
+                        "efficiency_batch1_same_layers_low", "efficiency_batch1_same_layers_high") if c in summary]
     summary.loc[summary["seeds"] > 1, ends] = np.nan  # the mean of several intervals' ends is not an interval
     return summary
 
@@ -381,6 +407,12 @@ def targets(results: list[PointResult]) -> dict:
             "worst_interval": [round(dact[worst].efficiency_batch1_low, 3), round(dact[worst].efficiency_batch1_high, 3)],
             "per_setting": {label: round(r.efficiency_batch1, 3) for label, r in zip(labels, dact)},
             "time_weighted_ideal": {label: round(r.efficiency_batch1_time_weighted, 3) for label, r in zip(labels, dact)},
+            # against the reference with its layers run as the project runs them (None where it could not be)
+            "same_layers": {label: _rounded(r.efficiency_batch1_same_layers) for label, r in zip(labels, dact)},
+            "same_layers_intervals": {label: [_rounded(r.efficiency_batch1_same_layers_low),
+                                              _rounded(r.efficiency_batch1_same_layers_high)]
+                                      for label, r in zip(labels, dact)},
+            "reference_layer_by_layer_speedup_batch1": _rounded(1 / results[0].speedup_batch1_same_layers),
             "status": "missed" if "missed" in statuses else ("met" if all(s == "met" for s in statuses)
                                                              else "not distinguishable")}
         out["dact_batch32_speedup"] = {label: round(r.speedup_batch32, 2) for label, r in zip(labels, dact)}
@@ -394,6 +426,10 @@ def targets(results: list[PointResult]) -> dict:
                  "accuracy_status": status(r.accuracy_diff_low, r.accuracy_diff_high, -ACCURACY_MARGIN)}
                 for r in rows]
     return out
+
+
+def _rounded(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 3)
 
 
 def write_outputs(results: list[PointResult], out_dir: Path, title: str, settings: dict | None = None) -> pd.DataFrame:
@@ -419,7 +455,8 @@ def write_outputs(results: list[PointResult], out_dir: Path, title: str, setting
 
 def table_markdown(summary: pd.DataFrame) -> str:
     cols = ["method", "setting", "accuracy", "diff vs reference [95% CI]", "avg_layers", "flops_ratio",
-            "speedup_batch1", "efficiency_batch1", "speedup_batch32", "latency_ms_batch1"]
+            "speedup_batch1", "efficiency_batch1", "efficiency_batch1_same_layers", "speedup_batch32",
+            "latency_ms_batch1"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in summary.itertuples(index=False):
         accuracy = f"{100 * row.accuracy:.2f}"
@@ -428,7 +465,9 @@ def table_markdown(summary: pd.DataFrame) -> str:
         diff = (f"{100 * row.accuracy_diff:+.2f} [{100 * row.accuracy_diff_low:+.2f}, {100 * row.accuracy_diff_high:+.2f}]"
                 if row.seeds == 1 else f"{100 * row.accuracy_diff:+.2f} (mean)")
         cells = [row.method, row.setting, accuracy, diff, f"{row.avg_layers:.2f}", f"{row.flops_ratio:.3f}",
-                 f"{row.speedup_batch1:.2f}", f"{row.efficiency_batch1:.2f}", f"{row.speedup_batch32:.2f}",
+                 f"{row.speedup_batch1:.2f}", f"{row.efficiency_batch1:.2f}",
+                 "-" if pd.isna(same := getattr(row, "efficiency_batch1_same_layers", np.nan)) else f"{same:.2f}",
+                 f"{row.speedup_batch32:.2f}",
                  f"{row.latency_ms_batch1:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -197,6 +197,17 @@ def test_the_bench_credits_each_input_with_its_median_over_the_rounds(tmp_path, 
     # the 40 examples in length-sorted batches of 32 (two batches), each batch credited with its median
     assert singles == 5 and batches == 2
     assert table.loc["reference", "throughput_batch32"] == 40 / 2 and table.loc["DACT-BERT", "throughput_batch32"] == 40 / 4
+    # the third path is the reference once more, its layers run as the project runs them (3 s an input): each point's
+    # batch-1 speed-up and share of the ideal are also taken against it
+    assert sizes[0][0] == 3
+    assert table.loc["reference", "speedup_batch1_same_layers"] == 3.0
+    dact = table.loc["DACT-BERT"]
+    assert dact.speedup_batch1_same_layers == 1.5
+    np.testing.assert_allclose(dact.efficiency_batch1_same_layers, 1.5 / dact.ideal_speedup_batch1)
+    assert dact.efficiency_batch1_same_layers_low <= dact.efficiency_batch1_same_layers <= dact.efficiency_batch1_same_layers_high
+    efficiency = json.loads((tmp_path / "out" / "bench.json").read_text())["targets"]["dact_batch1_efficiency"]
+    assert efficiency["reference_layer_by_layer_speedup_batch1"] == round(1 / 3, 3)
+    assert list(efficiency["same_layers"].values()) == [round(dact.efficiency_batch1_same_layers, 3)]
 
 
 def test_a_stalled_call_does_not_enter_a_paths_total():

@@ -285,6 +285,60 @@ def test_run_layer_is_the_layer_bit_for_bit():
             assert len(seen) == 1
 
 
+def test_a_stock_layer_runs_as_one_sequence_of_operations_bit_for_bit():
+    from dact_core.loading import quantize
+    from dact_core.models.common import _stock_layer_parts, run_layer
+
+    model = tiny_model(4)
+    assert model.config._attn_implementation == "sdpa"
+    ids, mask = random_batch(4, 3)
+    with torch.no_grad():
+        hidden = model.bert.embeddings(input_ids=ids)
+        padded, _ = model.layer_inputs(hidden, mask)
+        for layer in model.bert.encoder.layer:
+            assert _stock_layer_parts(layer) is not None
+            for rows, attention in ((hidden, padded), (hidden[:1, :5], None)):  # padding; one row, no mask
+                assert torch.equal(run_layer(layer, rows, attention), layer(rows, attention))
+        layer = model.bert.encoder.layer[0]
+        seen = []  # a hook on any module the layer would call keeps the modules' own path, and is called
+        handle = layer.attention.self.query.register_forward_hook(lambda module, args, output: seen.append(output))
+        assert _stock_layer_parts(layer) is None
+        run_layer(layer, hidden, padded)
+        handle.remove()
+        assert len(seen) == 1
+        layer.output.dropout.train()  # a part in training (its dropout draws) keeps the modules' own path
+        assert _stock_layer_parts(layer) is None
+        layer.output.dropout.eval()
+        model.config._attn_implementation = "eager"  # another attention function: the modules' own path
+        assert _stock_layer_parts(layer) is None
+        model.config._attn_implementation = "sdpa"
+        quantized = quantize(model, "int8")  # int8 linears run their own forward
+        for layer in quantized.bert.encoder.layer:
+            assert _stock_layer_parts(layer) is not None
+            assert torch.equal(run_layer(layer, hidden, padded), layer(hidden, padded))
+
+
+def test_a_plain_classifier_layer_by_layer_gives_its_own_logits():
+    from transformers import BertForSequenceClassification
+
+    from dact_core.models.common import classify_layer_by_layer
+
+    config = tiny_model(5).config
+    torch.manual_seed(5)
+    plain = BertForSequenceClassification(BertConfig(**{k: v for k, v in config.to_dict().items()
+                                                        if k in BertConfig.__dataclass_fields__})).eval()
+    ids, mask = random_batch(5, 4)
+    types = torch.randint(0, 2, ids.shape)
+    with torch.no_grad():
+        assert torch.equal(classify_layer_by_layer(plain, ids, mask, types),
+                           plain(input_ids=ids, attention_mask=mask, token_type_ids=types).logits)
+        assert torch.equal(classify_layer_by_layer(plain, ids[:1]), plain(input_ids=ids[:1]).logits)
+        with pytest.raises(ValueError, match="evaluation mode"):
+            classify_layer_by_layer(plain.train(), ids, mask)
+        with pytest.raises(ValueError, match="BertForSequenceClassification"):
+            classify_layer_by_layer(tiny_model(5), ids, mask)
+
+
 def test_embed_is_the_embeddings_bit_for_bit():
     from dact_core.models.common import embed
 
