@@ -9,7 +9,9 @@ For each operating point (a model and an inference setting from the registry, `m
     much less on which other points are timed beside it), in several rounds. Each input's time is its
     median over the rounds (`timing.round_median`: a stalled call does not enter a total). A point's
     speed-up is the reference's total time over the point's on the same inputs, and its ideal speed-up
-    N / layers is computed on those same inputs;
+    N / layers is computed on those same inputs. The reference is timed once more, in turn with the rest, with its
+    layers run the way the project's models run theirs (`classify_layer_by_layer`): each point's share of the ideal
+    is also given against it, so that what halting gives is read apart from what running layers that way gives;
   * a paired bootstrap 95% interval (scipy) for every accuracy difference that a target reads:
     each point against the reference (the reference of its own seed when the bench has one, so that
     several seeds are each compared with the reference they started from), DACT-BERT against each
@@ -73,10 +75,10 @@ class PointResult:
     # the batch-1 speed-up and its share of the ideal (with its interval) against the reference run layer by layer
     # the way the project's models run theirs (`classify_layer_by_layer`): what halting gives, read apart from what
     # that way of running layers gives; NaN when the reference is not a stock BertForSequenceClassification
-    speedup_batch1_same_layers: float = np.nan
-    efficiency_batch1_same_layers: float = np.nan
-    efficiency_batch1_same_layers_low: float = np.nan
-    efficiency_batch1_same_layers_high: float = np.nan
+    speedup_batch1_layer_by_layer: float = np.nan
+    efficiency_batch1_layer_by_layer: float = np.nan
+    efficiency_batch1_layer_by_layer_low: float = np.nan
+    efficiency_batch1_layer_by_layer_high: float = np.nan
     accuracy_diff: float = 0.0  # against `paired_reference`, with its paired 95% interval
     accuracy_diff_low: float = 0.0
     accuracy_diff_high: float = 0.0
@@ -190,7 +192,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         # the ideal with the reference's own time per example: longer inputs tend to exit later
         ideal1_time_weighted = per_input[0].sum() / (per_input[0] * exits1 / n_layers).sum()
         low1, high1 = efficiency_interval(per_input[0], per_input[i], exits1, n_layers)
-        same_low, same_high = (efficiency_interval(loop_input, per_input[i], exits1, n_layers) if layer_loop
+        loop_low, loop_high = (efficiency_interval(loop_input, per_input[i], exits1, n_layers) if layer_loop
                                else (np.nan, np.nan))
         results.append(PointResult(
             method=point.method, setting=point.setting, source=point.source, seed=point.seed,
@@ -200,9 +202,9 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             speedup_batch1=speedup1, efficiency_batch1=speedup1 / float(ideal1),
             efficiency_batch1_low=low1, efficiency_batch1_high=high1,
             efficiency_batch1_time_weighted=speedup1 / float(ideal1_time_weighted),
-            speedup_batch1_same_layers=float(loop_input.sum() / t1[i]),
-            efficiency_batch1_same_layers=float(loop_input.sum() / t1[i] / ideal1),
-            efficiency_batch1_same_layers_low=same_low, efficiency_batch1_same_layers_high=same_high,
+            speedup_batch1_layer_by_layer=float(loop_input.sum() / t1[i]),
+            efficiency_batch1_layer_by_layer=float(loop_input.sum() / t1[i] / ideal1),
+            efficiency_batch1_layer_by_layer_low=loop_low, efficiency_batch1_layer_by_layer_high=loop_high,
             speedup_batch32=float(t32[0] / t32[i]),
             latency_ms_batch1=float(1000 * t1[i] / len(singles)),
             throughput_batch32=float(len(batch_idx) / t32[i]),
@@ -245,7 +247,7 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values
     summary["seeds"] = grouped.size().values
     ends = [c for c in ("accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high",
-                        "efficiency_batch1_same_layers_low", "efficiency_batch1_same_layers_high") if c in summary]
+                        "efficiency_batch1_layer_by_layer_low", "efficiency_batch1_layer_by_layer_high") if c in summary]
     summary.loc[summary["seeds"] > 1, ends] = np.nan  # the mean of several intervals' ends is not an interval
     return summary
 
@@ -408,11 +410,11 @@ def targets(results: list[PointResult]) -> dict:
             "per_setting": {label: round(r.efficiency_batch1, 3) for label, r in zip(labels, dact)},
             "time_weighted_ideal": {label: round(r.efficiency_batch1_time_weighted, 3) for label, r in zip(labels, dact)},
             # against the reference with its layers run as the project runs them (None where it could not be)
-            "same_layers": {label: _rounded(r.efficiency_batch1_same_layers) for label, r in zip(labels, dact)},
-            "same_layers_intervals": {label: [_rounded(r.efficiency_batch1_same_layers_low),
-                                              _rounded(r.efficiency_batch1_same_layers_high)]
+            "against_layer_by_layer": {label: _rounded(r.efficiency_batch1_layer_by_layer) for label, r in zip(labels, dact)},
+            "against_layer_by_layer_intervals": {label: [_rounded(r.efficiency_batch1_layer_by_layer_low),
+                                              _rounded(r.efficiency_batch1_layer_by_layer_high)]
                                       for label, r in zip(labels, dact)},
-            "reference_layer_by_layer_speedup_batch1": _rounded(1 / results[0].speedup_batch1_same_layers),
+            "reference_layer_by_layer_speedup_batch1": _rounded(1 / results[0].speedup_batch1_layer_by_layer),
             "status": "missed" if "missed" in statuses else ("met" if all(s == "met" for s in statuses)
                                                              else "not distinguishable")}
         out["dact_batch32_speedup"] = {label: round(r.speedup_batch32, 2) for label, r in zip(labels, dact)}
@@ -455,7 +457,7 @@ def write_outputs(results: list[PointResult], out_dir: Path, title: str, setting
 
 def table_markdown(summary: pd.DataFrame) -> str:
     cols = ["method", "setting", "accuracy", "diff vs reference [95% CI]", "avg_layers", "flops_ratio",
-            "speedup_batch1", "efficiency_batch1", "efficiency_batch1_same_layers", "speedup_batch32",
+            "speedup_batch1", "efficiency_batch1", "efficiency_batch1_layer_by_layer", "speedup_batch32",
             "latency_ms_batch1"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in summary.itertuples(index=False):
@@ -466,7 +468,7 @@ def table_markdown(summary: pd.DataFrame) -> str:
                 if row.seeds == 1 else f"{100 * row.accuracy_diff:+.2f} (mean)")
         cells = [row.method, row.setting, accuracy, diff, f"{row.avg_layers:.2f}", f"{row.flops_ratio:.3f}",
                  f"{row.speedup_batch1:.2f}", f"{row.efficiency_batch1:.2f}",
-                 "-" if pd.isna(same := getattr(row, "efficiency_batch1_same_layers", np.nan)) else f"{same:.2f}",
+                 "-" if pd.isna(same := getattr(row, "efficiency_batch1_layer_by_layer", np.nan)) else f"{same:.2f}",
                  f"{row.speedup_batch32:.2f}",
                  f"{row.latency_ms_batch1:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")

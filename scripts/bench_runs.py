@@ -49,17 +49,17 @@ def main() -> None:
         share = 100 * rows["efficiency_batch1"]
         print(f"{method} {setting} ({source}), {rows['avg_layers'].iloc[0]:.2f} layers, {len(rows)} runs")
         for _, row in rows.iterrows():
-            same = row.get("efficiency_batch1_same_layers", float("nan"))
-            same = "" if pd.isna(same) else (
-                f"  same layers {100 * same:.1f}% [{100 * row['efficiency_batch1_same_layers_low']:.1f}%, "
-                f"{100 * row['efficiency_batch1_same_layers_high']:.1f}%]")
+            loop = row.get("efficiency_batch1_layer_by_layer", float("nan"))
+            loop = "" if pd.isna(loop) else (
+                f"  layer by layer {100 * loop:.1f}% [{100 * row['efficiency_batch1_layer_by_layer_low']:.1f}%, "
+                f"{100 * row['efficiency_batch1_layer_by_layer_high']:.1f}%]")
             print(f"  {row['bench']:<32} {100 * row['efficiency_batch1']:5.1f}% of the ideal "
                   f"[{100 * row['efficiency_batch1_low']:.1f}%, {100 * row['efficiency_batch1_high']:.1f}%]  "
-                  f"b=1 {row['speedup_batch1']:.2f}x  b=32 {row['speedup_batch32']:.2f}x{same}")
-        same = rows.get("efficiency_batch1_same_layers", pd.Series(dtype=float)).dropna()
-        same = f"; same layers {100 * same.mean():.1f}% in {len(same)} runs" if len(same) else ""
+                  f"b=1 {row['speedup_batch1']:.2f}x  b=32 {row['speedup_batch32']:.2f}x{loop}")
+        loops = rows.get("efficiency_batch1_layer_by_layer", pd.Series(dtype=float)).dropna()
+        loops = f"; layer by layer {100 * loops.mean():.1f}% in {len(loops)} runs" if len(loops) else ""
         print(f"  mean {share.mean():.1f}% (range {share.min():.1f}% to {share.max():.1f}%); b=1 "
-              f"{rows['speedup_batch1'].mean():.2f}x, b=32 {rows['speedup_batch32'].mean():.2f}x{same}")
+              f"{rows['speedup_batch1'].mean():.2f}x, b=32 {rows['speedup_batch32'].mean():.2f}x{loops}")
 
 
 if __name__ == "__main__":

@@ -200,14 +200,14 @@ def test_the_bench_credits_each_input_with_its_median_over_the_rounds(tmp_path, 
     # the third path is the reference once more, its layers run as the project runs them (3 s an input): each point's
     # batch-1 speed-up and share of the ideal are also taken against it
     assert sizes[0][0] == 3
-    assert table.loc["reference", "speedup_batch1_same_layers"] == 3.0
+    assert table.loc["reference", "speedup_batch1_layer_by_layer"] == 3.0
     dact = table.loc["DACT-BERT"]
-    assert dact.speedup_batch1_same_layers == 1.5
-    np.testing.assert_allclose(dact.efficiency_batch1_same_layers, 1.5 / dact.ideal_speedup_batch1)
-    assert dact.efficiency_batch1_same_layers_low <= dact.efficiency_batch1_same_layers <= dact.efficiency_batch1_same_layers_high
+    assert dact.speedup_batch1_layer_by_layer == 1.5
+    np.testing.assert_allclose(dact.efficiency_batch1_layer_by_layer, 1.5 / dact.ideal_speedup_batch1)
+    assert dact.efficiency_batch1_layer_by_layer_low <= dact.efficiency_batch1_layer_by_layer <= dact.efficiency_batch1_layer_by_layer_high
     efficiency = json.loads((tmp_path / "out" / "bench.json").read_text())["targets"]["dact_batch1_efficiency"]
     assert efficiency["reference_layer_by_layer_speedup_batch1"] == round(1 / 3, 3)
-    assert list(efficiency["same_layers"].values()) == [round(dact.efficiency_batch1_same_layers, 3)]
+    assert list(efficiency["against_layer_by_layer"].values()) == [round(dact.efficiency_batch1_layer_by_layer, 3)]
 
 
 def test_a_stalled_call_does_not_enter_a_paths_total():
