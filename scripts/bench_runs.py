@@ -1,10 +1,11 @@
 """The same models' speed across several runs of `dact bench` (each a separate process, possibly with other models
 beside them): per model and setting, each run's batch-1 share of the ideal speed-up and its batch-1 and batch-32
-speed-ups, then their mean and range. A bench's intervals resample the examples of its own run; how much the ratios
+speed-ups, then their mean and range; for benches that also timed the reference layer by layer, the share against
+that run too. A bench's intervals resample the examples of its own run; how much the ratios
 move from run to run on a machine is what this shows.
 
-    python scripts/bench_runs.py assets/results/bench-sst2-blocks assets/results/bench-sst2-blocks-run2 \
-        assets/results/bench-sst2-blocks-run3 assets/results/bench-sst2-curve-blocks
+    python scripts/bench_runs.py assets/results/bench-sst2-layers assets/results/bench-sst2-layers-run2 \
+        assets/results/bench-sst2-layers-run3
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def main() -> None:
                   f"[{100 * row['efficiency_batch1_low']:.1f}%, {100 * row['efficiency_batch1_high']:.1f}%]  "
                   f"b=1 {row['speedup_batch1']:.2f}x  b=32 {row['speedup_batch32']:.2f}x{loop}")
         loops = rows.get("efficiency_batch1_layer_by_layer", pd.Series(dtype=float)).dropna()
-        loops = f"; layer by layer {100 * loops.mean():.1f}% in {len(loops)} runs" if len(loops) else ""
+        loops = "" if not len(loops) else f"; layer by layer {100 * loops.mean():.1f}%" + (
+            f" (the {len(loops)} of these runs that timed it)" if len(loops) < len(rows) else "")
         print(f"  mean {share.mean():.1f}% (range {share.min():.1f}% to {share.max():.1f}%); b=1 "
               f"{rows['speedup_batch1'].mean():.2f}x, b=32 {rows['speedup_batch32'].mean():.2f}x{loops}")
 

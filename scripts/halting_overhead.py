@@ -23,6 +23,7 @@ from dact_core.bench import latency_sample  # noqa: E402
 from dact_core.data import load_task  # noqa: E402
 from dact_core.loading import load_model  # noqa: E402
 from dact_core.methods import infer  # noqa: E402
+from dact_core.models.common import classify_layer_by_layer  # noqa: E402
 from dact_core.runner import tokenize  # noqa: E402
 from dact_core.timing import interleaved_times, torch_threads  # noqa: E402
 
@@ -35,6 +36,9 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timer-block", type=int, default=10, help="examples each model runs in its turn")
+    parser.add_argument("--layer-by-layer", action="store_true",
+                        help="time the reference with its layers run the way the project's models run theirs "
+                             "(classify_layer_by_layer) instead of its own forward")
     args = parser.parse_args()
     model, tokenizer = load_model(args.model, "cpu")
     reference, _ = load_model(args.reference, "cpu")
@@ -45,11 +49,14 @@ def main() -> None:
     n = model.config.num_hidden_layers
     with torch_threads(2), torch.inference_mode():
         exits = np.array([int(infer(model, x).exit_layer[0]) for x in encs])
-        seconds = interleaved_times([lambda x: infer(reference, x), lambda x: infer(model, x)], encs, args.rounds,
+        run_reference = ((lambda x: classify_layer_by_layer(reference, **x)) if args.layer_by_layer
+                         else (lambda x: infer(reference, x)))
+        seconds = interleaved_times([run_reference, lambda x: infer(model, x)], encs, args.rounds,
                                     progress=False, block=args.timer_block).mean(1)  # (2, I)
     ref, halt = 1000 * seconds
     excess = halt - ref * exits / n  # (I,) ms beyond the reference's own time for that many layers
-    print(f"timer block {args.timer_block}, {args.rounds} rounds of {len(encs)} examples")
+    print(f"timer block {args.timer_block}, {args.rounds} rounds of {len(encs)} examples; the reference "
+          + ("layer by layer" if args.layer_by_layer else "through its own forward"))
     print(f"{'exit layer':>10} {'examples':>8} {'halting ms':>10} {'reference x k/N ms':>18} {'excess ms':>9}")
     for k in range(1, n + 1):
         rows = exits == k

@@ -434,6 +434,17 @@ def test_bench_runs_script_lists_each_run_and_the_mean(tmp_path, monkeypatch, ca
     assert "DACT-BERT tau=0.1 (runs/dact), 2.50 layers, 2 runs" in out and "reference" not in out
     assert "run1" in out and "88.0% of the ideal [85.0%, 95.0%]" in out
     assert "mean 90.0% (range 88.0% to 92.0%)" in out
+    assert "layer by layer" not in out  # neither bench timed the reference layer by layer
+    (tmp_path / "run3").mkdir()  # one that did
+    pd.DataFrame([dict(row, efficiency_batch1=0.94, efficiency_batch1_layer_by_layer=0.8,
+                       efficiency_batch1_layer_by_layer_low=0.79, efficiency_batch1_layer_by_layer_high=0.81)]).to_csv(
+        tmp_path / "run3" / "bench.csv", index=False)
+    (tmp_path / "run3" / "bench.json").write_text(json.dumps({"settings": timed}))
+    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "run1"), str(tmp_path / "run3")])
+    runpy.run_path(script, run_name="__main__")
+    out = capsys.readouterr().out
+    assert "94.0% of the ideal [85.0%, 95.0%]  b=1 2.00x  b=32 1.80x  layer by layer 80.0% [79.0%, 81.0%]" in out
+    assert "mean 91.0% (range 88.0% to 94.0%); b=1 2.00x, b=32 1.80x; layer by layer 80.0% (the 1 of these runs" in out
     monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path)])
     with pytest.raises(SystemExit):
         runpy.run_path(script, run_name="__main__")
