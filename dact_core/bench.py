@@ -32,7 +32,7 @@ import torch
 
 from .data import TaskData
 from .loading import weights_fingerprint
-from .models.common import classify_layer_by_layer
+from .models.common import classifies_layer_by_layer, classify_layer_by_layer
 from .methods import family_of, infer, methods_of
 from .runner import length_batches, model_device, run, tokenize
 from .timing import interleaved_times, round_median, torch_threads
@@ -80,6 +80,7 @@ class PointResult:
     efficiency_batch1_layer_by_layer: float = np.nan
     efficiency_batch1_layer_by_layer_low: float = np.nan
     efficiency_batch1_layer_by_layer_high: float = np.nan
+    speedup_batch32_layer_by_layer: float = np.nan  # the batch-32 speed-up against that run
     accuracy_diff: float = 0.0  # against `paired_reference`, with its paired 95% interval
     accuracy_diff_low: float = 0.0
     accuracy_diff_high: float = 0.0
@@ -164,9 +165,9 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         batch_idx = np.concatenate([idx for idx, _, _ in batches])
         paths = [lambda x, p=p: infer(p.model, x, **p.inference) for p in points]
         # the reference once more, its layers run as the project runs them, timed in turn with the rest (last). On its
-        # own copy of the weights: run on the reference's own, its turn (always the one before the reference's) made
-        # the reference about 7% faster (its weights stayed warm in the caches) and every ratio against it smaller
-        layer_loop = _runs_layer_by_layer(points[0].model)
+        # own copy of the weights: run on the reference's own, its turn (almost always the one before the reference's)
+        # made the reference faster (its weights stayed warm in the caches) and every ratio against it smaller
+        layer_loop = classifies_layer_by_layer(points[0].model)
         if layer_loop:
             paths.append(lambda x, model=copy.deepcopy(points[0].model): classify_layer_by_layer(model, **x))
         per_input = round_median(interleaved_times(paths, singles, rounds, device=device, desc="batch 1",
@@ -174,6 +175,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         t32 = round_median(interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
                                              desc="batch 32", progress=progress, block=block)).sum(1)  # (P (+ 1),)
         loop_input = per_input[-1] if layer_loop else np.full(per_input.shape[1], np.nan)  # (I,)
+        t32_loop = t32[-1] if layer_loop else np.nan
         per_input, t32 = per_input[:len(points)], t32[:len(points)]
         t1 = per_input.sum(1)  # (P,)
     reference, ref_cfg = runs[0], points[0].model.config
@@ -208,6 +210,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             speedup_batch1_layer_by_layer=float(loop_input.sum() / t1[i]),
             efficiency_batch1_layer_by_layer=float(loop_input.sum() / t1[i] / ideal1),
             efficiency_batch1_layer_by_layer_low=loop_low, efficiency_batch1_layer_by_layer_high=loop_high,
+            speedup_batch32_layer_by_layer=float(t32_loop / t32[i]),
             speedup_batch32=float(t32[0] / t32[i]),
             latency_ms_batch1=float(1000 * t1[i] / len(singles)),
             throughput_batch32=float(len(batch_idx) / t32[i]),
@@ -215,13 +218,6 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             weights_sha256=fingerprints[point.source], correct=correct,
         ))
     return results
-
-
-def _runs_layer_by_layer(model) -> bool:
-    """Whether `classify_layer_by_layer` runs this reference (a stock BertForSequenceClassification)."""
-    from transformers import BertForSequenceClassification
-
-    return type(model) is BertForSequenceClassification
 
 
 def results_table(results: list[PointResult]) -> pd.DataFrame:
@@ -413,11 +409,13 @@ def targets(results: list[PointResult]) -> dict:
             "per_setting": {label: round(r.efficiency_batch1, 3) for label, r in zip(labels, dact)},
             "time_weighted_ideal": {label: round(r.efficiency_batch1_time_weighted, 3) for label, r in zip(labels, dact)},
             # against the reference with its layers run as the project runs them (None where it could not be)
-            "against_layer_by_layer": {label: _rounded(r.efficiency_batch1_layer_by_layer) for label, r in zip(labels, dact)},
+            "against_layer_by_layer": {label: _rounded(r.efficiency_batch1_layer_by_layer)
+                                       for label, r in zip(labels, dact)},
             "against_layer_by_layer_intervals": {label: [_rounded(r.efficiency_batch1_layer_by_layer_low),
-                                              _rounded(r.efficiency_batch1_layer_by_layer_high)]
-                                      for label, r in zip(labels, dact)},
+                                                         _rounded(r.efficiency_batch1_layer_by_layer_high)]
+                                                 for label, r in zip(labels, dact)},
             "reference_layer_by_layer_speedup_batch1": _rounded(1 / results[0].speedup_batch1_layer_by_layer),
+            "reference_layer_by_layer_speedup_batch32": _rounded(1 / results[0].speedup_batch32_layer_by_layer),
             "status": "missed" if "missed" in statuses else ("met" if all(s == "met" for s in statuses)
                                                              else "not distinguishable")}
         out["dact_batch32_speedup"] = {label: round(r.speedup_batch32, 2) for label, r in zip(labels, dact)}
@@ -447,7 +445,8 @@ def write_outputs(results: list[PointResult], out_dir: Path, title: str, setting
     table.to_csv(out_dir / "bench.csv", index=False)
     points = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")  # JSON has no NaN
     record = {"title": title, "settings": settings or {}, "points": points,
-              "models": table.to_dict(orient="records"), "targets": targets(results)}
+              "models": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
+              "targets": targets(results)}
     (out_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
     (out_dir / "bench.md").write_text(table_markdown(summary))
     for x, name in (("avg_layers", "accuracy_vs_layers"), ("speedup_batch1", "accuracy_vs_speedup_batch1")):
@@ -471,7 +470,7 @@ def table_markdown(summary: pd.DataFrame) -> str:
                 if row.seeds == 1 else f"{100 * row.accuracy_diff:+.2f} (mean)")
         cells = [row.method, row.setting, accuracy, diff, f"{row.avg_layers:.2f}", f"{row.flops_ratio:.3f}",
                  f"{row.speedup_batch1:.2f}", f"{row.efficiency_batch1:.2f}",
-                 "-" if pd.isna(same := getattr(row, "efficiency_batch1_layer_by_layer", np.nan)) else f"{same:.2f}",
+                 "-" if pd.isna(loop := getattr(row, "efficiency_batch1_layer_by_layer", np.nan)) else f"{loop:.2f}",
                  f"{row.speedup_batch32:.2f}",
                  f"{row.latency_ms_batch1:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")

@@ -108,6 +108,10 @@ def test_bench_command(tmp_path, bench_inputs, capsys, monkeypatch):
     assert summary["settings"]["num_examples"] == 40 and summary["settings"]["throughput_examples"] == 64
     assert (out / "accuracy_vs_layers.html").exists()
     assert "| DACT-BERT |" in capsys.readouterr().out
+    # the reference was also run layer by layer (the timer ran that path): every point has its share against it
+    assert np.isfinite(table[["speedup_batch1_layer_by_layer", "efficiency_batch1_layer_by_layer",
+                              "speedup_batch32_layer_by_layer"]]).all().all()
+    assert "NaN" not in (out / "bench.json").read_text()
 
 
 def test_paired_interval_and_status():
@@ -208,6 +212,35 @@ def test_the_bench_credits_each_input_with_its_median_over_the_rounds(tmp_path, 
     efficiency = json.loads((tmp_path / "out" / "bench.json").read_text())["targets"]["dact_batch1_efficiency"]
     assert efficiency["reference_layer_by_layer_speedup_batch1"] == round(1 / 3, 3)
     assert list(efficiency["against_layer_by_layer"].values()) == [round(dact.efficiency_batch1_layer_by_layer, 3)]
+
+
+def test_a_reference_that_cannot_run_layer_by_layer_leaves_those_shares_empty(tmp_path, bench_inputs, monkeypatch):
+    from dact_core import bench
+
+    folders, data = bench_inputs
+    sizes = []
+
+    def fake_timer(paths, inputs, rounds, **kwargs):  # path p takes p + 1 seconds on every input
+        sizes.append(len(paths))
+        return np.ones((len(paths), rounds, len(inputs))) * (np.arange(len(paths)) + 1.0)[:, None, None]
+
+    monkeypatch.setattr(bench, "interleaved_times", fake_timer)
+    monkeypatch.setattr(bench, "classifies_layer_by_layer", lambda model: False)  # e.g. a reference of another kind
+    out = tmp_path / "out"
+    assert main(["bench", "--data", str(data), "--reference", str(folders["reference"]), "--dact",
+                 str(folders["dact"]), "--output-dir", str(out), "--latency-examples", "5",
+                 "--throughput-examples", "64"]) == 0
+    assert sizes == [2, 2]  # the reference and the DACT point only
+    table = pd.read_csv(out / "bench.csv").set_index("method")
+    assert table.loc["DACT-BERT", "speedup_batch1"] == 0.5
+    assert table[[c for c in table if "layer_by_layer" in c]].isna().all().all()
+    text = (out / "bench.json").read_text()
+    assert "NaN" not in text  # strict JSON: the empty values are null
+    efficiency = json.loads(text)["targets"]["dact_batch1_efficiency"]
+    assert efficiency["reference_layer_by_layer_speedup_batch1"] is None
+    assert list(efficiency["against_layer_by_layer"].values()) == [None]
+    dact_row = next(line for line in (out / "bench.md").read_text().splitlines() if line.startswith("| DACT-BERT"))
+    assert "| - |" in dact_row
 
 
 def test_a_stalled_call_does_not_enter_a_paths_total():

@@ -287,7 +287,9 @@ def test_run_layer_is_the_layer_bit_for_bit():
 
 def test_a_stock_layer_runs_as_one_sequence_of_operations_bit_for_bit():
     from dact_core.loading import quantize
-    from dact_core.models.common import _stock_layer_parts, run_layer
+    from dact_core.models.common import _stock_layer, _stock_layer_parts, run_layer
+    from torch.nn.modules import module as torch_module
+    from transformers.models.bert.modeling_bert import BertLayer
 
     model = tiny_model(4)
     assert model.config._attn_implementation == "sdpa"
@@ -296,9 +298,12 @@ def test_a_stock_layer_runs_as_one_sequence_of_operations_bit_for_bit():
         hidden = model.bert.embeddings(input_ids=ids)
         padded, _ = model.layer_inputs(hidden, mask)
         for layer in model.bert.encoder.layer:
-            assert _stock_layer_parts(layer) is not None
+            parts = _stock_layer_parts(layer)
+            assert parts is not None
             for rows, attention in ((hidden, padded), (hidden[:1, :5], None)):  # padding; one row, no mask
-                assert torch.equal(run_layer(layer, rows, attention), layer(rows, attention))
+                expected = layer(rows, attention)
+                assert torch.equal(_stock_layer(rows, attention, *parts), expected)
+                assert torch.equal(run_layer(layer, rows, attention), expected)
         layer = model.bert.encoder.layer[0]
         seen = []  # a hook on any module the layer would call keeps the modules' own path, and is called
         handle = layer.attention.self.query.register_forward_hook(lambda module, args, output: seen.append(output))
@@ -306,12 +311,27 @@ def test_a_stock_layer_runs_as_one_sequence_of_operations_bit_for_bit():
         run_layer(layer, hidden, padded)
         handle.remove()
         assert len(seen) == 1
-        layer.output.dropout.train()  # a part in training (its dropout draws) keeps the modules' own path
+        handle = torch_module.register_module_forward_hook(lambda module, args, output: None)  # a global hook
         assert _stock_layer_parts(layer) is None
-        layer.output.dropout.eval()
-        model.config._attn_implementation = "eager"  # another attention function: the modules' own path
+        handle.remove()
+        handle = layer.output.LayerNorm.register_full_backward_hook(lambda module, grad_in, grad_out: None)
         assert _stock_layer_parts(layer) is None
-        model.config._attn_implementation = "sdpa"
+        handle.remove()
+        # anything that would make the layer's own call differ keeps the modules' own path: a part in training (its
+        # dropout draws), a dropout or forward of another kind, a subclass, chunking, a decoder, another attention
+        changes = [(layer.attention.self, "training", True), (layer.output.dropout, "training", True),
+                   (layer.attention.output, "dropout", nn.Identity()), (layer.intermediate.dense, "forward", print),
+                   (layer, "__class__", type("MyLayer", (BertLayer,), {})), (layer, "chunk_size_feed_forward", 1),
+                   (layer, "is_decoder", True), (model.config, "_attn_implementation", "eager")]
+        for owner, name, value in changes:
+            kept = owner.__dict__.get(name, getattr(owner, name))
+            setattr(owner, name, value)
+            assert _stock_layer_parts(layer) is None, name
+            if name == "forward":
+                del owner.forward
+            else:
+                setattr(owner, name, kept)
+            assert _stock_layer_parts(layer) is not None, name
         quantized = quantize(model, "int8")  # int8 linears run their own forward
         for layer in quantized.bert.encoder.layer:
             assert _stock_layer_parts(layer) is not None
@@ -327,6 +347,7 @@ def test_a_plain_classifier_layer_by_layer_gives_its_own_logits():
     torch.manual_seed(5)
     plain = BertForSequenceClassification(BertConfig(**{k: v for k, v in config.to_dict().items()
                                                         if k in BertConfig.__dataclass_fields__})).eval()
+    assert plain.config._attn_implementation == "sdpa"
     ids, mask = random_batch(5, 4)
     types = torch.randint(0, 2, ids.shape)
     with torch.no_grad():
@@ -335,6 +356,9 @@ def test_a_plain_classifier_layer_by_layer_gives_its_own_logits():
         assert torch.equal(classify_layer_by_layer(plain, ids[:1]), plain(input_ids=ids[:1]).logits)
         with pytest.raises(ValueError, match="evaluation mode"):
             classify_layer_by_layer(plain.train(), ids, mask)
+        plain.eval().config.is_decoder = True  # a decoder's own forward builds a causal mask
+        with pytest.raises(ValueError, match="encoder"):
+            classify_layer_by_layer(plain, ids, mask)
         with pytest.raises(ValueError, match="BertForSequenceClassification"):
             classify_layer_by_layer(tiny_model(5), ids, mask)
 

@@ -164,18 +164,23 @@ def _numpy_readable(tensor: torch.Tensor) -> bool:
 _NUMPY_MASK_DTYPES = (torch.bool, torch.int64, torch.int32, torch.int8, torch.uint8, torch.float32, torch.float64)
 
 
-def _has_hooks(*modules: nn.Module) -> bool:
-    """Whether calling these modules would run hooks (their own or global ones) that working around them would skip."""
+def _intercepted(*modules: nn.Module) -> bool:
+    """Whether calling these modules would run anything besides their class's forward, which working around them would
+    skip: hooks (forward or backward, their own or global ones; the condition of torch's own fast path in
+    `Module._call_impl`), a forward set on the instance (accelerate's offload hooks, a patch) or a compiled call
+    (`module.compile()`)."""
     return bool(torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks
-                or any(m._forward_hooks or m._forward_pre_hooks for m in modules))
+                or torch_module._global_backward_hooks or torch_module._global_backward_pre_hooks
+                or any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
+                       or "forward" in m.__dict__ or m._compiled_call_impl is not None for m in modules))
 
 
 def _plain_parts(embeddings: nn.Module, lookups: tuple[nn.Module, ...], norm: nn.Module) -> bool:
     """Whether the embeddings' parts (its three lookups and its LayerNorm) are the plain modules `embed` reads the
-    weights of (not replaced, e.g. by an adapter or a quantized embedding, nor renormalised by max_norm) and no hook
-    waits on any of them."""
+    weights of (not replaced, e.g. by an adapter or a quantized embedding, nor renormalised by max_norm) and nothing
+    intercepts a call of any of them (`_intercepted`)."""
     return (all(type(part) is nn.Embedding and part.max_norm is None for part in lookups)
-            and type(norm) is nn.LayerNorm and not _has_hooks(embeddings, *lookups, norm))
+            and type(norm) is nn.LayerNorm and not _intercepted(embeddings, *lookups, norm))
 
 
 def embed(embeddings: nn.Module, input_ids: torch.Tensor | None, token_type_ids: torch.Tensor | None = None,
@@ -272,7 +277,8 @@ def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None,
 
     * A stock layer in evaluation under the "sdpa" attention, with no hooks (`_stock_layer_parts`), runs as one
       straight sequence of tensor operations on its weights (`_stock_layer`). Calling it through its modules costs
-      seventeen module calls, the attention-function lookup and the feed-forward wrapper: tens of microseconds a
+      sixteen more module calls (only the activation is still called), the attention-function lookup and the
+      feed-forward wrapper: tens of microseconds a
       layer at batch 1 on a 2-core CPU, where the layer's own arithmetic takes about a millisecond on a sentence.
     * Otherwise its attention and its feed-forward run as the layer would run them, without the feed-forward wrapper
       (`apply_chunking_to_forward` inspects the function's signature on every call). A layer that chunks its
@@ -284,7 +290,7 @@ def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None,
         parts = _stock_layer_parts(layer)
         if parts is not None:
             return _stock_layer(hidden, mask, *parts)
-        if (layer.chunk_size_feed_forward or layer.is_decoder or _has_hooks(layer)
+        if (layer.chunk_size_feed_forward or layer.is_decoder or _intercepted(layer)
                 or (layer.training and getattr(layer, "gradient_checkpointing", False))):
             return layer(hidden, mask)
     attention, weights = layer.attention(hidden, mask)  # (B, T, H), (B, heads, T, T) or None
@@ -295,8 +301,9 @@ def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None,
 def _stock_layer_parts(layer: nn.Module) -> tuple | None:
     """The modules `_stock_layer` reads, when `layer` is a stock `BertLayer` that would run exactly those operations:
     Hugging Face's own classes, in evaluation (every dropout is then the identity), an encoder layer without chunking,
-    the "sdpa" attention with Hugging Face's own function registered for it, and no hooks (global, or on any of the
-    modules the layer would call). Read again on every call: parts may be replaced, hooked or put in training."""
+    the "sdpa" attention with Hugging Face's own function registered for it, plain dropouts, and nothing intercepting a
+    call of any of the modules the layer would call (hooks, another forward, a compiled call: `_intercepted`). Read
+    again on every call: parts may be replaced, hooked or put in training."""
     attention, intermediate, output = layer.attention, layer.intermediate, layer.output
     self_attention, attention_output = attention.self, attention.output
     act, dropouts = intermediate.intermediate_act_fn, (attention_output.dropout, output.dropout)
@@ -305,6 +312,7 @@ def _stock_layer_parts(layer: nn.Module) -> tuple | None:
     norms = (attention_output.LayerNorm, output.LayerNorm)
     # the attention's dropout is its own training flag (sdpa's dropout_p); the others are modules
     if (layer.training or self_attention.training or dropouts[0].training or dropouts[1].training
+            or not all(type(dropout) is nn.Dropout for dropout in dropouts)
             or type(layer) is not _BERT.BertLayer or type(attention) is not _BERT.BertAttention
             or type(self_attention) is not _BERT.BertSelfAttention or type(attention_output) is not _BERT.BertSelfOutput
             or type(intermediate) is not _BERT.BertIntermediate or type(output) is not _BERT.BertOutput
@@ -312,8 +320,8 @@ def _stock_layer_parts(layer: nn.Module) -> tuple | None:
             or self_attention.config._attn_implementation != "sdpa"
             or ALL_ATTENTION_FUNCTIONS.get("sdpa") is not sdpa_attention_forward
             or not all(type(norm) is nn.LayerNorm for norm in norms) or not isinstance(act, nn.Module)
-            or _has_hooks(layer, attention, self_attention, attention_output, intermediate, output, act, *dropouts,
-                          *linears, *norms)):
+            or _intercepted(layer, attention, self_attention, attention_output, intermediate, output, act, *dropouts,
+                            *linears, *norms)):
         return None
     return self_attention.attention_head_size, self_attention.scaling, linears, norms, act
 
@@ -336,14 +344,20 @@ def _stock_layer(hidden: torch.Tensor, mask: torch.Tensor | None, head_size: int
     return _layer_norm(output_norm, _linear(output_dense, intermediate) + attention)  # (B, T, H)
 
 
+def classifies_layer_by_layer(model: nn.Module) -> bool:
+    """Whether `classify_layer_by_layer` gives this model's own logits: a `BertForSequenceClassification` encoder (a
+    decoder's own forward builds a causal mask) in evaluation mode."""
+    return type(model) is _BERT.BertForSequenceClassification and not model.training and not model.config.is_decoder
+
+
 def classify_layer_by_layer(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                             token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
     """The logits (B, C) of a plain `BertForSequenceClassification` in evaluation, its embeddings and layers run the
     way the project's models run theirs (`embed`, `run_layer`), then its pooler and classifier: the numbers of its own
     forward (tested bit for bit). The bench times it beside that forward, so that a speed-up over the plain model can
     be split into what halting gives and what running the layers this way gives."""
-    if type(model) is not _BERT.BertForSequenceClassification or model.training:
-        raise ValueError("classify_layer_by_layer runs a BertForSequenceClassification in evaluation mode")
+    if not classifies_layer_by_layer(model):
+        raise ValueError("classify_layer_by_layer runs a BertForSequenceClassification encoder in evaluation mode")
     bert = model.bert
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)  # (B, T)
