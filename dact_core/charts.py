@@ -689,9 +689,11 @@ def targets_table(targets: dict) -> pd.DataFrame:
         title = name.replace("_", " ")
         if isinstance(value, list):
             for item in value:
+                # a row is met only when each of its statuses is (e.g. int8: the speed-up and the accuracy)
                 statuses = [v for k, v in item.items() if k.endswith("status")]
-                status = "met" if statuses and all(v == "met" for v in statuses) else \
-                    ("missed" if "missed" in statuses else (statuses[0] if statuses else ""))
+                status = next((s for s in ("missed", "not distinguishable") if s in statuses),
+                              "met" if statuses and all(v == "met" for v in statuses) else
+                              (statuses[0] if statuses else ""))
                 # a model without a recorded seed (e.g. an exported file) has seed None: nothing to say
                 detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in item.items() if v is not None)
                 rows.append({"target": title, "detail": detail, "status": status})

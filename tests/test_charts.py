@@ -233,3 +233,8 @@ def test_bench_figure_reads_well():
     table = charts.targets_table({"x_y": {"status": "met", "worst": 0.9},
                                   "rows": [{"a": 1, "seed": None, "status": "missed"}]})
     assert list(table.status) == ["met", "missed"] and table.detail[1] == "a 1, status missed"
+    # int8 rows: met only when both the speed-up and the accuracy are
+    both = charts.targets_table({"int8": [{"speedup_status": "met", "accuracy_status": "not distinguishable"},
+                                          {"speedup_status": "met", "accuracy_status": "met"},
+                                          {"speedup_status": "missed", "accuracy_status": "not distinguishable"}]})
+    assert list(both.status) == ["not distinguishable", "met", "missed"]
