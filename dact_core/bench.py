@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import TaskData
+from .data import TaskData, load_task
 from .loading import weights_fingerprint
 from .models.common import classifies_layer_by_layer, classify_layer_by_layer
 from .methods import family_of, infer, methods_of
@@ -144,6 +144,13 @@ def latency_sample(num_texts: int, count: int) -> np.ndarray:
     """Indices (count,) of the examples timed one by one: a fixed random sample, the same in every bench of a data set
     and in the scripts that time or profile batch 1."""
     return np.random.default_rng(0).permutation(num_texts)[:count]
+
+
+def latency_texts(data: str, model, count: int) -> list[str]:
+    """The texts of `latency_sample` in a data file whose labels are `model`'s label names: the sentences that the
+    scripts timing or profiling batch 1 run, the same as the bench's."""
+    texts = load_task(data, label_names=[model.config.id2label[i] for i in range(model.config.num_labels)]).texts()
+    return [texts[i] for i in latency_sample(len(texts), count)]
 
 
 def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: int | None = 2,

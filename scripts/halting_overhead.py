@@ -19,8 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dact_core.bench import latency_sample  # noqa: E402
-from dact_core.data import load_task  # noqa: E402
+from dact_core.bench import latency_texts  # noqa: E402
 from dact_core.loading import load_model  # noqa: E402
 from dact_core.methods import infer  # noqa: E402
 from dact_core.models.common import classify_layer_by_layer  # noqa: E402
@@ -42,9 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     model, tokenizer = load_model(args.model, "cpu")
     reference, _ = load_model(args.reference, "cpu")
-    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    texts = load_task(args.data, label_names=label_names).texts()
-    sample = [texts[i] for i in latency_sample(len(texts), args.examples)]
+    sample = latency_texts(args.data, model, args.examples)
     encs = [tokenize(tokenizer, [t], 128, return_tensors="pt") for t in sample]
     n = model.config.num_hidden_layers
     with torch_threads(2), torch.inference_mode():

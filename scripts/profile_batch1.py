@@ -19,8 +19,7 @@ from collections import defaultdict
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from dact_core.bench import latency_sample
-from dact_core.data import load_task
+from dact_core.bench import latency_texts
 from dact_core.loading import load_model
 from dact_core.methods import infer
 from dact_core.timing import torch_threads
@@ -68,9 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     model, tokenizer = load_model(args.model, "cpu")
     reference, _ = load_model(args.reference, "cpu")
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    texts = load_task(args.data, label_names=names).texts()
-    sample = [texts[i] for i in latency_sample(len(texts), args.examples)]
+    sample = latency_texts(args.data, model, args.examples)
     with torch_threads(args.threads):
         rows = profile_pair({"reference": reference, "model": model}, tokenizer, sample)
     kinds = ["matrix products", "attention", "layer norm", "activations", "everything else"]

@@ -25,8 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dact_core.bench import latency_sample  # noqa: E402
-from dact_core.data import load_task  # noqa: E402
+from dact_core.bench import latency_texts  # noqa: E402
 from dact_core.loading import load_model  # noqa: E402
 from dact_core.methods import infer, methods_of  # noqa: E402
 from dact_core.runner import tokenize  # noqa: E402
@@ -54,9 +53,7 @@ def main() -> None:
     reference, tokenizer = load_model(args.reference, "cpu")
     model, _ = load_model(args.model, "cpu")
     beside = [load_model(folder, "cpu")[0] for folder in args.beside]
-    label_names = [reference.config.id2label[i] for i in range(reference.config.num_labels)]
-    texts = load_task(args.data, label_names=label_names).texts()
-    sample = [texts[i] for i in latency_sample(len(texts), args.examples)]
+    sample = latency_texts(args.data, reference, args.examples)
     encs = [tokenize(tokenizer, [t], 128, return_tensors="pt") for t in sample]
     sets = {"with its reference only": [first_point(reference), first_point(model)],
             f"with {len(beside)} more models": [first_point(reference), first_point(model), *map(first_point, beside)]}

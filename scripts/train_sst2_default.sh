@@ -123,28 +123,25 @@ dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" 
 # once beside the multi-exit model; python scripts/bench_runs.py prints each run and their mean. (bench-sst2-blocks*
 # were timed the same way but summed the rounds, which the bench no longer does; bench-sst2-curve-blocks, rerun here,
 # takes the median, and its bench.json says so.)
-for RUN in "" -run2 -run3; do
-  dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
-    --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" \
-    --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 from one reference; timer in blocks of 10, median of rounds" \
-    --output-dir "assets/results/bench-sst2-median$RUN" --overwrite
+# the same three runs again after the stock layers became one sequence of operations, the reference also timed layer
+# by layer (README, "Layers as one sequence of operations"): bench-sst2-layers*
+MEDIAN="timer in blocks of 10, median of rounds"
+LAYERS="stock layers as one sequence of operations, the reference also timed layer by layer"
+for KIND in median layers; do
+  NOTE=$MEDIAN; [ "$KIND" = layers ] && NOTE=$LAYERS
+  for RUN in "" -run2 -run3; do
+    dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
+      --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" \
+      --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 from one reference; $NOTE" \
+      --output-dir "assets/results/bench-sst2-$KIND$RUN" --overwrite
+  done
+  python scripts/bench_runs.py "assets/results/bench-sst2-$KIND" "assets/results/bench-sst2-$KIND-run2" \
+    "assets/results/bench-sst2-$KIND-run3"
 done
 dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
   --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" --multi-exit "$OUT/multi-exit-onecmd" \
   --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 and a multi-exit model, all from one reference; timer in blocks of 10" \
   --output-dir assets/results/bench-sst2-curve-blocks --overwrite
-python scripts/bench_runs.py assets/results/bench-sst2-median assets/results/bench-sst2-median-run2 \
-  assets/results/bench-sst2-median-run3
-# the same three models after the stock layers became one sequence of operations, the reference also timed layer by
-# layer (README, "Layers as one sequence of operations")
-for RUN in "" -run2 -run3; do
-  dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
-    --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" \
-    --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 from one reference; stock layers as one sequence of operations, the reference also timed layer by layer" \
-    --output-dir "assets/results/bench-sst2-layers$RUN" --overwrite
-done
-python scripts/bench_runs.py assets/results/bench-sst2-layers assets/results/bench-sst2-layers-run2 \
-  assets/results/bench-sst2-layers-run3
 
 # the shipped file's second stage with distillation from its reference (README, "Distillation from the reference")
 [ -f "$OUT/dact-distill0.5/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
