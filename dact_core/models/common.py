@@ -275,14 +275,15 @@ def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None,
     """`layer(hidden, mask)` for a Hugging Face `BertLayer` of an encoder: the same operations in the same order on the
     same kernels (tested bit for bit), in one of two ways.
 
-    * A stock layer in evaluation under the "sdpa" attention, with no hooks (`_stock_layer_parts`), runs as one
-      straight sequence of tensor operations on its weights (`_stock_layer`). Calling it through its modules costs
-      sixteen more module calls (only the activation is still called), the attention-function lookup and the
-      feed-forward wrapper: tens of microseconds a
-      layer at batch 1 on a 2-core CPU, where the layer's own arithmetic takes about a millisecond on a sentence.
+    * A stock layer in evaluation under the "sdpa" attention, with nothing intercepting its parts' calls
+      (`_stock_layer_parts`), runs as one straight sequence of tensor operations on its weights (`_stock_layer`).
+      Calling it through its modules costs sixteen of its seventeen module calls (the activation is still called),
+      the attention-function lookup and the feed-forward wrapper: tens of microseconds a layer at batch 1 on a 2-core
+      CPU, where the layer's own arithmetic takes about a millisecond on a sentence.
     * Otherwise its attention and its feed-forward run as the layer would run them, without the feed-forward wrapper
       (`apply_chunking_to_forward` inspects the function's signature on every call). A layer that chunks its
-      feed-forward, is a decoder, has hooks on itself or checkpoints its gradients in training takes its own forward.
+      feed-forward, is a decoder, is intercepted (`_intercepted`) or checkpoints its gradients in training takes its
+      own forward.
 
     with_attention: also return the attention weights (B, heads, T, T), which the attention gives only under the
     eager implementation."""
