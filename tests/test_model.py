@@ -318,9 +318,11 @@ def test_a_stock_layer_runs_as_one_sequence_of_operations_bit_for_bit():
         assert _stock_layer_parts(layer) is None
         handle.remove()
         # anything that would make the layer's own call differ keeps the modules' own path: a part in training (its
-        # dropout draws), a dropout or forward of another kind, a subclass, chunking, a decoder, another attention
+        # dropout draws), a dropout, forward or compiled call of another kind, a subclass, chunking, a decoder, another
+        # attention
         changes = [(layer.attention.self, "training", True), (layer.output.dropout, "training", True),
                    (layer.attention.output, "dropout", nn.Identity()), (layer.intermediate.dense, "forward", print),
+                   (layer.attention.self.key, "_compiled_call_impl", print),  # as `module.compile()` leaves it
                    (layer, "__class__", type("MyLayer", (BertLayer,), {})), (layer, "chunk_size_feed_forward", 1),
                    (layer, "is_decoder", True), (model.config, "_attn_implementation", "eager")]
         for owner, name, value in changes:
