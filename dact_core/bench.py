@@ -204,6 +204,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         # the ideal with the reference's own time per example: longer inputs tend to exit later
         ideal1_time_weighted = per_input[0].sum() / (per_input[0] * exits1 / n_layers).sum()
         low1, high1 = efficiency_interval(per_input[0], per_input[i], exits1, n_layers)
+        loop_speedup1 = loop_input.sum() / t1[i]  # NaN when the reference was not run layer by layer
         loop_low, loop_high = (efficiency_interval(loop_input, per_input[i], exits1, n_layers) if layer_loop
                                else (np.nan, np.nan))
         results.append(PointResult(
@@ -214,8 +215,8 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             speedup_batch1=speedup1, efficiency_batch1=speedup1 / float(ideal1),
             efficiency_batch1_low=low1, efficiency_batch1_high=high1,
             efficiency_batch1_time_weighted=speedup1 / float(ideal1_time_weighted),
-            speedup_batch1_layer_by_layer=float(loop_input.sum() / t1[i]),
-            efficiency_batch1_layer_by_layer=float(loop_input.sum() / t1[i] / ideal1),
+            speedup_batch1_layer_by_layer=float(loop_speedup1),
+            efficiency_batch1_layer_by_layer=float(loop_speedup1 / ideal1),
             efficiency_batch1_layer_by_layer_low=loop_low, efficiency_batch1_layer_by_layer_high=loop_high,
             speedup_batch32_layer_by_layer=float(t32_loop / t32[i]),
             speedup_batch32=float(t32[0] / t32[i]),
@@ -253,7 +254,8 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values
     summary["seeds"] = grouped.size().values
     ends = [c for c in ("accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high",
-                        "efficiency_batch1_layer_by_layer_low", "efficiency_batch1_layer_by_layer_high") if c in summary]
+                        "efficiency_batch1_layer_by_layer_low", "efficiency_batch1_layer_by_layer_high")
+            if c in summary]
     summary.loc[summary["seeds"] > 1, ends] = np.nan  # the mean of several intervals' ends is not an interval
     return summary
 
@@ -477,6 +479,7 @@ def table_markdown(summary: pd.DataFrame) -> str:
                 if row.seeds == 1 else f"{100 * row.accuracy_diff:+.2f} (mean)")
         cells = [row.method, row.setting, accuracy, diff, f"{row.avg_layers:.2f}", f"{row.flops_ratio:.3f}",
                  f"{row.speedup_batch1:.2f}", f"{row.efficiency_batch1:.2f}",
+                 # benches from before the layer-by-layer reference have no such column
                  "-" if pd.isna(loop := getattr(row, "efficiency_batch1_layer_by_layer", np.nan)) else f"{loop:.2f}",
                  f"{row.speedup_batch32:.2f}",
                  f"{row.latency_ms_batch1:.2f}"]

@@ -21,7 +21,9 @@ from transformers.trainer_utils import get_last_checkpoint
 from .data import load_task, tokenize, train_validation_split
 from .loading import derived_config, load_model, new_model, resolve_backbone
 from .methods import TRAIN_METHODS, family_of, infer, prediction_of
+from .models import DactBertConfig, DactBertForSequenceClassification
 from .models.adapler import saliency_targets
+from .models.common import checked_config
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -221,8 +223,6 @@ def dact_on_frozen_exits(multi_exit, settings: dict, label_names: list[str]):
     """DACT-BERT whose y_n are a trained multi-exit model's exits, frozen with its encoder: only the halting
     units learn. Against DeeBERT and PABEE on the same exits, this separates DACT's halting rule from the
     training of the exits."""
-    from .models import DactBertConfig, DactBertForSequenceClassification
-
     _check_label_names(multi_exit, label_names, "the multi-exit model")
     bert_fields = {f.name for f in fields(BertConfig)}  # BERT's own settings, not the model type
     base = {k: v for k, v in multi_exit.config.to_dict().items() if k in bert_fields}
@@ -306,12 +306,10 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         raise ValueError(f"--eta-init must lie in [0.01, 1], got {cfg.eta_init}")
     if cfg.removal_layers is not None and cfg.method != "adapler":
         raise ValueError("--removal-layers applies to --method adapler only")
-    if cfg.distill_weight < 0:
-        raise ValueError(f"--distill-weight must be >= 0, got {cfg.distill_weight}")
-    if cfg.distill_temperature <= 0:
-        raise ValueError(f"--distill-temperature must be > 0, got {cfg.distill_temperature}")
-    if cfg.distill_weight > 0 and cfg.method != "dact":
+    if cfg.distill_weight != 0 and cfg.method != "dact":
         raise ValueError(f"--distill-weight applies to --method dact only, not {cfg.method}")
+    if cfg.method == "dact":  # the config's own checks, before the data and the teacher's pass
+        checked_config(DactBertConfig, distill_weight=cfg.distill_weight, distill_temperature=cfg.distill_temperature)
     if cfg.distill_weight > 0 and (cfg.init_from or (cfg.reference_epochs == 0 and cfg.backbone is None)):
         raise ValueError("--distill-weight learns from the fine-tuned reference DACT-BERT starts from: train with a "
                          "first stage (--reference-epochs > 0) or --backbone RUN/reference --reference-epochs 0, "
