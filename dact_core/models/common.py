@@ -111,7 +111,7 @@ class LayerByLayerModel(BertPreTrainedModel):
     def unpadded_layer_inputs(self, hidden: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """`layer_inputs` of one example (1, T, H) without padding, kept per length; for loops that know the row
         has no padding (no check of the mask: a synchronising operation each time)."""
-        key = (hidden.shape[1], hidden.dtype, hidden.device, self.config._attn_implementation)
+        key = (hidden.shape[1], hidden.dtype, hidden.device, _attention_implementation(self.config))
         if key not in self._unpadded_layer_inputs:
             # built as ordinary tensors even under torch.inference_mode, so that later calls that track
             # gradients (training after an evaluation) may use them
@@ -300,49 +300,91 @@ def run_layer(layer: nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None,
 
 
 def _stock_layer_parts(layer: nn.Module) -> tuple | None:
-    """The modules `_stock_layer` reads, when `layer` is a stock `BertLayer` that would run exactly those operations:
-    Hugging Face's own classes, in evaluation (every dropout is then the identity), an encoder layer without chunking,
-    the "sdpa" attention with Hugging Face's own function registered for it, plain dropouts, and nothing intercepting a
+    """What `_stock_layer` reads, when `layer` is a stock `BertLayer` that would run exactly those operations: Hugging
+    Face's own classes, in evaluation (every dropout is then the identity), an encoder layer without chunking, the
+    "sdpa" attention with Hugging Face's own function registered for it, plain dropouts, and nothing intercepting a
     call of any of the modules the layer would call (hooks, another forward, a compiled call: `_intercepted`). Read
-    again on every call: parts may be replaced, hooked or put in training."""
-    attention, intermediate, output = layer.attention, layer.intermediate, layer.output
-    self_attention, attention_output = attention.self, attention.output
-    act, dropouts = intermediate.intermediate_act_fn, (attention_output.dropout, output.dropout)
-    linears = (self_attention.query, self_attention.key, self_attention.value, attention_output.dense,
-               intermediate.dense, output.dense)
-    norms = (attention_output.LayerNorm, output.LayerNorm)
+    again on every call: parts may be replaced, hooked or put in training.
+
+    Submodules and weights are read off the modules' own dictionaries, and the attention function off the config's
+    stored field (`_attention_implementation`): through the attribute machinery these reads cost about a microsecond
+    each, and the config's several, which added up to some twenty-five microseconds a layer at batch 1."""
+    if type(layer) is not _BERT.BertLayer or layer.training or layer.chunk_size_feed_forward or layer.is_decoder:
+        return None
+    children = layer._modules
+    attention, intermediate, output = children.get("attention"), children.get("intermediate"), children.get("output")
+    if (type(attention) is not _BERT.BertAttention or type(intermediate) is not _BERT.BertIntermediate
+            or type(output) is not _BERT.BertOutput):
+        return None
+    self_attention, attention_output = attention._modules.get("self"), attention._modules.get("output")
+    if type(self_attention) is not _BERT.BertSelfAttention or type(attention_output) is not _BERT.BertSelfOutput:
+        return None
+    attention_parts, attention_output_parts = self_attention._modules, attention_output._modules
+    intermediate_parts, output_parts = intermediate._modules, output._modules
+    act = intermediate_parts.get("intermediate_act_fn")  # None when the activation is a function, not a module
+    dropouts = (attention_output_parts.get("dropout"), output_parts.get("dropout"))
+    linears = (attention_parts.get("query"), attention_parts.get("key"), attention_parts.get("value"),
+               attention_output_parts.get("dense"), intermediate_parts.get("dense"), output_parts.get("dense"))
+    norms = (attention_output_parts.get("LayerNorm"), output_parts.get("LayerNorm"))
     # the attention's dropout is its own training flag (sdpa's dropout_p); the others are modules
-    if (layer.training or self_attention.training or dropouts[0].training or dropouts[1].training
-            or not all(type(dropout) is nn.Dropout for dropout in dropouts)
-            or type(layer) is not _BERT.BertLayer or type(attention) is not _BERT.BertAttention
-            or type(self_attention) is not _BERT.BertSelfAttention or type(attention_output) is not _BERT.BertSelfOutput
-            or type(intermediate) is not _BERT.BertIntermediate or type(output) is not _BERT.BertOutput
-            or layer.chunk_size_feed_forward or layer.is_decoder or self_attention.is_causal
-            or self_attention.config._attn_implementation != "sdpa"
+    if (self_attention.training or type(dropouts[0]) is not nn.Dropout or type(dropouts[1]) is not nn.Dropout
+            or dropouts[0].training or dropouts[1].training or self_attention.is_causal
+            or type(norms[0]) is not nn.LayerNorm or type(norms[1]) is not nn.LayerNorm or not isinstance(act, nn.Module)
+            or _attention_implementation(self_attention.config) != "sdpa"
             or ALL_ATTENTION_FUNCTIONS.get("sdpa") is not sdpa_attention_forward
-            or not all(type(norm) is nn.LayerNorm for norm in norms) or not isinstance(act, nn.Module)
             or _intercepted(layer, attention, self_attention, attention_output, intermediate, output, act, *dropouts,
                             *linears, *norms)):
         return None
-    return self_attention.attention_head_size, self_attention.scaling, linears, norms, act
+    return (self_attention.attention_head_size, self_attention.scaling, tuple(_linear_op(linear) for linear in linears),
+            tuple(_layer_norm_args(norm) for norm in norms), act)
 
 
 def _stock_layer(hidden: torch.Tensor, mask: torch.Tensor | None, head_size: int, scaling: float,
-                 linears: tuple[nn.Module, ...], norms: tuple[nn.LayerNorm, nn.LayerNorm], act: nn.Module) -> torch.Tensor:
+                 linears: tuple, norms: tuple, act: nn.Module) -> torch.Tensor:
     """A stock `BertLayer` in evaluation under "sdpa" (`_stock_layer_parts`): BertSelfAttention, sdpa_attention_forward,
-    BertSelfOutput, BertIntermediate and BertOutput, operation by operation (the dropouts are the identity)."""
+    BertSelfOutput, BertIntermediate and BertOutput, operation by operation (the dropouts are the identity).
+    linears: each linear's (weight, bias), or the module itself when it is not a plain `nn.Linear` (int8);
+    norms: each LayerNorm's `F.layer_norm` arguments after the input."""
     query, key, value, attention_dense, intermediate_dense, output_dense = linears
     attention_norm, output_norm = norms
     batch, length = hidden.shape[:2]
     heads_shape = (batch, length, -1, head_size)
-    q = _linear(query, hidden).view(heads_shape).transpose(1, 2)  # (B, heads, T, d)
-    k = _linear(key, hidden).view(heads_shape).transpose(1, 2)  # (B, heads, T, d)
-    v = _linear(value, hidden).view(heads_shape).transpose(1, 2)  # (B, heads, T, d)
+    q = _apply_linear(query, hidden).view(heads_shape).transpose(1, 2)  # (B, heads, T, d)
+    k = _apply_linear(key, hidden).view(heads_shape).transpose(1, 2)  # (B, heads, T, d)
+    v = _apply_linear(value, hidden).view(heads_shape).transpose(1, 2)  # (B, heads, T, d)
     context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=scaling, is_causal=False)
     context = context.transpose(1, 2).contiguous().reshape(batch, length, -1)  # (B, T, H)
-    attention = _layer_norm(attention_norm, _linear(attention_dense, context) + hidden)  # (B, T, H)
-    intermediate = act(_linear(intermediate_dense, attention))  # (B, T, I)
-    return _layer_norm(output_norm, _linear(output_dense, intermediate) + attention)  # (B, T, H)
+    attention = F.layer_norm(_apply_linear(attention_dense, context) + hidden, *attention_norm)  # (B, T, H)
+    intermediate = act(_apply_linear(intermediate_dense, attention))  # (B, T, I)
+    return F.layer_norm(_apply_linear(output_dense, intermediate) + attention, *output_norm)  # (B, T, H)
+
+
+def _linear_op(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None] | nn.Module:
+    """A plain `nn.Linear`'s (weight, bias), read off its parameters; any other linear (int8) as the module to call."""
+    if type(linear) is nn.Linear:
+        parameters = linear._parameters
+        return parameters["weight"], parameters["bias"]
+    return linear
+
+
+def _apply_linear(linear: tuple | nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return F.linear(x, *linear) if type(linear) is tuple else linear(x)
+
+
+def _layer_norm_args(norm: nn.LayerNorm) -> tuple:
+    """(normalized_shape, weight, bias, eps) of a LayerNorm, its parameters read off its own dictionary."""
+    parameters = norm._parameters
+    return norm.normalized_shape, parameters["weight"], parameters["bias"], norm.eps
+
+
+def _attention_implementation(config) -> str | None:
+    """`config._attn_implementation`, read from the field the property returns when the config stores it there: the
+    property and the config's own attribute lookups cost about four microseconds a read, once a layer at batch 1."""
+    stored = object.__getattribute__(config, "__dict__").get("_attn_implementation_internal", _NOT_STORED)
+    return config._attn_implementation if stored is _NOT_STORED else stored
+
+
+_NOT_STORED = object()
 
 
 def classifies_layer_by_layer(model: nn.Module) -> bool:
@@ -367,15 +409,6 @@ def classify_layer_by_layer(model: nn.Module, input_ids: torch.Tensor, attention
     for layer in bert.encoder.layer:
         hidden = run_layer(layer, hidden, mask)  # (B, T, H)
     return model.classifier(model.dropout(bert.pooler(hidden)))  # (B, C)
-
-
-def _linear(linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """`linear(x)` without the module call for a plain `nn.Linear` (a quantized one runs its own forward)."""
-    return F.linear(x, linear.weight, linear.bias) if type(linear) is nn.Linear else linear(x)
-
-
-def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
-    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
 
 def pooling_weights(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -159,15 +159,21 @@ class DactModule(nn.Module):
         self._stacked_heads = None  # (the four weights' addresses and versions, weight (C + 1, W), bias (C + 1,))
 
     def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # each submodule and weight read once: a module attribute costs about a microsecond, a visible share of the
-        # few microseconds each operation here takes at batch 1
-        dense, answer, halting = self.dense, self.answer, self.halting
-        if self.answer_from_pooled or not isinstance(answer_weight := answer.weight, torch.Tensor):  # linear head; int8
+        # submodules and weights read once, off the modules' own dictionaries: through the attribute machinery each
+        # read costs about a microsecond, a visible share of the few microseconds each operation here takes at batch 1
+        modules = self._modules
+        dense, answer, halting = modules["dense"], modules["answer"], modules["halting"]
+        # an int8 linear keeps no weight among its parameters
+        dense_weights, answer_weights, halting_weights = dense._parameters, answer._parameters, halting._parameters
+        if (self.answer_from_pooled or "weight" not in dense_weights or "weight" not in answer_weights
+                or "weight" not in halting_weights):
             z = F.relu(dense(pooled))  # (B, W)
             layer_prob = answer(pooled if self.answer_from_pooled else z).softmax(dim=-1)  # (B, C)
             return layer_prob, torch.sigmoid(halting(z)).squeeze(-1)  # (B, C), (B,)
-        z = F.relu(F.linear(pooled, dense.weight, dense.bias))  # (B, W)
-        logits = F.linear(z, *self._heads(answer_weight, halting.weight, answer.bias, halting.bias))  # (B, C + 1)
+        z = F.relu(F.linear(pooled, dense_weights["weight"], dense_weights["bias"]))  # (B, W)
+        heads = self._heads(answer_weights["weight"], halting_weights["weight"], answer_weights["bias"],
+                            halting_weights["bias"])
+        logits = F.linear(z, *heads)  # (B, C + 1)
         return logits[:, :-1].softmax(dim=-1), logits[:, -1].sigmoid()  # (B, C), (B,): y_n, h_n
 
     def _heads(self, answer_weight, halting_weight, answer_bias, halting_bias) -> tuple[torch.Tensor, torch.Tensor]:
