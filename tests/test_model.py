@@ -487,3 +487,17 @@ def test_stacked_heads_follow_every_weight_change():
     training = module(pooled)[1].sum()  # with gradients: the stacked weights are built in the graph
     training.backward()
     assert module.halting.weight.grad.abs().sum() > 0 and not module.answer.weight.grad.any()
+
+
+def test_the_attention_function_is_read_off_the_config_field_or_its_property():
+    from dact_core.models.common import _attention_implementation
+
+    config = tiny_model(1).config
+    for value in ("eager", "sdpa"):
+        config._attn_implementation = value
+        assert _attention_implementation(config) == config._attn_implementation == value
+
+    class ConfigWithoutTheField:  # another config class: the property itself is read
+        _attn_implementation = "flex_attention"
+
+    assert _attention_implementation(ConfigWithoutTheField()) == "flex_attention"
