@@ -501,3 +501,37 @@ def test_the_attention_function_is_read_off_the_config_field_or_its_property():
         _attn_implementation = "flex_attention"
 
     assert _attention_implementation(ConfigWithoutTheField()) == "flex_attention"
+    model = tiny_model(1)
+    model.set_attn_implementation("eager")  # writes the field itself, past the property's setter
+    assert _attention_implementation(model.config) == "eager"
+
+
+def test_weights_kept_outside_the_parameters_run_through_the_modules_bit_for_bit():
+    from dact_core.models.common import _stock_layer_parts, run_layer
+
+    def as_buffer(module, name):  # the same numbers, kept as a buffer instead of a parameter
+        value = getattr(module, name).detach().clone()
+        delattr(module, name)
+        module.register_buffer(name, value)
+
+    model = tiny_model(6)
+    ids, mask = random_batch(6, 3)
+    with torch.no_grad():
+        hidden = model.bert.embeddings(input_ids=ids)
+        attention, _ = model.layer_inputs(hidden, mask)
+        first, second = model.bert.encoder.layer[:2]
+        as_buffer(first.attention.self.query, "weight")  # a linear: called as its module, the rest stays one sequence
+        assert _stock_layer_parts(first) is not None
+        assert torch.equal(run_layer(first, hidden, attention), first(hidden, attention))
+        as_buffer(second.output.LayerNorm, "bias")  # a LayerNorm: the layer runs through its modules
+        assert _stock_layer_parts(second) is None
+        assert torch.equal(run_layer(second, hidden, attention), second(hidden, attention))
+        query = second.attention.self.query
+        second.attention.self._modules.pop("query")
+        second.attention.self.query = query.forward  # not a module: no parts, and no error
+        assert _stock_layer_parts(second) is None
+        dact = model.dact[0]
+        pooled = torch.randn(3, model.config.hidden_size)
+        expected = dact(pooled)
+        as_buffer(dact.halting, "bias")  # the DACT module calls its linears one by one: the same numbers
+        assert all(torch.equal(a, b) for a, b in zip(dact(pooled), expected))

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules import module as torch_module
-from transformers import BertModel
+from transformers import BertModel, PreTrainedConfig
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -330,13 +330,17 @@ def _stock_layer_parts(layer: nn.Module) -> tuple | None:
     if (self_attention.training or type(dropouts[0]) is not nn.Dropout or type(dropouts[1]) is not nn.Dropout
             or dropouts[0].training or dropouts[1].training or self_attention.is_causal
             or type(norms[0]) is not nn.LayerNorm or type(norms[1]) is not nn.LayerNorm or not isinstance(act, nn.Module)
+            or not all(isinstance(linear, nn.Module) for linear in linears)
             or _attention_implementation(self_attention.config) != "sdpa"
             or ALL_ATTENTION_FUNCTIONS.get("sdpa") is not sdpa_attention_forward
             or _intercepted(layer, attention, self_attention, attention_output, intermediate, output, act, *dropouts,
                             *linears, *norms)):
         return None
+    norm_args = tuple(_layer_norm_args(norm) for norm in norms)
+    if None in norm_args:
+        return None
     return (self_attention.attention_head_size, self_attention.scaling, tuple(_linear_op(linear) for linear in linears),
-            tuple(_layer_norm_args(norm) for norm in norms), act)
+            norm_args, act)
 
 
 def _stock_layer(hidden: torch.Tensor, mask: torch.Tensor | None, head_size: int, scaling: float,
@@ -360,9 +364,10 @@ def _stock_layer(hidden: torch.Tensor, mask: torch.Tensor | None, head_size: int
 
 
 def _linear_op(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None] | nn.Module:
-    """A plain `nn.Linear`'s (weight, bias), read off its parameters; any other linear (int8) as the module to call."""
-    if type(linear) is nn.Linear:
-        parameters = linear._parameters
+    """A plain `nn.Linear`'s (weight, bias), read off its parameters; any other linear (int8), or one whose weight or
+    bias is kept elsewhere (a buffer, an attribute), as the module to call."""
+    parameters = linear._parameters
+    if type(linear) is nn.Linear and "weight" in parameters and "bias" in parameters:
         return parameters["weight"], parameters["bias"]
     return linear
 
@@ -371,20 +376,27 @@ def _apply_linear(linear: tuple | nn.Module, x: torch.Tensor) -> torch.Tensor:
     return F.linear(x, *linear) if type(linear) is tuple else linear(x)
 
 
-def _layer_norm_args(norm: nn.LayerNorm) -> tuple:
-    """(normalized_shape, weight, bias, eps) of a LayerNorm, its parameters read off its own dictionary."""
+def _layer_norm_args(norm: nn.LayerNorm) -> tuple | None:
+    """(normalized_shape, weight, bias, eps) of a LayerNorm, its parameters read off its own dictionary; None when its
+    weight or bias is kept elsewhere (a buffer, an attribute: the layer then runs through its modules)."""
     parameters = norm._parameters
+    if "weight" not in parameters or "bias" not in parameters:
+        return None
     return norm.normalized_shape, parameters["weight"], parameters["bias"], norm.eps
 
 
 def _attention_implementation(config) -> str | None:
     """`config._attn_implementation`, read from the field the property returns when the config stores it there: the
     property and the config's own attribute lookups cost about four microseconds a read, once a layer at batch 1."""
+    if getattr(type(config), "_attn_implementation", None) is not _STORED_ATTENTION_PROPERTY:  # a class of its own
+        return config._attn_implementation
     stored = object.__getattribute__(config, "__dict__").get("_attn_implementation_internal", _NOT_STORED)
     return config._attn_implementation if stored is _NOT_STORED else stored
 
 
 _NOT_STORED = object()
+# the property that returns that field (a config class that redefines it is read through its own)
+_STORED_ATTENTION_PROPERTY = PreTrainedConfig.__dict__.get("_attn_implementation")
 
 
 def classifies_layer_by_layer(model: nn.Module) -> bool:

@@ -163,10 +163,12 @@ class DactModule(nn.Module):
         # read costs about a microsecond, a visible share of the few microseconds each operation here takes at batch 1
         modules = self._modules
         dense, answer, halting = modules["dense"], modules["answer"], modules["halting"]
-        # an int8 linear keeps no weight among its parameters
+        # an int8 linear keeps no weight among its parameters; a weight or bias kept elsewhere (a buffer, a
+        # parametrization) is read by the module's own call
         dense_weights, answer_weights, halting_weights = dense._parameters, answer._parameters, halting._parameters
-        if (self.answer_from_pooled or "weight" not in dense_weights or "weight" not in answer_weights
-                or "weight" not in halting_weights):
+        if (self.answer_from_pooled or "weight" not in dense_weights or "bias" not in dense_weights
+                or "weight" not in answer_weights or "bias" not in answer_weights
+                or "weight" not in halting_weights or "bias" not in halting_weights):
             z = F.relu(dense(pooled))  # (B, W)
             layer_prob = answer(pooled if self.answer_from_pooled else z).softmax(dim=-1)  # (B, C)
             return layer_prob, torch.sigmoid(halting(z)).squeeze(-1)  # (B, C), (B,)
