@@ -125,6 +125,8 @@ dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" 
 # takes the median, and its bench.json says so.)
 # the same three runs again after the stock layers became one sequence of operations, the reference also timed layer
 # by layer (README, "Layers as one sequence of operations"): bench-sst2-layers*
+# (bench-sst2-parts* are the same command, run again after the layers read their parts off the modules' own
+# dictionaries; README, "Parts read off the modules' own dictionaries")
 MEDIAN="timer in blocks of 10, median of rounds"
 LAYERS="stock layers as one sequence of operations, the reference also timed layer by layer"
 for KIND in median layers; do

@@ -307,8 +307,8 @@ def _stock_layer_parts(layer: nn.Module) -> tuple | None:
     again on every call: parts may be replaced, hooked or put in training.
 
     Submodules and weights are read off the modules' own dictionaries, and the attention function off the config's
-    stored field (`_attention_implementation`): through the attribute machinery these reads cost about a microsecond
-    each, and the config's several, which added up to some twenty-five microseconds a layer at batch 1."""
+    stored field (`_attention_implementation`): through the attribute machinery each read costs about a microsecond,
+    the config's several, and a layer makes some twenty of them on every call at batch 1."""
     if type(layer) is not _BERT.BertLayer or layer.training or layer.chunk_size_feed_forward or layer.is_decoder:
         return None
     children = layer._modules
@@ -387,7 +387,7 @@ def _layer_norm_args(norm: nn.LayerNorm) -> tuple | None:
 
 def _attention_implementation(config) -> str | None:
     """`config._attn_implementation`, read from the field the property returns when the config stores it there: the
-    property and the config's own attribute lookups cost about four microseconds a read, once a layer at batch 1."""
+    property and the config's own attribute lookups cost several microseconds a read, once a layer at batch 1."""
     if getattr(type(config), "_attn_implementation", None) is not _STORED_ATTENTION_PROPERTY:  # a class of its own
         return config._attn_implementation
     stored = object.__getattribute__(config, "__dict__").get("_attn_implementation_internal", _NOT_STORED)
