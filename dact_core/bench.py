@@ -9,9 +9,10 @@ For each operating point (a model and an inference setting from the registry, `m
     much less on which other points are timed beside it), in several rounds. Each input's time is its
     median over the rounds (`timing.round_median`: a stalled call does not enter a total). A point's
     speed-up is the reference's total time over the point's on the same inputs, and its ideal speed-up
-    N / layers is computed on those same inputs. The reference is timed once more, in turn with the rest, with its
-    layers run the way the project's models run theirs (`classify_layer_by_layer`): each point's share of the ideal
-    is also given against it, so that what halting gives is read apart from what running layers that way gives;
+    N / layers is computed on those same inputs. Every model runs on one engine (ONNX Runtime on a CPU by
+    default, or torch) at one precision, the reference included, so the headline ratio is against what a user
+    would deploy instead: the full-depth model on the same engine and precision. The reference is timed once more,
+    in turn with the rest, as eager PyTorch in float32 (`speedup_*_vs_torch`);
   * a paired bootstrap 95% interval (scipy) for every accuracy difference that a target reads:
     each point against the reference (the reference of its own seed when the bench has one, so that
     several seeds are each compared with the reference they started from), DACT-BERT against each
@@ -21,7 +22,6 @@ Several seeds of one model (the same method and setting) are reported as mean an
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +32,6 @@ import torch
 
 from .data import TaskData, load_task
 from .loading import weights_fingerprint
-from .models.common import classifies_layer_by_layer, classify_layer_by_layer
 from .methods import family_of, infer, methods_of
 from .runner import length_batches, model_device, run, tokenize
 from .timing import interleaved_times, round_median, torch_threads
@@ -49,6 +48,7 @@ class OperatingPoint:
     inference: dict  # per-call inference arguments
     source: str = ""  # the model folder
     seed: int | None = None
+    timing_only: bool = False  # a reference with an untrained head (`same_size_reference`): its speed, not its accuracy
 
 
 @dataclass
@@ -73,14 +73,9 @@ class PointResult:
     speedup_batch32: float
     latency_ms_batch1: float  # mean over the timed examples of each one's median over the rounds
     throughput_batch32: float  # examples per second
-    # the batch-1 speed-up and its share of the ideal (with its interval) against the reference run layer by layer
-    # the way the project's models run theirs (`classify_layer_by_layer`): what halting gives, read apart from what
-    # that way of running layers gives; NaN when the reference is not a stock BertForSequenceClassification
-    speedup_batch1_layer_by_layer: float = np.nan
-    efficiency_batch1_layer_by_layer: float = np.nan
-    efficiency_batch1_layer_by_layer_low: float = np.nan
-    efficiency_batch1_layer_by_layer_high: float = np.nan
-    speedup_batch32_layer_by_layer: float = np.nan  # the batch-32 speed-up against that run
+    # against the reference in eager PyTorch float32, timed beside the others: what the engine and halting give together
+    speedup_batch1_vs_torch: float = np.nan
+    speedup_batch32_vs_torch: float = np.nan
     accuracy_diff: float = 0.0  # against `paired_reference`, with its paired 95% interval
     accuracy_diff_low: float = 0.0
     accuracy_diff_high: float = 0.0
@@ -108,6 +103,19 @@ def operating_points(models: list[tuple[str, torch.nn.Module, int | None]]) -> l
             points += [OperatingPoint(method.name + suffix, label, model, setting, source, seed)
                        for label, setting in method.points(model.config)]
     return points
+
+
+def same_size_reference(model: torch.nn.Module) -> torch.nn.Module:
+    """A plain BERT sequence classifier with `model`'s configuration and encoder weights and an untrained head: the
+    full-depth network a user would otherwise deploy, for timing where no trained reference is given (its accuracy
+    means nothing and is not reported)."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    settings = {k: v for k, v in model.config.to_dict().items()
+                if k in BertConfig.__dataclass_fields__ and k != "model_type"}
+    reference = BertForSequenceClassification(BertConfig(**settings))
+    reference.bert.load_state_dict(model.bert.state_dict(), strict=False)  # no pooler in the layer-by-layer models
+    return reference.eval()
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
@@ -155,8 +163,10 @@ def latency_texts(data: str, model, count: int) -> list[str]:
 
 def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: int | None = 2,
               latency_examples: int = 300, throughput_examples: int = 2048, rounds: int = 3,
-              max_length: int = 128, progress: bool = True, block: int = 10) -> list[PointResult]:
-    """Measure every point (the first is the reference); see the module docstring."""
+              max_length: int = 128, progress: bool = True, block: int = 10,
+              torch_reference: torch.nn.Module | None = None) -> list[PointResult]:
+    """Measure every point (the first is the reference); see the module docstring. torch_reference: the reference as
+    eager PyTorch float32, timed beside the points (None: not timed)."""
     texts = task.texts()
     labels = np.asarray(task.dataset["label"])
     with torch_threads(threads):
@@ -171,23 +181,23 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         batches = batches[::step]
         batch_idx = np.concatenate([idx for idx, _, _ in batches])
         paths = [lambda x, p=p: infer(p.model, x, **p.inference) for p in points]
-        # the reference once more, its layers run as the project runs them, timed in turn with the rest (last). On its
-        # own copy of the weights: run on the reference's own, its turn (almost always the one before the reference's)
-        # made the reference faster (its weights stayed warm in the caches) and every ratio against it smaller
-        layer_loop = classifies_layer_by_layer(points[0].model)
-        if layer_loop:
-            paths.append(lambda x, model=copy.deepcopy(points[0].model): classify_layer_by_layer(model, **x))
+        if torch_reference is not None:  # last, timed in turn with the rest
+            paths.append(lambda x: torch_reference(**x))
         per_input = round_median(interleaved_times(paths, singles, rounds, device=device, desc="batch 1",
                                                    progress=progress, block=block))  # (P (+ 1), I)
         t32 = round_median(interleaved_times(paths, [enc.to(device) for _, enc, _ in batches], rounds, device=device,
                                              desc="batch 32", progress=progress, block=block)).sum(1)  # (P (+ 1),)
-        loop_input = per_input[-1] if layer_loop else np.full(per_input.shape[1], np.nan)  # (I,)
-        t32_loop = t32[-1] if layer_loop else np.nan
+        t1_torch = per_input[-1].sum() if torch_reference is not None else np.nan
+        t32_torch = t32[-1] if torch_reference is not None else np.nan
         per_input, t32 = per_input[:len(points)], t32[:len(points)]
         t1 = per_input.sum(1)  # (P,)
     reference, ref_cfg = runs[0], points[0].model.config
     # a point's accuracy is compared with the float reference of its own seed when there is one, else the first
     own_reference = {p.seed: i for i, p in reversed(list(enumerate(points))) if p.method == "reference"}
+    # a point's speed is compared with the first reference of its own precision (int8 with int8): the same engine
+    # and precision a user would deploy at full depth instead
+    speed_reference = {_precision(p): i for i, p in reversed(list(enumerate(points)))
+                       if family_of(p.model).kind == "plain"}
     ref_flops = layer_flops(reference.tokens_per_layer, ref_cfg.hidden_size, ref_cfg.intermediate_size).sum()
     fingerprints = {p.source: weights_fingerprint(p.source) if p.source else "" for p in points}  # once per file
     results = []
@@ -196,36 +206,42 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
         n_layers = cfg.num_hidden_layers
         flops = layer_flops(result.tokens_per_layer, cfg.hidden_size, cfg.intermediate_size).sum(1)  # (n,)
         correct = result.prediction == labels
-        j = 0 if point.method == "reference" else own_reference.get(point.seed, 0)
-        diff, low, high = paired_interval(correct, runs[j].prediction == labels)
+        # an int8 point against its float model's same point (DACT-BERT's: its guaranteed full-depth answer)
+        same_float = [k for k, q in enumerate(points) if _precision(point) and not _precision(q)
+                      and (q.source, q.setting, q.method) == (point.source, point.setting, point.method.removesuffix(" " + _precision(point)))]
+        j = same_float[0] if same_float else 0 if point.method == "reference" else own_reference.get(point.seed, 0)
+        if point.timing_only or points[j].timing_only:
+            diff = low = high = np.nan
+        else:
+            diff, low, high = paired_interval(correct, runs[j].prediction == labels)
         exits1 = result.exit_layer[singles_idx]  # (I,) on the examples timed at batch size 1
-        speedup1 = float(t1[0] / t1[i])
+        r = speed_reference.get(_precision(point), 0)
+        speedup1 = float(t1[r] / t1[i])
         ideal1 = n_layers / exits1.mean()
         # the ideal with the reference's own time per example: longer inputs tend to exit later
-        ideal1_time_weighted = per_input[0].sum() / (per_input[0] * exits1 / n_layers).sum()
-        low1, high1 = efficiency_interval(per_input[0], per_input[i], exits1, n_layers)
-        loop_speedup1 = loop_input.sum() / t1[i]  # NaN when the reference was not run layer by layer
-        loop_low, loop_high = (efficiency_interval(loop_input, per_input[i], exits1, n_layers) if layer_loop
-                               else (np.nan, np.nan))
+        ideal1_time_weighted = per_input[r].sum() / (per_input[r] * exits1 / n_layers).sum()
+        low1, high1 = efficiency_interval(per_input[r], per_input[i], exits1, n_layers)
         results.append(PointResult(
             method=point.method, setting=point.setting, source=point.source, seed=point.seed,
-            accuracy=float(correct.mean()), avg_layers=float(result.exit_layer.mean()),
+            accuracy=np.nan if point.timing_only else float(correct.mean()), avg_layers=float(result.exit_layer.mean()),
             gflops=float(flops.mean() / 1e9), flops_ratio=float(flops.sum() / ref_flops),
             ideal_speedup=float(n_layers / result.exit_layer.mean()), ideal_speedup_batch1=float(ideal1),
             speedup_batch1=speedup1, efficiency_batch1=speedup1 / float(ideal1),
             efficiency_batch1_low=low1, efficiency_batch1_high=high1,
             efficiency_batch1_time_weighted=speedup1 / float(ideal1_time_weighted),
-            speedup_batch1_layer_by_layer=float(loop_speedup1),
-            efficiency_batch1_layer_by_layer=float(loop_speedup1 / ideal1),
-            efficiency_batch1_layer_by_layer_low=loop_low, efficiency_batch1_layer_by_layer_high=loop_high,
-            speedup_batch32_layer_by_layer=float(t32_loop / t32[i]),
-            speedup_batch32=float(t32[0] / t32[i]),
+            speedup_batch32=float(t32[r] / t32[i]),
+            speedup_batch1_vs_torch=float(t1_torch / t1[i]), speedup_batch32_vs_torch=float(t32_torch / t32[i]),
             latency_ms_batch1=float(1000 * t1[i] / len(singles)),
             throughput_batch32=float(len(batch_idx) / t32[i]),
             accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, paired_reference=points[j].source,
             weights_sha256=fingerprints[point.source], correct=correct,
         ))
     return results
+
+
+def _precision(point: OperatingPoint) -> str:
+    """"int8" for a quantized model's point, "" for a float one."""
+    return getattr(point.model, "quantization", None) or ""
 
 
 def results_table(results: list[PointResult]) -> pd.DataFrame:
@@ -253,14 +269,13 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     summary = grouped[numeric].mean().reset_index()
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values
     summary["seeds"] = grouped.size().values
-    ends = [c for c in ("accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high",
-                        "efficiency_batch1_layer_by_layer_low", "efficiency_batch1_layer_by_layer_high")
+    ends = [c for c in ("accuracy_diff_low", "accuracy_diff_high", "efficiency_batch1_low", "efficiency_batch1_high")
             if c in summary]
     summary.loc[summary["seeds"] > 1, ends] = np.nan  # the mean of several intervals' ends is not an interval
     return summary
 
 
-SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "quantize", "threads", "timer",
+SAME_RUN_SETTINGS = ("data", "split", "max_rows", "num_examples", "device", "runtime", "quantize", "threads", "timer",
                      "timer_block", "timer_statistic")
 MERGED_COLUMNS = ("method", "setting", "source", "seed", "accuracy", "accuracy_diff", "accuracy_diff_low",
                   "accuracy_diff_high", "paired_reference", "avg_layers", "speedup_batch1", "efficiency_batch1",
@@ -287,7 +302,7 @@ def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
             raise ValueError(f"{folder}: not a dact bench folder (no bench.csv and bench.json)")
         record = json.loads((folder / "bench.json").read_text())
         # benches before timer blocks timed one by one, and those before the round median summed the rounds
-        settings = {"timer_block": 1, "timer_statistic": "sum of rounds", **record.get("settings", {})}
+        settings = {"timer_block": 1, "timer_statistic": "sum of rounds", "runtime": "torch", **record.get("settings", {})}
         same = {key: settings.get(key) for key in SAME_RUN_SETTINGS}
         first = first or (folder, same)
         if same != first[1]:
@@ -379,7 +394,7 @@ def targets(results: list[PointResult]) -> dict:
     """The issues' targets, each with its margin, interval and status (met / missed / not distinguishable)."""
     out: dict = {}
     ref = results[0]
-    out["reference_accuracy"] = round(100 * ref.accuracy, 2)
+    out["reference_accuracy"] = _rounded(100 * ref.accuracy)
     dact = [r for r in results if r.method == "DACT-BERT"]
     dact_int8 = [r for r in results if r.method == "DACT-BERT int8"]
     if dact_int8:
@@ -387,7 +402,10 @@ def targets(results: list[PointResult]) -> dict:
             {"setting": r.setting, "speedup_batch1": round(r.speedup_batch1, 3),
              "accuracy_diff_points": round(100 * r.accuracy_diff, 2),
              "interval_points": [round(100 * r.accuracy_diff_low, 2), round(100 * r.accuracy_diff_high, 2)],
-             "speedup_status": "met" if r.speedup_batch1 >= 2.2 else "missed",
+             "efficiency_batch1": round(r.efficiency_batch1, 3),
+             "efficiency_interval": [round(r.efficiency_batch1_low, 3), round(r.efficiency_batch1_high, 3)],
+             "speedup_batch1_vs_torch": _rounded(r.speedup_batch1_vs_torch),
+             "speedup_status": status(r.efficiency_batch1_low, r.efficiency_batch1_high, EFFICIENCY_TARGET),
              "accuracy_status": status(r.accuracy_diff_low, r.accuracy_diff_high, -ACCURACY_MARGIN)}
             for r in dact_int8]
     for rival in ("DeeBERT", "PABEE"):
@@ -417,14 +435,7 @@ def targets(results: list[PointResult]) -> dict:
             "worst_interval": [round(dact[worst].efficiency_batch1_low, 3), round(dact[worst].efficiency_batch1_high, 3)],
             "per_setting": {label: round(r.efficiency_batch1, 3) for label, r in zip(labels, dact)},
             "time_weighted_ideal": {label: round(r.efficiency_batch1_time_weighted, 3) for label, r in zip(labels, dact)},
-            # against the reference with its layers run as the project runs them (None where it could not be)
-            "against_layer_by_layer": {label: _rounded(r.efficiency_batch1_layer_by_layer)
-                                       for label, r in zip(labels, dact)},
-            "against_layer_by_layer_intervals": {label: [_rounded(r.efficiency_batch1_layer_by_layer_low),
-                                                         _rounded(r.efficiency_batch1_layer_by_layer_high)]
-                                                 for label, r in zip(labels, dact)},
-            "reference_layer_by_layer_speedup_batch1": _rounded(1 / results[0].speedup_batch1_layer_by_layer),
-            "reference_layer_by_layer_speedup_batch32": _rounded(1 / results[0].speedup_batch32_layer_by_layer),
+            "speedup_batch1_vs_torch": {label: _rounded(r.speedup_batch1_vs_torch) for label, r in zip(labels, dact)},
             "status": "missed" if "missed" in statuses else ("met" if all(s == "met" for s in statuses)
                                                              else "not distinguishable")}
         out["dact_batch32_speedup"] = {label: round(r.speedup_batch32, 2) for label, r in zip(labels, dact)}
@@ -468,8 +479,7 @@ def write_outputs(results: list[PointResult], out_dir: Path, title: str, setting
 
 def table_markdown(summary: pd.DataFrame) -> str:
     cols = ["method", "setting", "accuracy", "diff vs reference [95% CI]", "avg_layers", "flops_ratio",
-            "speedup_batch1", "efficiency_batch1", "efficiency_batch1_layer_by_layer", "speedup_batch32",
-            "latency_ms_batch1"]
+            "speedup_batch1", "efficiency_batch1", "speedup_batch32", "speedup_batch1_vs_torch", "latency_ms_batch1"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in summary.itertuples(index=False):
         accuracy = f"{100 * row.accuracy:.2f}"
@@ -478,10 +488,9 @@ def table_markdown(summary: pd.DataFrame) -> str:
         diff = (f"{100 * row.accuracy_diff:+.2f} [{100 * row.accuracy_diff_low:+.2f}, {100 * row.accuracy_diff_high:+.2f}]"
                 if row.seeds == 1 else f"{100 * row.accuracy_diff:+.2f} (mean)")
         cells = [row.method, row.setting, accuracy, diff, f"{row.avg_layers:.2f}", f"{row.flops_ratio:.3f}",
-                 f"{row.speedup_batch1:.2f}", f"{row.efficiency_batch1:.2f}",
-                 # benches from before the layer-by-layer reference have no such column
-                 "-" if pd.isna(loop := getattr(row, "efficiency_batch1_layer_by_layer", np.nan)) else f"{loop:.2f}",
-                 f"{row.speedup_batch32:.2f}",
+                 f"{row.speedup_batch1:.2f}", f"{row.efficiency_batch1:.2f}", f"{row.speedup_batch32:.2f}",
+                 # benches from before the eager PyTorch timing have no such column
+                 "-" if pd.isna(vs_torch := getattr(row, "speedup_batch1_vs_torch", np.nan)) else f"{vs_torch:.2f}",
                  f"{row.latency_ms_batch1:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

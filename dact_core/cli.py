@@ -18,6 +18,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantize", choices=["int8"], default=None,
                    help="dynamic int8 quantization of the Linear layers (CPU); the halting guarantee then holds "
                    "against the quantized model's own full-depth answer")
+    _add_runtime_args(p)
     p.add_argument("--bound", choices=["tight", "paper"], default=None, help="halting bound (default: the model's)")
     p.add_argument(
         "--relaxation",
@@ -26,6 +27,21 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         help="scale the layers-left term of the bound by this factor in [0, 1]; below 1 halts earlier "
         "and drops the guarantee that halted == full-depth prediction",
     )
+
+
+def _add_runtime_args(p: argparse.ArgumentParser, threads_default: int | None = None) -> None:
+    p.add_argument("--runtime", choices=["onnx", "torch"], default=None,
+                   help="onnx: ONNX Runtime, graphs built from the weights on first use and cached; torch: the PyTorch "
+                   "model (default: onnx on a CPU for DACT-BERT, multi-exit and plain models, else torch)")
+    p.add_argument("--threads", type=int, default=threads_default,
+                   help="intra-op threads (default: %(default)s; none given: every core)")
+
+
+def _runtime(args) -> str:
+    """The --runtime asked for, or "auto" (ONNX Runtime on a CPU where the model's family runs on it)."""
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    return args.runtime or "auto"
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -115,9 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--max-length", type=int, default=128)
     be = sub.add_parser("bench", help="every method at several operating points, measured in one process")
     _add_data_args(be)
-    be.add_argument("--reference", nargs="+", required=True,
+    be.add_argument("--reference", nargs="*", default=[],
                     help="the full-depth reference model folder (speed-ups are taken against the first; more are seeds, and "
-                    "each model's accuracy is compared with the reference of its own seed when there is one)")
+                    "each model's accuracy is compared with the reference of its own seed when there is one); none: "
+                    "speed-ups against a plain classifier of the first model's size and encoder, whose accuracy is not "
+                    "reported")
     be.add_argument("--dact", nargs="*", default=[], help="DACT-BERT model folders (ponder penalties, seeds)")
     be.add_argument("--multi-exit", nargs="*", default=[], help="multi-exit model folders (static, DeeBERT, PABEE)")
     be.add_argument("--token-methods", nargs="*", default=[], help="AdapLeR / token-gate model folders")
@@ -125,9 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
     be.add_argument("--device", default=None, help=DEVICE_HELP)
     be.add_argument("--quantize", choices=["int8"], default=None,
-                    help="also measure an int8 copy of every model (against the float reference)")
+                    help="also measure an int8 copy of every model (speed against the int8 reference, accuracy against "
+                    "the same float model)")
     be.add_argument("--title", default="benchmark")
-    be.add_argument("--threads", type=int, default=2)
+    _add_runtime_args(be, threads_default=2)
     be.add_argument("--latency-examples", type=int, default=300, help="examples timed one by one per point")
     be.add_argument("--throughput-examples", type=int, default=2048,
                     help="examples (in batches of 32) timed per point for the throughput")
@@ -164,9 +183,10 @@ def _seed_of(folder: str) -> int | None:
 
 
 def cmd_bench(args) -> int:
-    from .bench import operating_points, run_bench, table_markdown, targets, write_outputs
+    from .bench import operating_points, run_bench, same_size_reference, table_markdown, targets, write_outputs
     from .data import load_task
-    from .loading import load_model
+    from .loading import default_runtime, load_model, quantize
+    from .onnx_runtime import from_torch, supports
     from .timing import ROUND_STATISTIC
 
     check_output_dir(args.output_dir, args.overwrite)
@@ -175,25 +195,50 @@ def cmd_bench(args) -> int:
     if args.rounds < 1:
         raise ValueError(f"--rounds must be at least 1, got {args.rounds}")
     folders = [*args.reference, *args.dact, *args.multi_exit, *args.token_methods]
-    device = "cpu" if args.quantize and args.device is None else args.device  # int8 kernels run on the CPU
-    loaded = [load_model(folder, device) for folder in folders]
+    if len(folders) == len(args.reference):
+        raise ValueError("name at least one model to measure (--dact, --multi-exit or --token-methods)")
+    runtime = _runtime(args)
+    device = "cpu" if (args.quantize or runtime != "torch") and args.device is None else args.device
+    loaded = [load_model(folder, device) for folder in folders]  # torch models: the engines are built from them
     tokenizer = loaded[0][1]
-    reference = loaded[0][0]
-    label_names = [reference.config.id2label[i] for i in range(reference.config.num_labels)]
+    torch_models = [model for model, _ in loaded]
+    if args.reference:
+        sources = folders
+    else:
+        torch_models.insert(0, same_size_reference(torch_models[0]))
+        sources = ["", *folders]
+    reference = torch_models[0]
+    label_names = [loaded[0][0].config.id2label[i] for i in range(loaded[0][0].config.num_labels)]
     task = load_task(args.data, split=args.split, text_columns=args.text_columns, label_column=args.label_column,
                      label_names=label_names if _labels_are_names(label_names) else None, max_rows=args.max_rows)
-    models = [(folder, model, _seed_of(folder)) for folder, (model, _) in zip(folders, loaded)]
-    if args.quantize:
-        from .loading import quantize
+    engines = {"torch": "torch", "onnx": "onnx", "auto": None}
+    chosen = [engines[runtime] or default_runtime(model, device) for model in torch_models]
+    if runtime == "onnx" and not all(supports(model) for model in torch_models):
+        raise ValueError("--runtime onnx: the token-reduction models run on torch only; bench them with --runtime torch")
+    if len(set(chosen)) > 1:
+        raise ValueError("these models would run on different engines (the token-reduction models run on torch only): "
+                         "pass --runtime torch to compare them on one engine")
+    def on_engine(model, quantization=None):
+        if chosen[0] == "onnx":
+            return from_torch(model, quantization, args.threads)
+        return quantize(model, quantization) if quantization else model
 
-        models += [(folder, quantize(model, args.quantize), seed) for folder, model, seed in models]
+    seeds = [None if not source else _seed_of(source) for source in sources]
+    models = [(source, on_engine(model), seed) for source, model, seed in zip(sources, torch_models, seeds)]
+    if args.quantize:
+        models += [(source, on_engine(model, args.quantize), seed)
+                   for source, model, seed in zip(sources, torch_models, seeds)]
     points = operating_points(models)
+    if not args.reference:
+        for point in points:
+            point.timing_only = point.source == ""
+            point.setting = "same size, untrained head" if point.timing_only else point.setting
     results = run_bench(points, tokenizer, task, args.threads, args.latency_examples, args.throughput_examples,
-                        args.rounds, block=args.timer_block)
+                        args.rounds, block=args.timer_block, torch_reference=reference)
     settings = {"data": args.data, "split": args.split, "max_rows": args.max_rows, "num_examples": len(task),
                 "threads": args.threads, "latency_examples": args.latency_examples,
                 "throughput_examples": args.throughput_examples, "rounds": args.rounds,
-                "device": str(next(reference.parameters()).device), "timer": "interleaved",
+                "device": str(reference.device), "runtime": chosen[0], "timer": "interleaved",
                 "timer_block": args.timer_block, "timer_statistic": ROUND_STATISTIC, "quantize": args.quantize}
     summary = write_outputs(results, Path(args.output_dir), args.title, settings)
     print(table_markdown(summary))
@@ -317,14 +362,14 @@ def cmd_eval(args) -> int:
             torch.cuda.set_device(torch.device(device))  # NCCL's collectives use the current device
         dist.init_process_group("nccl" if device and device.startswith("cuda") else "gloo")
         dist.barrier()  # every process has checked the output folder before any writes to it
-    model, tokenizer = load_model(args.model, device, args.quantize)
+    model, tokenizer = load_model(args.model, device, args.quantize, _runtime(args), args.threads)
     is_dact = family_of(model).model_type == "dact-bert"
     setting = _setting(args)
     if setting and not is_dact:
         raise ValueError(f"--bound and --relaxation apply to DACT-BERT, not to a {family_of(model).display} model")
     task = _load_task_for(model, args, require_labels=False)
     part = shard(task, rank, world) if world > 1 else task
-    float_model = load_model(args.model, device)[0] if args.quantize else None
+    float_model = load_model(args.model, device, None, _runtime(args), args.threads)[0] if args.quantize else None
     result = evaluate(model, tokenizer, part, args.batch_size, args.max_length,
                       check_full_depth=not args.no_full_depth_check, setting=setting, progress=rank == 0,
                       float_model=float_model)
@@ -391,7 +436,7 @@ def cmd_predict(args) -> int:
     text = tuple(args.text) if len(args.text) == 2 else " ".join(args.text) if len(args.text) == 1 else None
     if text is None:
         raise ValueError("give one text, or two for a pair")
-    model, tokenizer = load_model(args.model, args.device, args.quantize)
+    model, tokenizer = load_model(args.model, args.device, args.quantize, _runtime(args), args.threads)
     family = family_of(model)
     is_dact = family.model_type == "dact-bert"
     setting = _setting(args)

@@ -109,14 +109,36 @@ def quantize(model, scheme: str):
     return quantized.eval()
 
 
-def load_model(name_or_path: str | None = None, device: str | None = None, quantization: str | None = None):
+RUNTIMES = ("onnx", "torch")
+
+
+def default_runtime(model_or_config, device: str | None = None) -> str:
+    """The engine a CPU user would deploy: ONNX Runtime where the model's family runs on it, else torch (a GPU, or
+    the token-reduction models)."""
+    from .onnx_runtime import supports
+
+    on_cpu = resolve_device(device).type == "cpu"
+    return "onnx" if on_cpu and supports(model_or_config) else "torch"
+
+
+def load_model(name_or_path: str | None = None, device: str | None = None, quantization: str | None = None,
+               runtime: str = "torch", threads: int | None = None):
     """(model, tokenizer) from a trained model folder or hub name; None loads the shipped default.
 
     Any registered family loads as its own class (DACT-BERT, multi-exit, AdapLeR, token gates); a
     plain BERT classifier (the full-depth reference) loads as itself. Weights load from safetensors
     only, in float32 (shipped weights may be stored in float16), onto `device` (see `resolve_device`);
     `quantization="int8"` then quantizes the Linear layers (CPU only, see `quantize`).
+
+    runtime "onnx": the ONNX Runtime engine of the same model (`dact_core.onnx_runtime`), a drop-in for its
+    inference call, on the CPU with `threads` intra-op threads (default: every core); its graphs are built from these
+    weights on first use and cached. "auto" picks `default_runtime`. "torch" (the default here) serves training,
+    attributions and GPUs.
     """
+    if runtime not in (*RUNTIMES, "auto"):
+        raise ValueError(f"unknown runtime {runtime!r}; expected one of {RUNTIMES}")
+    if runtime != "torch":
+        return _load_onnx(name_or_path, device, quantization, runtime, threads)
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -144,6 +166,20 @@ def load_model(name_or_path: str | None = None, device: str | None = None, quant
     if quantization:
         model = quantize(model, quantization)
     return model, tokenizer
+
+
+def _load_onnx(name_or_path, device, quantization, runtime, threads):
+    from .onnx_runtime import from_torch, supports
+
+    if device is not None and resolve_device(device).type != "cpu":
+        if runtime == "onnx":
+            raise ValueError("the ONNX Runtime engine runs on the CPU: pass --runtime torch for a GPU")
+        return load_model(name_or_path, device, quantization, "torch")
+    model, tokenizer = load_model(name_or_path, "cpu")
+    if runtime == "auto" and not supports(model):
+        return (quantize(model, quantization) if quantization else model), tokenizer
+    local = Path(resolve_model(name_or_path))
+    return from_torch(model, quantization, threads, shipped=local if local.is_dir() else None), tokenizer
 
 
 def new_model(train_method: str, checkpoint: str | None = None, **config_overrides):

@@ -25,7 +25,8 @@ class InputError(ValueError):
 
 
 def model_device(model) -> torch.device:
-    return next(model.parameters()).device
+    """Where the model's inputs go (a torch model's `device`; the ONNX Runtime engine's is the CPU)."""
+    return model.device
 
 
 def synchronize(device: torch.device) -> None:
