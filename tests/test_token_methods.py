@@ -187,25 +187,6 @@ def test_token_gates_training_and_removal(tmp_path):
         torch.testing.assert_close(loaded(ids, mask, halt_early=True).logits, pruned.logits)
 
 
-@pytest.mark.parametrize("removal_layers", [None, [1, 3]])
-def test_adapler_single_example_path_is_the_batched_path_bit_for_bit(removal_layers):
-    model = sharp_adapler(seed=2, removal_layers=removal_layers)
-    ids, mask = random_batch(2, 8)
-    removed = 0
-    with torch.no_grad():
-        for i in range(8):
-            x = ids[i : i + 1, : int(mask[i].sum())]  # (1, T) without padding
-            hidden = model.bert.embeddings(input_ids=x)
-            one = model(x, halt_early=True, output_kept_tokens=True)
-            batched = model._pruning_forward(hidden, torch.ones_like(x), output_kept_tokens=True)
-            assert torch.equal(one.logits, batched.logits) and torch.equal(one.prediction, batched.prediction)
-            assert torch.equal(one.tokens_per_layer, batched.tokens_per_layer)
-            assert torch.equal(one.kept_tokens, batched.kept_tokens) and torch.equal(one.exit_layer, batched.exit_layer)
-            assert one.tokens_per_layer.dtype == batched.tokens_per_layer.dtype
-            removed += int(one.tokens_per_layer[0, -1] < x.shape[1])
-    assert removed > 0  # the rule dropped tokens, so the comparison covers the removal
-
-
 def test_significance_pins_cls_and_sinks_padding():
     weights = torch.softmax(torch.randn(1, 2, 4, 4), dim=-1)
     mask = torch.tensor([[1, 1, 1, 0]])
