@@ -2,19 +2,11 @@
 
 Pure functions. The model's halting path, the exit layers read off a full-depth trace
 (evaluation, the inspector, the app) and the margins shown per layer all compute the bound with
-`_margin`, so every answer to "when does an example halt" comes from that one formula.
+`halting_margin`, so every answer to "when does an example halt" comes from that one formula.
 
 The recurrence runs in float64: the bounds compare quantities that can sit within float32
 rounding of each other, and the guarantee "halted prediction == full-depth prediction" should
 not hinge on the last bit. The cost is negligible (B x C numbers per layer).
-
-`accumulate_step_one` and `should_halt_one` are the same step and test for a single example in
-Python floats (also float64), for the halting path at batch size 1: there each tensor operation
-costs its dispatch (several microseconds) whatever its size, and the tensor step and test are
-about twenty of them per layer. Both do the tensor path's operations in its order (the bound through
-the shared `_margin`): on one example they give its numbers bit for bit (tests/test_halting.py). Over
-many rows torch's vectorised pow may differ from the C library's in the last bit, far below any margin
-that decides a halt.
 """
 
 from __future__ import annotations
@@ -32,8 +24,7 @@ def accumulate_step(
     acc_prob (B, C) and remaining_prob (B,) are a_{n-1} and p_{n-1}; layer_prob (B, C) is y_n and
     halting_prob (B,) is h_n. Start from a_0 = 0, p_0 = 1.
     """
-    # a_{n-1} + p_{n-1} (y_n - a_{n-1}): one rounding per operation, so `accumulate_step_one` repeats it bit for bit
-    # (torch.lerp fuses a multiply-add, which Python floats cannot repeat)
+    # a_n = a_{n-1} + p_{n-1} (y_n - a_{n-1}), the same sum regrouped
     acc_prob = acc_prob + remaining_prob.unsqueeze(-1) * (layer_prob.to(acc_prob.dtype) - acc_prob)  # (B, C)
     remaining_prob = halting_prob.to(remaining_prob.dtype) * remaining_prob  # (B,)
     return acc_prob, remaining_prob
@@ -82,13 +73,8 @@ def halting_margin(
     acc_prob = acc_prob.to(torch.float64)
     remaining_prob = remaining_prob.to(torch.float64)
     top2 = acc_prob.topk(2, dim=-1).values  # (..., 2)
-    return _margin(top2[..., 0], top2[..., 1], remaining_prob, layers_left, bound)  # (...,)
-
-
-def _margin(top, runner_up, remaining_prob, layers_left, bound: str):
-    """Both bounds from a_n's two largest entries; tensors or Python floats alike (same operations, same order)."""
-    base = 1 - remaining_prob
-    decay = base ** layers_left if isinstance(base, torch.Tensor) else _power(base, layers_left)
+    top, runner_up = top2[..., 0], top2[..., 1]  # (...,), (...,)  a_n[c*], a_n[c_ru]
+    decay = (1 - remaining_prob) ** layers_left  # (...,)
     if bound == "tight":
         return decay * (top + 1 - runner_up) - 1
     return top * decay - (runner_up + remaining_prob * layers_left)
@@ -122,39 +108,6 @@ def should_halt(
         return torch.ones(remaining_prob.shape, dtype=torch.bool, device=remaining_prob.device)
     layers_left = (num_layers - layer) * relaxation
     return halting_margin(acc_prob, remaining_prob, layers_left, bound) > 0
-
-
-def _power(base: float, exponent: float) -> float:
-    """base ** exponent as torch computes it for a one-element tensor and a number: products for the exponents 2
-    and 3 and its own square root for 0.5 (torch's special cases; that root is not always the correctly rounded one
-    `math.sqrt` gives, so it is asked of torch), the C library's pow otherwise (torch's scalar loop)."""
-    if exponent == 2:
-        return base * base
-    if exponent == 3:
-        return base * base * base
-    if exponent == 0.5:
-        return float(torch.tensor(base, dtype=torch.float64).sqrt())
-    return base**exponent
-
-
-def accumulate_step_one(
-    acc_prob: list[float], remaining_prob: float, layer_prob: list[float], halting_prob: float
-) -> tuple[list[float], float]:
-    """`accumulate_step` for one example in Python floats: a_{n-1} (C,), p_{n-1}, y_n (C,), h_n -> a_n, p_n."""
-    return [a + remaining_prob * (y - a) for a, y in zip(acc_prob, layer_prob)], halting_prob * remaining_prob
-
-
-def should_halt_one(
-    acc_prob: list[float], remaining_prob: float, layer: int, num_layers: int, bound: str = "tight",
-    relaxation: float = 1.0,
-) -> bool:
-    """`should_halt` for one example in Python floats (a_n as a list of C floats, p_n a float)."""
-    if bound not in BOUNDS:
-        raise ValueError(f"unknown halting bound {bound!r}; expected one of {BOUNDS}")
-    if layer >= num_layers:
-        return True
-    runner_up, top = sorted(acc_prob)[-2:]
-    return _margin(top, runner_up, remaining_prob, (num_layers - layer) * relaxation, bound) > 0
 
 
 def exit_layers_from_trace(

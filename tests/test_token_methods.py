@@ -13,7 +13,7 @@ from dact_core import (
     TokenGateBertForSequenceClassification,
 )
 from dact_core.models.adapler import saliency_targets
-from dact_core.models.common import gather_tokens
+from dact_core.models.common import NEG, gather_tokens
 from dact_core.models.token_gates.modeling_token_gates import significance
 
 
@@ -187,23 +187,26 @@ def test_token_gates_training_and_removal(tmp_path):
         torch.testing.assert_close(loaded(ids, mask, halt_early=True).logits, pruned.logits)
 
 
-@pytest.mark.parametrize("removal_layers", [None, [1, 3]])
-def test_adapler_single_example_path_is_the_batched_path_bit_for_bit(removal_layers):
-    model = sharp_adapler(seed=2, removal_layers=removal_layers)
-    ids, mask = random_batch(2, 8)
-    removed = 0
+def test_a_layer_with_its_attention_is_the_layers_own_call():
+    from transformers.models.bert.modeling_bert import BertLayer
+
+    from dact_core.models.common import layer_with_attention
+
+    torch.manual_seed(0)
+    config = BertConfig(**bert_settings())
+    config._attn_implementation = "eager"  # the attention returns its weights only under eager
+    layer = BertLayer(config).eval()
+    hidden, mask = torch.randn(2, 5, config.hidden_size), torch.zeros(2, 1, 1, 5)  # (B, T, H), (B, 1, 1, T)
+    mask[1, ..., 3:] = NEG  # the second row's last two keys are hidden
+    seen = []  # a hook on the layer (captum's, a user's) sees the call
+    handle = layer.register_forward_hook(lambda module, args, output: seen.append(output))
     with torch.no_grad():
-        for i in range(8):
-            x = ids[i : i + 1, : int(mask[i].sum())]  # (1, T) without padding
-            hidden = model.bert.embeddings(input_ids=x)
-            one = model(x, halt_early=True, output_kept_tokens=True)
-            batched = model._pruning_forward(hidden, torch.ones_like(x), output_kept_tokens=True)
-            assert torch.equal(one.logits, batched.logits) and torch.equal(one.prediction, batched.prediction)
-            assert torch.equal(one.tokens_per_layer, batched.tokens_per_layer)
-            assert torch.equal(one.kept_tokens, batched.kept_tokens) and torch.equal(one.exit_layer, batched.exit_layer)
-            assert one.tokens_per_layer.dtype == batched.tokens_per_layer.dtype
-            removed += int(one.tokens_per_layer[0, -1] < x.shape[1])
-    assert removed > 0  # the rule dropped tokens, so the comparison covers the removal
+        output, weights = layer_with_attention(layer, hidden, mask)
+    handle.remove()
+    assert len(seen) == 1 and torch.equal(output, seen[0])
+    with torch.no_grad():
+        assert torch.equal(output, layer(hidden, mask)) and torch.equal(weights, layer.attention(hidden, mask)[1])
+    assert weights.shape == (2, config.num_attention_heads, 5, 5) and weights[1, ..., 3:].eq(0).all()
 
 
 def test_significance_pins_cls_and_sinks_padding():

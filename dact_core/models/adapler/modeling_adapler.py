@@ -34,8 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
 
-from ..common import (NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, all_true, checked_config,
-                      gather_tokens, host_tensors, model_output, run_layer)
+from ..common import NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, checked_config, gather_tokens
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training
 
@@ -132,8 +131,6 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
     ) -> TokenReductionOutput:
         """Soft removal (training, `halt_early=False`) or physical removal (`halt_early=True`).
         saliency (B, T): the targets of the contribution predictors (training only)."""
-        if halt_early and hidden.shape[0] == 1 and all_true(attention_mask):
-            return self._pruning_forward_one(hidden, attention_mask, output_kept_tokens)
         if halt_early:
             return self._pruning_forward(hidden, attention_mask, output_kept_tokens)
         num_layers = self.config.num_hidden_layers
@@ -165,7 +162,7 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
                     kl_terms.append((num_layers - n) * kl)  # weight N + 1 - l for 1-based l
             tokens.append(alive.sum(dim=1))
             length_terms.append(alive.sum(dim=1) / pad.sum(dim=1))  # (B,) share of tokens still alive
-            hidden = run_layer(layer, hidden, log_alive[:, None, None, :].to(hidden.dtype))  # (B, T, H)
+            hidden = layer(hidden, log_alive[:, None, None, :].to(hidden.dtype))  # (B, T, H)
         logits = self.classify(hidden)
         loss = None
         if labels is not None:
@@ -175,8 +172,8 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
                 loss = loss + self.config.kl_weight * torch.stack(kl_terms, dim=1).sum(dim=1).mean()
         tokens_per_layer = torch.stack(tokens, dim=1).detach()  # (B, N) soft counts
         exit_layer = torch.full((hidden.shape[0],), num_layers, dtype=torch.int64, device=hidden.device)
-        return model_output(TokenReductionOutput, loss=loss, logits=logits, prediction=logits.argmax(-1),
-                            tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
+        return TokenReductionOutput(loss=loss, logits=logits, prediction=logits.argmax(-1),
+                                    tokens_per_layer=tokens_per_layer, exit_layer=exit_layer)
 
     def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
                          output_kept_tokens: bool = False) -> TokenReductionOutput:
@@ -197,47 +194,11 @@ class AdaplerBertForSequenceClassification(PoolerClassifierModel):
             if survival is not None:
                 survival.record(n, order, attention_mask)
             mask, _ = self.layer_inputs(hidden, attention_mask)
-            hidden = run_layer(layer, hidden, mask)  # (B, T', H)
+            hidden = layer(hidden, mask)  # (B, T', H)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
         logits = self.classify(hidden)  # (B, C)
-        return model_output(TokenReductionOutput, logits=logits, prediction=logits.argmax(-1),
-                            tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
-                            kept_tokens=None if survival is None else survival.kept)
-
-    def _pruning_forward_one(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
-                             output_kept_tokens: bool = False) -> TokenReductionOutput:
-        """The removal rule for one example without padding, with the batched path's results bit for bit and
-        about half its small operations (at batch 1 each costs its dispatch whatever its size): nothing is
-        masked, so the scores are a plain softmax (adding 0 to a logit changes no bit), the token counts stay
-        on the host, and each threshold eta_l / n_l is one Python division (a float64 quotient of two float32
-        numbers, rounded to float32 where it meets the scores, is their float32 quotient)."""
-        num_layers = self.config.num_hidden_layers
-        steps = self.removal_steps(self.eta.clamp(0.01, 1.0).tolist())
-        survival = TokenSurvival(attention_mask, num_layers) if output_kept_tokens else None
-        tokens = []
-        for n, layer in enumerate(self.bert.encoder.layer):
-            order = None  # (T',) kept positions where this layer drops tokens
-            if n in steps:
-                predictor, eta = steps[n]
-                keep = predictor(hidden).softmax(dim=-1) >= eta / hidden.shape[1]  # (1, T)
-                keep[:, 0] = True  # [CLS] stays
-                order = keep[0].nonzero().squeeze(1)  # (T',) kept positions, in order
-                if order.shape[0] < hidden.shape[1]:
-                    hidden = hidden.index_select(1, order)  # (1, T', H)
-            tokens.append(hidden.shape[1])
-            if survival is not None:
-                survival.record(n, None if order is None else order[None], torch.ones_like(hidden[:, :, 0]))
-            mask, _ = self.unpadded_layer_inputs(hidden)  # a row of kept tokens has no padding
-            hidden = run_layer(layer, hidden, mask)  # (1, T', H)
-        logits = self.classify(hidden)  # (1, C)
-        scores = logits[0].tolist()
-        # laid out from Python numbers (`host_tensors`); the prediction is the first largest logit, as torch.argmax
-        tokens_per_layer, exit_layer, prediction = host_tensors(
-            [*tokens, num_layers, max(range(len(scores)), key=scores.__getitem__)], torch.int64, hidden.device,
-            [(1, num_layers), (1,), (1,)])
-        return model_output(TokenReductionOutput, logits=logits, prediction=prediction,
-                            tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
-                            kept_tokens=None if survival is None else survival.kept)
+        return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
+                                    exit_layer=exit_layer, kept_tokens=None if survival is None else survival.kept)
 
 
 def saliency_targets(reference_model, input_ids: torch.Tensor, attention_mask: torch.Tensor,

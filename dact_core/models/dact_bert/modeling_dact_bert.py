@@ -6,8 +6,7 @@ Efficient BERT Inference" (NLP Power! workshop, ACL 2022). Formulas: ../shared/d
 One config, one module per layer, one model. Two forward paths share the same layers:
   * full depth (training, reference): every layer runs, everything stays differentiable;
   * halting (`halt_early=True`): each example stops after the first layer where the halting bound
-    holds; halted rows leave the batch, so later layers run only on the rows still going (a single
-    example takes a loop of its own, with the recurrence in Python floats).
+    holds; halted rows leave the batch, so later layers run only on the rows still going.
 
 Departure from the paper, on purpose: the vector that feeds each DACT module is configurable
 (`pooling="cls" | "mean"`). The packaged MiniLM backbone was trained with mean pooling and its
@@ -16,7 +15,6 @@ early-layer [CLS] carries no class information, so the default is the masked mea
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -26,10 +24,8 @@ from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 from transformers.modeling_outputs import ModelOutput
 
-from ...halting import (BOUNDS, accumulate, accumulate_step, accumulate_step_one, exit_layers_from_trace, should_halt,
-                        should_halt_one)
-from ..common import (LayerByLayerModel, check_pooling, host_tensors, keep_rows, model_output, pool, run_layer,
-                      trim_padding)
+from ...halting import BOUNDS, accumulate, accumulate_step, exit_layers_from_trace, should_halt
+from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, trim_padding
 
 ANSWER_HEADS = ("mlp", "linear")
 
@@ -128,12 +124,11 @@ class DactBertOutput(ModelOutput):
     @classmethod
     def of(cls, probs, exit_layer, layer_probs, halting_probs, remaining_probs, acc_probs, ponder_cost, dtype,
            loss=None) -> "DactBertOutput":
-        """The output of the tensor paths; the logits and the prediction are derived from probs (a_N, float64).
-        One example's halting path lays out the same fields itself, in Python floats."""
-        return model_output(cls, loss=loss, logits=probs.clamp(min=1e-12).log().to(dtype), probs=probs,
-                            prediction=probs.argmax(dim=-1), exit_layer=exit_layer, layer_probs=layer_probs,
-                            halting_probs=halting_probs, remaining_probs=remaining_probs, acc_probs=acc_probs,
-                            ponder_cost=ponder_cost)
+        """The output of both paths; the logits and the prediction are derived from probs (a_N, float64)."""
+        return cls(loss=loss, logits=probs.clamp(min=1e-12).log().to(dtype), probs=probs,
+                   prediction=probs.argmax(dim=-1), exit_layer=exit_layer, layer_probs=layer_probs,
+                   halting_probs=halting_probs, remaining_probs=remaining_probs, acc_probs=acc_probs,
+                   ponder_cost=ponder_cost)
 
 
 class HaltingUnit(nn.Linear):
@@ -142,12 +137,7 @@ class HaltingUnit(nn.Linear):
 
 class DactModule(nn.Module):
     """After layer n: z = ReLU(W1 x + b1);  y_n = softmax(Wy z + by);  h_n = sigmoid(wh z + bh).
-    With answer_head "linear": y_n = softmax(Wy x + by), from the pooled vector x itself.
-
-    With the "mlp" head, y_n's logits and h_n's come from one matrix product with [Wy; wh] stacked, in every path
-    (training, full depth, halting), so each path computes the same numbers: at batch 1 each separate call costs its
-    dispatch whatever its size. The stacked weights are kept between calls that track no gradient and rebuilt when
-    a weight changes (an optimizer step, loading, `.to()`)."""
+    With answer_head "linear": y_n = softmax(Wy x + by), from the pooled vector x itself."""
 
     def __init__(self, config: DactBertConfig):
         super().__init__()
@@ -156,46 +146,12 @@ class DactModule(nn.Module):
         self.dense = nn.Linear(config.hidden_size, width)
         self.answer = nn.Linear(config.hidden_size if self.answer_from_pooled else width, config.num_labels)
         self.halting = HaltingUnit(width, 1)
-        self._stacked_heads = None  # (the four weights' addresses and versions, weight (C + 1, W), bias (C + 1,))
 
     def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # submodules and weights read once, off the modules' own dictionaries: through the attribute machinery each
-        # read costs about a microsecond, a visible share of the few microseconds each operation here takes at batch 1
-        modules = self._modules
-        dense, answer, halting = modules["dense"], modules["answer"], modules["halting"]
-        # an int8 linear keeps no weight among its parameters; a weight or bias kept elsewhere (a buffer, a
-        # parametrization) is read by the module's own call
-        dense_weights, answer_weights, halting_weights = dense._parameters, answer._parameters, halting._parameters
-        if (self.answer_from_pooled or "weight" not in dense_weights or "bias" not in dense_weights
-                or "weight" not in answer_weights or "bias" not in answer_weights
-                or "weight" not in halting_weights or "bias" not in halting_weights):
-            z = F.relu(dense(pooled))  # (B, W)
-            layer_prob = answer(pooled if self.answer_from_pooled else z).softmax(dim=-1)  # (B, C)
-            return layer_prob, torch.sigmoid(halting(z)).squeeze(-1)  # (B, C), (B,)
-        z = F.relu(F.linear(pooled, dense_weights["weight"], dense_weights["bias"]))  # (B, W)
-        heads = self._heads(answer_weights["weight"], halting_weights["weight"], answer_weights["bias"],
-                            halting_weights["bias"])
-        logits = F.linear(z, *heads)  # (B, C + 1)
-        return logits[:, :-1].softmax(dim=-1), logits[:, -1].sigmoid()  # (B, C), (B,): y_n, h_n
-
-    def _heads(self, answer_weight, halting_weight, answer_bias, halting_bias) -> tuple[torch.Tensor, torch.Tensor]:
-        """[Wy; wh] (C + 1, W) and [by; bh] (C + 1,) from the four current weights."""
-        if torch.is_grad_enabled() and (answer_weight.requires_grad or halting_weight.requires_grad
-                                        or answer_bias.requires_grad or halting_bias.requires_grad):
-            return torch.cat((answer_weight, halting_weight)), torch.cat((answer_bias, halting_bias))
-        # a weight changed in place (a step, loading) has a new version; one replaced, a new address
-        key = (answer_weight.data_ptr(), halting_weight.data_ptr(), answer_bias.data_ptr(), halting_bias.data_ptr(),
-               answer_weight._version, halting_weight._version, answer_bias._version, halting_bias._version)
-        if self._stacked_heads is None or self._stacked_heads[0] != key:
-            # ordinary tensors even under torch.inference_mode, like the kept layer inputs
-            with torch.inference_mode(False), torch.no_grad():
-                self._stacked_heads = (key, torch.cat((answer_weight, halting_weight)),
-                                       torch.cat((answer_bias, halting_bias)))
-        return self._stacked_heads[1:]
-
-    def _apply(self, fn, *args, **kwargs):
-        self._stacked_heads = None  # `.to()`, `.half()`: new weights, possibly at a freed weight's address or dtype
-        return super()._apply(fn, *args, **kwargs)
+        z = F.relu(self.dense(pooled))  # (B, W)
+        layer_prob = self.answer(pooled if self.answer_from_pooled else z).softmax(dim=-1)  # (B, C)  y_n
+        halting_prob = torch.sigmoid(self.halting(z)).squeeze(-1)  # (B,)  h_n
+        return layer_prob, halting_prob
 
 
 class DactBertPreTrainedModel(LayerByLayerModel):
@@ -254,7 +210,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (B, 1, T)
         layer_probs, halting_probs = [], []
         for layer, dact in zip(self.bert.encoder.layer, self.dact):
-            hidden = run_layer(layer, hidden, mask)  # (B, T, H)
+            hidden = layer(hidden, mask)  # (B, T, H)
             layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (B, C), (B,)
             layer_probs.append(layer_prob)
             halting_probs.append(halting_prob)
@@ -293,11 +249,8 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
     ) -> DactBertOutput:
         """Run layer by layer; after each, rows whose bound holds are frozen and leave the batch.
 
-        Per-layer work is kept to a few kernels: the per-layer quantities are collected in lists and laid out
-        as (B, N, ...) once at the end. A single example takes `_halting_forward_one`.
+        The per-layer quantities are collected in lists and laid out as (B, N, ...) once at the end.
         """
-        if hidden.shape[0] == 1:
-            return self._halting_forward_one(hidden, attention_mask, bound, relaxation)
         batch, num_layers, num_classes = hidden.shape[0], self.num_layers, self.config.num_labels
         probs = hidden.new_zeros((batch, num_classes), dtype=torch.float64)  # (B, C)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)  # (B,)
@@ -308,7 +261,7 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         remaining_prob = hidden.new_ones(batch, dtype=torch.float64)  # (R,)  p_0
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (R, 1, T)
         for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
-            hidden = run_layer(layer, hidden, mask)  # (R, T, H)
+            hidden = layer(hidden, mask)  # (R, T, H)
             layer_prob, halting_prob = dact(pool(hidden, weights, self.config.pooling))  # (R, C), (R,)
             acc_prob, remaining_prob = accumulate_step(acc_prob, remaining_prob, layer_prob, halting_prob)
             records.append((rows, layer_prob, halting_prob, acc_prob, remaining_prob))
@@ -341,47 +294,6 @@ class DactBertForSequenceClassification(DactBertPreTrainedModel):
         ponder_cost = remaining_probs.nan_to_num(0.0).sum(dim=1)  # (B,) sum of p_n over executed layers
         return DactBertOutput.of(probs, exit_layer, layer_probs, halting_probs, remaining_probs, acc_probs, ponder_cost,
                                  hidden.dtype)
-
-    def _halting_forward_one(
-        self, hidden: torch.Tensor, attention_mask: torch.Tensor, bound: str, relaxation: float
-    ) -> DactBertOutput:
-        """The halting path for one example: the same layers and DACT modules, with the recurrence and the bound in
-        Python floats (float64, the tensor path's operations in its order). At batch size 1 every tensor operation
-        costs its dispatch whatever its size, and the tensor bookkeeping was most of the time beyond the layers."""
-        num_layers, dtype, pooling = self.num_layers, hidden.dtype, self.config.pooling
-        acc_prob, remaining_prob = [0.0] * self.config.num_labels, 1.0  # a_0, p_0
-        layer_probs, halting_probs, acc_probs, remaining_probs = [], [], [], []  # per executed layer
-        mask, weights = self.layer_inputs(hidden, attention_mask)  # (1, 1, T)
-        for n, (layer, dact) in enumerate(zip(self.bert.encoder.layer, self.dact)):
-            hidden = run_layer(layer, hidden, mask)  # (1, T, H)
-            layer_prob, halting_prob = dact(pool(hidden, weights, pooling))  # (1, C), (1,)
-            layer_probs.append(layer_prob.tolist()[0])  # y_n in the model's dtype, exact as Python floats
-            halting_probs.append(halting_prob.item())
-            acc_prob, remaining_prob = accumulate_step_one(acc_prob, remaining_prob, layer_probs[-1], halting_probs[-1])
-            acc_probs.append(acc_prob)
-            remaining_probs.append(remaining_prob)
-            if should_halt_one(acc_prob, remaining_prob, n + 1, num_layers, bound, relaxation):
-                break
-
-        # the output laid out from three flat lists of Python numbers, one per dtype (`host_tensors`): each tensor
-        # operation costs its dispatch, and at batch 1 that was a visible share of a call that stops after one layer
-        num_classes, ran, nan = len(acc_prob), len(layer_probs), float("nan")
-        never_ran = [nan] * (num_layers - ran)  # layers never run: NaN, as in the batched path
-        per_class = never_ran * num_classes
-        probs, remaining_probs, acc_probs, ponder_cost = host_tensors(
-            [*acc_prob, *remaining_probs, *never_ran, *(a for row in acc_probs for a in row), *per_class,
-             sum(remaining_probs)], torch.float64, hidden.device,
-            [(1, num_classes), (1, num_layers), (1, num_layers, num_classes), (1,)])
-        layer_probs, halting_probs, logits = host_tensors(
-            [*(y for row in layer_probs for y in row), *per_class, *halting_probs, *never_ran,
-             *(math.log(max(a, 1e-12)) for a in acc_prob)], dtype, hidden.device,
-            [(1, num_layers, num_classes), (1, num_layers), (1, num_classes)])
-        # the first largest entry, as torch.argmax picks it
-        exit_layer, prediction = host_tensors([ran, max(range(num_classes), key=acc_prob.__getitem__)], torch.int64,
-                                              hidden.device, [(1,), (1,)])
-        return model_output(DactBertOutput, logits=logits, probs=probs, prediction=prediction, exit_layer=exit_layer,
-                            layer_probs=layer_probs, halting_probs=halting_probs, remaining_probs=remaining_probs,
-                            acc_probs=acc_probs, ponder_cost=ponder_cost)
 
 
 def _write_rows(target: torch.Tensor, rows: torch.Tensor | None, value) -> None:

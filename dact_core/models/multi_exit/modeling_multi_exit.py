@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 from transformers.modeling_outputs import ModelOutput
 
-from ..common import LayerByLayerModel, check_pooling, keep_rows, model_output, pool, run_layer, trim_padding
+from ..common import LayerByLayerModel, check_pooling, keep_rows, pool, trim_padding
 
 EXIT_RULES = ("static", "entropy", "patience")
 
@@ -159,7 +159,7 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (B, 1, T)
         layer_logits = []
         for layer, head in zip(self.bert.encoder.layer, self.exits):
-            hidden = run_layer(layer, hidden, mask)  # (B, T, H)
+            hidden = layer(hidden, mask)  # (B, T, H)
             layer_logits.append(head(self.dropout(pool(hidden, weights, self.config.pooling))))  # (B, C)
         layer_logits = torch.stack(layer_logits, dim=1)  # (B, N, C)
         loss = None
@@ -170,8 +170,8 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
             loss = (depth * per_layer).sum() / depth.sum()
         exit_layer = exit_layers_from_logits(rule, layer_logits.detach())  # (B,)
         logits = layer_logits[torch.arange(layer_logits.shape[0]), exit_layer - 1]  # (B, C)
-        return model_output(MultiExitOutput, loss=loss, logits=logits, prediction=logits.argmax(-1),
-                            exit_layer=exit_layer, layer_logits=layer_logits)
+        return MultiExitOutput(loss=loss, logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
+                               layer_logits=layer_logits)
 
     def _exiting_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, rule: ExitRule) -> MultiExitOutput:
         batch, num_layers, num_classes = hidden.shape[0], self.config.num_hidden_layers, self.config.num_labels
@@ -182,7 +182,7 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
         state = ExitState(rule, num_layers, batch, hidden.device)
         mask, weights = self.layer_inputs(hidden, attention_mask)  # (R, 1, T)
         for n, (layer, head) in enumerate(zip(self.bert.encoder.layer, self.exits)):
-            hidden = run_layer(layer, hidden, mask)  # (R, T, H)
+            hidden = layer(hidden, mask)  # (R, T, H)
             z = head(pool(hidden, weights, self.config.pooling))  # (R, C)
             layer_logits[rows, n] = z
             stop = state.step(n + 1, z)  # (R,)
@@ -197,5 +197,5 @@ class MultiExitBertForSequenceClassification(LayerByLayerModel):
                 state.keep(~stop)
                 hidden, attention_mask = trim_padding(hidden, attention_mask)
                 mask, weights = self.layer_inputs(hidden, attention_mask)
-        return model_output(MultiExitOutput, logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
-                            layer_logits=layer_logits)
+        return MultiExitOutput(logits=logits, prediction=logits.argmax(-1), exit_layer=exit_layer,
+                               layer_logits=layer_logits)

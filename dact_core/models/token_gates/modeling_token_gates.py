@@ -30,8 +30,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertConfig
 
-from ..common import (NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens, model_output,
-                      run_layer)
+from ..common import (NEG, PoolerClassifierModel, TokenReductionOutput, TokenSurvival, gather_tokens,
+                      layer_with_attention)
 
 GONE = -50.0  # log alive mass below which a token counts as removed in soft training (no float32 subnormals)
 
@@ -111,7 +111,7 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
             alive = log_alive.exp()  # (B, T)
             tokens.append(alive.sum(dim=1))
             bias = log_alive[:, None, None, :]  # (B, 1, 1, T)
-            hidden, attn_weights = run_layer(layer, hidden, bias, with_attention=True)  # (B, T, H), (B, h, T, T)
+            hidden, attn_weights = layer_with_attention(layer, hidden, bias)  # (B, T, H), (B, h, T, T)
             if n == num_layers - 1:
                 break
             position = sorted_position(significance(attn_weights.detach(), alive.detach(), running), gates.shape[1])
@@ -128,8 +128,8 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
             loss = (F.cross_entropy(logits, labels) + self.config.gate_sparsity * used.sum()
                     + self.config.gate_bimodal * (used * (1 - used)).sum())
         exit_layer = torch.full((hidden.shape[0],), num_layers, dtype=torch.int64, device=hidden.device)
-        return model_output(TokenReductionOutput, loss=loss, logits=logits, prediction=logits.argmax(-1),
-                            tokens_per_layer=torch.stack(tokens, dim=1).detach(), exit_layer=exit_layer)
+        return TokenReductionOutput(loss=loss, logits=logits, prediction=logits.argmax(-1),
+                                    tokens_per_layer=torch.stack(tokens, dim=1).detach(), exit_layer=exit_layer)
 
     def _pruning_forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
                          output_kept_tokens: bool = False) -> TokenReductionOutput:
@@ -143,7 +143,7 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
             if survival is not None:
                 survival.record(n, order, attention_mask)
             mask, _ = self.layer_inputs(hidden, attention_mask)
-            hidden, attn_weights = run_layer(layer, hidden, mask, with_attention=True)  # (B, T, H), (B, h, T, T)
+            hidden, attn_weights = layer_with_attention(layer, hidden, mask)  # (B, T, H), (B, h, T, T)
             if n == num_layers - 1:
                 break
             real = attention_mask.bool()  # (B, T)
@@ -154,6 +154,5 @@ class TokenGateBertForSequenceClassification(PoolerClassifierModel):
             hidden, attention_mask, order = gather_tokens(hidden, keep)
         logits = self.classify(hidden)  # (B, C)
         exit_layer = torch.full((batch,), num_layers, dtype=torch.int64, device=hidden.device)
-        return model_output(TokenReductionOutput, logits=logits, prediction=logits.argmax(-1),
-                            tokens_per_layer=tokens_per_layer, exit_layer=exit_layer,
-                            kept_tokens=None if survival is None else survival.kept)
+        return TokenReductionOutput(logits=logits, prediction=logits.argmax(-1), tokens_per_layer=tokens_per_layer,
+                                    exit_layer=exit_layer, kept_tokens=None if survival is None else survival.kept)
