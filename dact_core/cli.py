@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--output-dir", required=True, help="a new or empty folder (never the model folder)")
     ex.add_argument("--overwrite", action="store_true", help="replace the exported files in a folder that holds files")
     ex.add_argument("--float32", action="store_true", help="keep float32 weights (default: float16)")
+    ex.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
+                    help="onnx: also write the ONNX Runtime graphs (float32 and int8) beside the weights, so that the "
+                    "engine reads them instead of building them on first use")
     ex.add_argument("--no-shared-weights", action="store_true",
                     help="store every tensor, also those identical to the backbone's (the frozen word embeddings)")
 
@@ -248,13 +251,16 @@ def cmd_bench(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export_model
+    from .export import export_model, export_onnx
 
     summary = export_model(args.model, args.output_dir, float16=not args.float32,
                            share_backbone_weights=not args.no_shared_weights, overwrite=args.overwrite)
     shared = ", ".join(summary["shared_from_backbone"]) or "none"
     print(f"wrote {summary['output_dir']}: weights {summary['weights_mb']} MB "
           f"({'float16' if summary['float16'] else 'float32'}); read from the backbone at load time: {shared}")
+    if args.format == "onnx":
+        folders = export_onnx(args.output_dir, progress=True)
+        print(f"wrote the ONNX Runtime graphs: {', '.join(str(folder) for folder in folders)}")
     return 0
 
 

@@ -70,3 +70,23 @@ def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = Tru
     size_mb = (out_dir / "model.safetensors").stat().st_size / 2**20
     return {"model": str(model_dir), "output_dir": str(out_dir), "weights_mb": round(size_mb, 1),
             "shared_from_backbone": sorted(shared), "float16": float16}
+
+
+def export_onnx(model_dir: str | Path, quantizations: tuple = (None, "int8"), progress: bool = False) -> list[Path]:
+    """Write the ONNX Runtime engine's graph sets beside a model folder's weights (`onnx/`, `onnx-int8/`), each with
+    its manifest (the weights' key and every graph's sha256), so that `load_model(..., runtime="onnx")` reads them
+    instead of building them on first use. Returns the folders written."""
+    from .onnx_runtime import supports, write_graph_set
+
+    model_dir = Path(model_dir)
+    model, _ = load_model(str(model_dir), device="cpu")
+    if not supports(model):
+        raise ValueError(f"{model_dir}: this model runs on the torch runtime only; there is no ONNX graph set to export")
+    folders = []
+    for quantization in quantizations:
+        folder = model_dir / ("onnx-int8" if quantization else "onnx")
+        for old in folder.glob("*.onnx"):  # a set of other weights would be refused at load; replace it whole
+            old.unlink()
+        write_graph_set(model, folder, quantization, progress)
+        folders.append(folder)
+    return folders

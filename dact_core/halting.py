@@ -73,11 +73,18 @@ def halting_margin(
     acc_prob = acc_prob.to(torch.float64)
     remaining_prob = remaining_prob.to(torch.float64)
     top2 = acc_prob.topk(2, dim=-1).values  # (..., 2)
-    top, runner_up = top2[..., 0], top2[..., 1]  # (...,), (...,)  a_n[c*], a_n[c_ru]
+    return bound_margin(top2[..., 0], top2[..., 1], remaining_prob, layers_left, bound)  # (...,)
+
+
+def bound_margin(top, runner_up, remaining_prob, layers_left, bound: str = "tight"):
+    """`halting_margin` from a_n's two largest entries a_n[c*], a_n[c_ru] (...,) and p_n (...,): the one formula of
+    both bounds, on torch tensors or NumPy arrays alike (the ONNX Runtime engine's loop runs in NumPy)."""
     decay = (1 - remaining_prob) ** layers_left  # (...,)
     if bound == "tight":
         return decay * (top + 1 - runner_up) - 1
-    return top * decay - (runner_up + remaining_prob * layers_left)
+    if bound == "paper":
+        return top * decay - (runner_up + remaining_prob * layers_left)
+    raise ValueError(f"unknown halting bound {bound!r}; expected one of {BOUNDS}")
 
 
 def halting_margins(

@@ -401,11 +401,10 @@ class ORTDactBertForSequenceClassification(ORTLayerModel):
 
 def _halts(acc_prob: np.ndarray, remaining_prob: np.ndarray, layers_left: float, bound: str) -> np.ndarray:
     """The halting bound on NumPy arrays: a_n (R, C), p_n (R,) -> bool (R,), through the one formula."""
-    from .halting import halting_margin
+    from .halting import bound_margin
 
-    top2 = -np.partition(-acc_prob, 1, axis=-1)[:, :2]  # (R, 2): the two largest entries, largest first
-    return halting_margin(torch.from_numpy(np.ascontiguousarray(top2)), torch.from_numpy(remaining_prob),
-                          layers_left, bound).numpy() > 0
+    top2 = np.sort(acc_prob, axis=-1)[:, -2:]  # (R, 2): runner-up, top
+    return bound_margin(top2[:, 1], top2[:, 0], remaining_prob, layers_left, bound) > 0
 
 
 def _exit_layers(acc_probs: np.ndarray, remaining_probs: np.ndarray, bound: str, relaxation: float) -> np.ndarray:
