@@ -214,15 +214,17 @@ def cmd_bench(args) -> int:
     label_names = [loaded[0][0].config.id2label[i] for i in range(loaded[0][0].config.num_labels)]
     task = load_task(args.data, split=args.split, text_columns=args.text_columns, label_column=args.label_column,
                      label_names=label_names if _labels_are_names(label_names) else None, max_rows=args.max_rows)
-    engines = {"torch": "torch", "onnx": "onnx", "auto": None}
-    chosen = [engines[runtime] or default_runtime(model, device) for model in torch_models]
+    # one engine for every model, so that every ratio compares methods on equal engines
     if runtime == "onnx" and not all(supports(model) for model in torch_models):
         raise ValueError("--runtime onnx: the token-reduction models run on torch only; bench them with --runtime torch")
-    if len(set(chosen)) > 1:
-        raise ValueError("these models would run on different engines (the token-reduction models run on torch only): "
-                         "pass --runtime torch to compare them on one engine")
+    defaults = {default_runtime(model, device) for model in torch_models}
+    engine = runtime if runtime != "auto" else "torch" if "torch" in defaults else "onnx"
+    if runtime == "auto" and defaults == {"onnx", "torch"}:
+        print("note: every model runs on torch, the one engine that runs them all (the token-reduction models do not "
+              "run on ONNX Runtime)", file=sys.stderr)
+
     def on_engine(model, quantization=None):
-        if chosen[0] == "onnx":
+        if engine == "onnx":
             return from_torch(model, quantization, args.threads)
         return quantize(model, quantization) if quantization else model
 
@@ -241,7 +243,7 @@ def cmd_bench(args) -> int:
     settings = {"data": args.data, "split": args.split, "max_rows": args.max_rows, "num_examples": len(task),
                 "threads": args.threads, "latency_examples": args.latency_examples,
                 "throughput_examples": args.throughput_examples, "rounds": args.rounds,
-                "device": str(reference.device), "runtime": chosen[0], "timer": "interleaved",
+                "device": str(reference.device), "runtime": engine, "timer": "interleaved",
                 "timer_block": args.timer_block, "timer_statistic": ROUND_STATISTIC, "quantize": args.quantize}
     summary = write_outputs(results, Path(args.output_dir), args.title, settings)
     print(table_markdown(summary))
