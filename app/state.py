@@ -72,10 +72,25 @@ def one_text_threads() -> int:
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
 
 
-@st.cache_resource(show_spinner="Loading the model...")
-def get_inspector(path: str | None, quantization: str | None = None) -> DactInspector | TokenInspector:
-    """A DactInspector for DACT-BERT, a TokenInspector for AdapLeR / token gates (None: model_path())."""
-    model, tokenizer = load_model(path or model_path(), "cpu" if quantization else device(), quantization)
+def runtime() -> str:
+    """DACT_RUNTIME (set by `dact app --runtime`) names the engine; unset means ONNX Runtime on a CPU for the models
+    that run on it, torch otherwise."""
+    return os.environ.get("DACT_RUNTIME") or "auto"
+
+
+def engine_threads() -> int | None:
+    """DACT_THREADS (set by `dact app --threads`) names the engine's intra-op threads; unset means every core."""
+    threads = os.environ.get("DACT_THREADS")
+    return int(threads) if threads else None
+
+
+@st.cache_resource(show_spinner="Loading the model (its ONNX Runtime graphs are built on first use)...")
+def get_inspector(path: str | None, quantization: str | None = None,
+                  engine: str | None = None) -> DactInspector | TokenInspector:
+    """A DactInspector for DACT-BERT, a TokenInspector for AdapLeR / token gates (None: model_path()), on the app's
+    engine (`runtime()`) unless `engine` names one; one per model, shared by every session."""
+    model, tokenizer = load_model(path or model_path(), "cpu" if quantization else device(), quantization,
+                                  engine or runtime(), engine_threads())
     # what is loaded by now (torch, transformers, plotly, the model: about half a million objects) lives as long as
     # the app; moved out of the collector's reach, a full collection no longer walks it (150 to 300 ms here, at
     # random moments inside a page's run)
@@ -112,8 +127,8 @@ def cached_token_trace(path: str, text: str, quantization: str | None = None):
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_attribution(path: str | None, text: str, layer: int, target: int, n_steps: int):
-    """Attributions need gradients, so they always come from the float model."""
-    return get_inspector(path).attribute(text, target=target, layer=layer, n_steps=n_steps)
+    """Attributions need gradients, so they always come from the float torch model."""
+    return get_inspector(path, None, "torch").attribute(text, target=target, layer=layer, n_steps=n_steps)
 
 
 @st.cache_data(max_entries=4)

@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--port", type=int, default=8501)
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--device", default=None, help=DEVICE_HELP)
+    _add_runtime_args(ap)
     ap.add_argument("--allow-server-paths", action="store_true",
                     help="let the Data set page read files by their path on this machine (off: uploads and hub names)")
     return parser
@@ -279,6 +280,11 @@ def cmd_app(args) -> int:
         env["DACT_MODEL"] = str(Path(args.model).resolve())
     if args.device:
         env["DACT_DEVICE"] = args.device
+    if args.runtime:
+        env["DACT_RUNTIME"] = args.runtime
+    _runtime(args)  # checks --threads
+    if args.threads:
+        env["DACT_THREADS"] = str(args.threads)
     if args.allow_server_paths:
         env["DACT_ALLOW_SERVER_PATHS"] = "1"
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the ONNX Runtime engine's graphs of the tests' models (and of the apps they start) go to a folder of this run
+os.environ.setdefault("DACT_CACHE_DIR", tempfile.mkdtemp(prefix="dact-test-cache-"))
 
 from dact_core import DactBertConfig, DactBertForSequenceClassification  # noqa: E402
 
