@@ -11,8 +11,7 @@ Why blocks: a call right after another model's call is slower than one after a c
 (its weights and the libraries' state are no longer warm), by an amount that depends on the model,
 so with one input per turn a path's ratio moved with the set of paths timed beside it. With a
 block of inputs per turn every call but a block's first follows one of its own, as when a server
-runs one model, and the ratio depends much less on the neighbours (`scripts/timer_neighbours.py`
-measures both; README, "The timer in blocks").
+runs one model, and the ratio depends much less on the neighbours.
 """
 
 from __future__ import annotations

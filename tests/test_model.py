@@ -232,31 +232,6 @@ def test_evaluate_reports_the_setting_it_ran(tiny_tokenizer, tmp_path):
     assert relaxed.metrics["avg_layers"] <= exact.metrics["avg_layers"]
 
 
-def test_a_plain_classifier_layer_by_layer_gives_its_own_logits():
-    from transformers import BertForSequenceClassification
-
-    from dact_core.models.common import classify_layer_by_layer
-
-    config = tiny_model(5).config
-    torch.manual_seed(5)
-    plain = BertForSequenceClassification(BertConfig(**{k: v for k, v in config.to_dict().items()
-                                                        if k in BertConfig.__dataclass_fields__})).eval()
-    assert plain.config._attn_implementation == "sdpa"
-    ids, mask = random_batch(5, 4)
-    types = torch.randint(0, 2, ids.shape)
-    with torch.no_grad():
-        assert torch.equal(classify_layer_by_layer(plain, ids, mask, types),
-                           plain(input_ids=ids, attention_mask=mask, token_type_ids=types).logits)
-        assert torch.equal(classify_layer_by_layer(plain, ids[:1]), plain(input_ids=ids[:1]).logits)
-        with pytest.raises(ValueError, match="evaluation mode"):
-            classify_layer_by_layer(plain.train(), ids, mask)
-        plain.eval().config.is_decoder = True  # a decoder's own forward builds a causal mask
-        with pytest.raises(ValueError, match="encoder"):
-            classify_layer_by_layer(plain, ids, mask)
-        with pytest.raises(ValueError, match="BertForSequenceClassification"):
-            classify_layer_by_layer(tiny_model(5), ids, mask)
-
-
 def test_an_int8_model_halts_on_its_own_full_depth_answers():
     from dact_core.loading import quantize
 

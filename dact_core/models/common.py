@@ -119,29 +119,6 @@ def layer_with_attention(layer: nn.Module, hidden: torch.Tensor, mask: torch.Ten
     return output, weights[0]
 
 
-def classifies_layer_by_layer(model: nn.Module) -> bool:
-    """Whether `classify_layer_by_layer` gives this model's own logits: a `BertForSequenceClassification` encoder (a
-    decoder's own forward builds a causal mask) in evaluation mode."""
-    return type(model) is BertForSequenceClassification and not model.training and not model.config.is_decoder
-
-
-def classify_layer_by_layer(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                            token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """The logits (B, C) of a plain `BertForSequenceClassification` in evaluation, its embeddings and layers called
-    one by one as the project's models call theirs, then its pooler and classifier: the numbers of its own forward
-    (tested bit for bit)."""
-    if not classifies_layer_by_layer(model):
-        raise ValueError("classify_layer_by_layer runs a BertForSequenceClassification encoder in evaluation mode")
-    bert = model.bert
-    if attention_mask is None:
-        attention_mask = torch.ones_like(input_ids)  # (B, T)
-    hidden = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
-    mask = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=attention_mask)
-    for layer in bert.encoder.layer:
-        hidden = layer(hidden, mask)  # (B, T, H)
-    return model.classifier(model.dropout(bert.pooler(hidden)))  # (B, C)
-
-
 def pooling_weights(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Masked-mean weights (B, 1, T): 1 / length on real tokens, 0 on padding. Computed once per mask."""
     mask = attention_mask.to(dtype)  # (B, T)
