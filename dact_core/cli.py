@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--max-length", type=int, default=128)
     ev.add_argument("--no-full-depth-check", action="store_true", help="skip the full-depth reference run")
+    ev.add_argument("--compare-torch", action="store_true",
+                    help="on the ONNX Runtime engine: also run the torch model and report where their answers and exit "
+                    "layers differ (each difference with both margins)")
     ev.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
 
     pr = sub.add_parser("predict", help="per-layer table for one text")
@@ -384,9 +387,14 @@ def cmd_eval(args) -> int:
     task = _load_task_for(model, args, require_labels=False)
     part = shard(task, rank, world) if world > 1 else task
     float_model = load_model(args.model, device, None, _runtime(args), args.threads)[0] if args.quantize else None
+    torch_model = None
+    if args.compare_torch:
+        if getattr(model, "runtime", "torch") != "onnx":
+            raise ValueError("--compare-torch compares the ONNX Runtime engine with torch: the model runs on torch")
+        torch_model = load_model(args.model, "cpu", args.quantize)[0]
     result = evaluate(model, tokenizer, part, args.batch_size, args.max_length,
                       check_full_depth=not args.no_full_depth_check, setting=setting, progress=rank == 0,
-                      float_model=float_model)
+                      float_model=float_model, torch_model=torch_model)
     if world > 1:
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -401,6 +409,8 @@ def cmd_eval(args) -> int:
         if rank != 0:
             return 0
     print(_eval_summary(result.metrics, is_dact))
+    if torch_model is not None:
+        print(_torch_differences(result.traces))
     if args.output_dir:
         traces_path = save_result(result, Path(args.output_dir), args.traces_format)
         print(f"wrote {Path(args.output_dir) / 'metrics.json'} and {traces_path}")
@@ -424,6 +434,17 @@ def _eval_summary(m: dict, is_dact: bool) -> str:
                      "(the float model's answer: its full depth for DACT-BERT, its own inference otherwise)")
     if is_dact and not m["guarantee_holds"]:
         lines.append(f"note: relaxation {m['setting']['halting_relaxation']} < 1, the halting guarantee does not hold")
+    return "\n".join(lines)
+
+
+def _torch_differences(traces) -> str:
+    """Every example where the engine and torch answer differently, with each one's margin (top minus runner-up)."""
+    differ = traces[traces["prediction"] != traces["torch_prediction"]]
+    lines = [f"onnx == torch      {len(traces) - len(differ)}/{len(traces)} predictions, "
+             f"{int((traces['exit_layer'] == traces['torch_exit_layer']).sum())}/{len(traces)} exit layers"]
+    for row in differ.itertuples():
+        lines.append(f"  example {row.Index}: onnx {row.prediction_name} (layer {row.exit_layer}, margin {row.margin:.2e}), "
+                     f"torch class {row.torch_prediction} (layer {row.torch_exit_layer}, margin {row.torch_margin:.2e})")
     return "\n".join(lines)
 
 

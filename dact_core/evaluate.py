@@ -57,6 +57,7 @@ def evaluate(
     setting: dict | None = None,
     float_model=None,
     halting_pass: bool = True,
+    torch_model=None,
 ) -> EvalResult:
     """The method's inference over `task`; returns metrics and one trace row per example (input order).
 
@@ -69,6 +70,9 @@ def evaluate(
     float_model: for a quantized model, the float model it came from: its answer is recorded
         (`float_prediction`: the full-depth answer for DACT-BERT, the method's own inference for the
         others) and the agreement reported; the guarantee itself is about the quantized model's own full depth.
+    torch_model: for a model on the ONNX Runtime engine, the same model on torch: its answers and exit layers under
+        the same setting are recorded (`torch_prediction`, `torch_exit_layer`, `torch_margin`: its top answer's lead
+        over the runner-up) and the agreements reported.
     """
     config = model.config
     family = family_of(model)
@@ -126,8 +130,17 @@ def evaluate(
                         full_depth=is_dact, halting_pass=False, progress=False)  # only its answers are used
         frame["float_prediction"] = reference.full_depth_prediction if is_dact else reference.prediction
         frame["agrees_with_float"] = result.prediction == frame["float_prediction"]
+    if torch_model is not None:
+        on_torch = run(torch_model, tokenizer, task.texts(), setting, batch_size, max_length, progress=False)
+        frame["torch_prediction"], frame["torch_exit_layer"] = on_torch.prediction, on_torch.exit_layer
+        top2 = np.sort(on_torch.probs, axis=1)[:, -2:]  # (n, 2)
+        frame["torch_margin"] = top2[:, 1] - top2[:, 0]
+        frame["margin"] = np.diff(np.sort(result.probs, axis=1)[:, -2:], axis=1)[:, 0]
     traces = pd.DataFrame(frame)
     metrics = summarize(traces, num_layers, label_names)
+    if torch_model is not None:
+        metrics["agree_with_torch"] = int((traces["prediction"] == traces["torch_prediction"]).sum())
+        metrics["exit_layer_agree_with_torch"] = int((traces["exit_layer"] == traces["torch_exit_layer"]).sum())
     quantization = getattr(model, "quantization", None)
     if quantization:
         metrics["quantization"] = quantization

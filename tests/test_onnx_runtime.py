@@ -197,3 +197,20 @@ def test_exported_graphs_ship_beside_the_model(tiny_model_dir, tmp_path, cache_d
     load_model(str(tiny_model_dir), runtime="onnx", threads=1)
     load_model(str(tiny_model_dir), runtime="onnx", quantization="int8", threads=1)
     assert not cache_dir.exists()  # both read from the shipped sets, nothing built
+
+
+def test_eval_compares_the_engine_with_torch(tiny_model_dir, tmp_path, capsys):
+    from dact_core.cli import main
+
+    data = tmp_path / "data.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"{text}\t{i % 2}\n" for i, text in enumerate(
+        ["the film was good", "a dull mess", "not very funny but charming", "loved the actors", "boring plot"] * 4)))
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--runtime", "onnx", "--threads", "1",
+                 "--compare-torch", "--label-column", "label", "--output-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "halted == full     20/20" in out and "onnx == torch      20/20 predictions, 20/20 exit layers" in out
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["agree_with_torch"] == 20 and metrics["exit_layer_agree_with_torch"] == 20
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--runtime", "torch",
+                 "--compare-torch"]) == 2
+    assert "the model runs on torch" in capsys.readouterr().err
