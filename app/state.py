@@ -408,10 +408,9 @@ def bench_table(points: list[dict]) -> pd.DataFrame:
             f"{100 * d:+.2f} (mean of {n:.0f} seeds)" if n > 1 else f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
             for d, lo, hi, n, method in zip(table.accuracy_diff, table.accuracy_diff_low, table.accuracy_diff_high,
                                             seeds, table.method)]
-    # "efficiency batch1 layer by layer": the share of the ideal against the reference run the project's way (benches
-    # from November 24, evening on)
+    # "speedup batch1 vs torch": against the reference as eager PyTorch float32 (benches that timed it)
     for column, digits in (("avg_layers", 2), ("flops_ratio", 3), ("speedup_batch1", 2), ("efficiency_batch1", 2),
-                           ("efficiency_batch1_layer_by_layer", 2), ("speedup_batch32", 2), ("latency_ms_batch1", 2)):
+                           ("speedup_batch32", 2), ("speedup_batch1_vs_torch", 2), ("latency_ms_batch1", 2)):
         if column in table:
             out[column.replace("_", " ")] = table[column].round(digits)
     if "seeds" in table:

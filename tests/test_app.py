@@ -128,9 +128,9 @@ def test_bench_table_of_several_seeds_shows_means_not_averaged_intervals(monkeyp
     assert table.loc["full depth", column] == "" and table.loc["tau=0.07", column] == "-0.08 (mean of 3 seeds)"
     assert table.loc["phi=0.002", column] == "-1.00 [-1.50, -0.50]"
     assert table.loc["tau=0.07", "spread (points)"] == "± 0.54" and table.loc["phi=0.002", "spread (points)"] == ""
-    assert "efficiency batch1 layer by layer" not in table  # a bench from before that column
-    points[1]["efficiency_batch1_layer_by_layer"] = 0.8312
-    assert state.bench_table(points).set_index("setting").loc["tau=0.07", "efficiency batch1 layer by layer"] == 0.83
+    assert "speedup batch1 vs torch" not in table  # a bench from before that column
+    points[1]["speedup_batch1_vs_torch"] = 3.4612
+    assert state.bench_table(points).set_index("setting").loc["tau=0.07", "speedup batch1 vs torch"] == 3.46
 
 
 def test_about_page(app):
