@@ -32,6 +32,21 @@ def test_shipped_default_reproduces_recorded_dev_metrics():
     assert metrics["avg_layers_paper"] == pytest.approx(recorded["avg_layers_paper"], abs=0.02)
 
 
+@pytest.mark.parametrize("quantization", [None, "int8"])
+def test_shipped_default_on_the_onnx_engine_keeps_the_guarantee(quantization):
+    recorded = json.loads(RESULTS.read_text())
+    dev = load_task(str(SHARED_DATA / "sst2" / "dev.tsv"), label_names=["negative", "positive"])
+    model, tokenizer = load_model(quantization=quantization, runtime="onnx")
+    torch_model = load_model()[0] if quantization is None else None
+    metrics = evaluate(model, tokenizer, dev, progress=False, torch_model=torch_model).metrics
+    assert metrics["agree_with_full_depth"] == 872  # halted == the engine's own full depth, every example
+    if quantization is None:
+        assert metrics["agree_with_torch"] >= 0.998 * 872 and metrics["exit_layer_agree_with_torch"] >= 0.99 * 872
+        assert metrics["accuracy"] == pytest.approx(recorded["accuracy"], abs=2 / 872)
+    else:
+        assert metrics["accuracy"] == pytest.approx(recorded["accuracy"], abs=0.01)
+
+
 def test_shipped_model_size_budget():
     sizes = [p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir()]
     assert sum(sizes) <= 50 * 2**20
