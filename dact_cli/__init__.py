@@ -151,12 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="store every tensor, also those identical to the backbone's (the frozen word embeddings)")
 
     ap = sub.add_parser("app", help="start the Streamlit inspector app")
-    ap.add_argument("--model", default=None, help="trained model folder (default: the shipped model)")
+    ap.add_argument("--model", default=None, help="trained model folder or hub name (default: the shipped model)")
     ap.add_argument("--port", type=int, default=8501)
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--device", default=None, help=DEVICE_HELP)
     ap.add_argument("--allow-server-paths", action="store_true",
                     help="let the Data set page read files by their path on this machine (off: uploads and hub names)")
+    ap.add_argument("--threads", type=_positive_int, default=None,
+                    help="torch threads of every model run in the server, fixed at start-up (default: every core "
+                    "but one, which is left to the browser)")
     return parser
 
 
@@ -165,6 +168,12 @@ def _layer_numbers(text: str) -> list[int]:
         return [int(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated layer numbers such as 1,2,3, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:

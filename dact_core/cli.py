@@ -70,16 +70,16 @@ def cmd_export(args) -> int:
 
 
 def cmd_app(args) -> int:
-    import subprocess
-
     from .loading import ASSETS_DIR
 
     script = ASSETS_DIR.parent / "app" / "main.py"
     if not script.exists():
         raise FileNotFoundError(f"the app is not next to this package ({script}); install from a clone with -e")
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    if args.model:
-        env["DACT_MODEL"] = str(Path(args.model).resolve())
+    env = {"HF_HUB_OFFLINE": "1", **os.environ}  # offline unless the user's environment says otherwise
+    if args.model:  # a folder here, by its absolute path; anything else is a hub name, passed on as given
+        env["DACT_MODEL"] = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model
+    if args.threads:
+        env["DACT_THREADS"] = str(args.threads)
     if args.device:
         env["DACT_DEVICE"] = args.device
     if args.allow_server_paths:
@@ -88,7 +88,11 @@ def cmd_app(args) -> int:
                "--server.address", args.address, "--browser.gatherUsageStats", "false",
                "--client.toolbarMode", "viewer",  # no Deploy button: the app is shown to audiences
                "--runner.postScriptGC", "false"]  # why: .streamlit/config.toml
-    return subprocess.call(command, env=env)
+    # the server takes this process's place (and PID): a signal sent to `dact app` reaches Streamlit itself, and no
+    # server is left behind when the command is stopped
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)
 
 
 def check_output_dir(path: str | None, overwrite: bool) -> None:
