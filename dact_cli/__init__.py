@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="per-layer table for one text")
     _add_model_args(pr)
-    pr.add_argument("text", nargs="+", help="the text (a second one makes a pair)")
+    pr.add_argument("text", nargs="+", help="the text (words given unquoted are joined with spaces)")
+    pr.add_argument("--pair", default=None, metavar="TEXT",
+                    help="a second text: the two are one sentence pair (for a model trained on pairs)")
     pr.add_argument("--max-length", type=int, default=128)
     be = sub.add_parser("bench", help="every method at several operating points, measured in one process")
     _add_data_args(be)

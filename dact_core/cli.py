@@ -241,9 +241,7 @@ def cmd_predict(args) -> int:
     from .methods import family_of
     from .runner import run
 
-    text = tuple(args.text) if len(args.text) == 2 else " ".join(args.text) if len(args.text) == 1 else None
-    if text is None:
-        raise ValueError("give one text, or two for a pair")
+    text = " ".join(args.text) if args.pair is None else (" ".join(args.text), args.pair)
     model, tokenizer = load_model(args.model, args.device, args.quantize)
     family = family_of(model)
     is_dact = family.model_type == "dact-bert"

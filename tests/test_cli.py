@@ -225,3 +225,12 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_back
     assert steps == list(range(6, 12))  # the reference stage is kept; DACT-BERT goes on from its step 6
     assert (out / "model.safetensors").exists() and not (out / "checkpoints").exists()
     assert main([*args, "--resume"]) == 2 and "already finished" in capsys.readouterr().err
+
+
+def test_predict_joins_unquoted_words_and_makes_a_pair_only_when_asked(tiny_model_dir, capsys):
+    assert main(["predict", "--model", str(tiny_model_dir), "great", "film"]) == 0
+    unquoted = capsys.readouterr().out
+    assert main(["predict", "--model", str(tiny_model_dir), "great film"]) == 0
+    assert capsys.readouterr().out == unquoted
+    assert main(["predict", "--model", str(tiny_model_dir), "great", "--pair", "film"]) == 0
+    assert capsys.readouterr().out != unquoted
