@@ -20,7 +20,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from dact_cli.train_config import TrainConfig
 
 from .data import load_task, tokenize, train_validation_split
-from .loading import derived_config, load_model, new_model, resolve_backbone
+from .loading import SHARED_WEIGHTS_FILE, derived_config, load_model, new_model, resolve_backbone
 from .methods import TRAIN_METHODS, family_of, infer, prediction_of
 from .models import DactBertConfig, DactBertForSequenceClassification
 from .models.adapler import saliency_targets
@@ -269,13 +269,16 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         # checked against the reference's depth now, not after the data and the saliency targets are ready
         derived_config(TRAIN_METHODS["adapler"].load_class().config_class, cfg.init_from,
                        removal_layers=cfg.removal_layers)
+    work_dir = Path(cfg.output_dir) / "checkpoints"
+    if work_dir.exists() and not (work_dir / "train_settings.json").exists():  # the user's own, not a run's
+        raise ValueError(f"{work_dir}: training keeps its checkpoints in this folder and deletes it at the end, but "
+                         "it holds files of another kind; move it or choose another --output-dir")
     if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
         reference_dir = str(Path(cfg.output_dir) / "reference")
         if not (cfg.resume and is_finished(reference_dir)):  # a resumed run keeps a finished first stage
             train(replace(cfg, method="reference", epochs=cfg.reference_epochs, output_dir=reference_dir,
                           distill_weight=0.0))
         cfg = replace(cfg, backbone=reference_dir)
-    work_dir = Path(cfg.output_dir) / "checkpoints"
     resume_from = check_resume(cfg, work_dir)  # before the data: a refused resume costs no teacher or saliency pass
     torch.manual_seed(cfg.seed)
     tokenizer_source = cfg.init_from or resolve_backbone(cfg.backbone)
@@ -340,11 +343,14 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
     # under torchrun every process gets here; only the main one writes
     out = Path(cfg.output_dir)
+    if trainer.is_world_process_zero():
+        # a compact model's list of backbone tensors, left by --overwrite, would replace the new weights at load time
+        (out / SHARED_WEIGHTS_FILE).unlink(missing_ok=True)
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(out)
         record = {"train_config": asdict(cfg), "validation": metrics, "command": shlex.join(cfg.command)}
         (out / "training_config.json").write_text(json.dumps(record, indent=2))
-        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(work_dir)
     trainer.accelerator.wait_for_everyone()  # a second stage reads this folder in every process
     return metrics
