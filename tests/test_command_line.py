@@ -23,7 +23,7 @@ def _entry_point() -> tuple[str, str]:
     return module, function
 
 
-def _python(code: str, *args: str, background: bool = False, **env_vars) -> subprocess.Popen | subprocess.CompletedProcess:
+def _python(code: str, *args: str, background: bool = False, **env_vars):
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", **env_vars)
     env.pop("DISPLAY", None)  # a headless Streamlit: no browser window, no first-run prompt
     if background:
