@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+import torch
 
 from dact_core.inspector import DactInspector, TokenInspector, inspector_for
 from dact_core.loading import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model, weights_fingerprint
 from dact_core.methods import FAMILIES
-from dact_core.timing import torch_threads
 
 MAX_ROWS = 20_000
 EXAMPLES_FILE = ASSETS_DIR / "examples.tsv"
@@ -63,13 +63,18 @@ def model_choices() -> dict[str, str | None]:
     return choices
 
 
-def one_text_threads() -> int:
-    """A single text's model run leaves one core to the browser, which draws the page while the script runs (often
-    on the same machine): on 2 cores, torch's two threads and the browser took turns, and one text took about
-    100 ms instead of 30. A whole data set's evaluation keeps every thread."""
-    import torch
+def threads() -> int:
+    """The threads (torch's, and the ONNX Runtime engine's) of every model run of this server: DACT_THREADS (set by `dact app --threads`), else every
+    core but one, which is left to the browser: it draws the page while the script runs (often on the same machine),
+    and on 2 cores torch's two threads and the browser took turns. The count is process-wide, so it is fixed once at
+    start-up: changed per request, one session's setting would hold for another session's run."""
+    value = os.environ.get("DACT_THREADS") or str(max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1)))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"DACT_THREADS must be a whole number of at least 1, got {value!r}")
+    return int(value)
 
-    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
+
+torch.set_num_threads(threads())  # once: Python imports this module once per process
 
 
 def runtime() -> str:
@@ -78,19 +83,13 @@ def runtime() -> str:
     return os.environ.get("DACT_RUNTIME") or "auto"
 
 
-def engine_threads() -> int | None:
-    """DACT_THREADS (set by `dact app --threads`) names the engine's intra-op threads; unset means every core."""
-    threads = os.environ.get("DACT_THREADS")
-    return int(threads) if threads else None
-
-
 @st.cache_resource(show_spinner="Loading the model (its ONNX Runtime graphs are built on first use)...")
 def get_inspector(path: str | None, quantization: str | None = None,
                   engine: str | None = None) -> DactInspector | TokenInspector:
     """A DactInspector for DACT-BERT, a TokenInspector for AdapLeR / token gates (None: model_path()), on the app's
     engine (`runtime()`) unless `engine` names one; one per model, shared by every session."""
     model, tokenizer = load_model(path or model_path(), "cpu" if quantization else device(), quantization,
-                                  engine or runtime(), engine_threads())
+                                  engine or runtime(), threads())
     # what is loaded by now (torch, transformers, plotly, the model: about half a million objects) lives as long as
     # the app; moved out of the collector's reach, a full collection no longer walks it (150 to 300 ms here, at
     # random moments inside a page's run)
@@ -114,15 +113,13 @@ def inspector_or_stop(path: str | None = None, dact_only: bool = True,
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_trace(path: str | None, text: str, bound: str, relaxation: float, quantization: str | None = None):
     inspector = get_inspector(path, quantization)
-    with torch_threads(one_text_threads()):
-        return inspector.trace(text, bound=bound, relaxation=relaxation)
+    return inspector.trace(text, bound=bound, relaxation=relaxation)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_token_trace(path: str, text: str, quantization: str | None = None):
     inspector = get_inspector(path, quantization)
-    with torch_threads(one_text_threads()):
-        return inspector.trace(text)
+    return inspector.trace(text)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -1,13 +1,19 @@
 """dact_core: DACT-BERT (adaptive depth for BERT), its halting inference, training and evaluation.
 
-Imports are lazy: `dact_core.traces` and `dact_core.charts` load without torch, and
-`from dact_core import DactBertForSequenceClassification` loads the models (and registers them
-with the Auto classes) on first use.
+Importing the package registers its model types with transformers' Auto classes, the ecosystem's convention:
+after `import dact_core`, `AutoModelForSequenceClassification.from_pretrained(folder)` and
+`pipeline("text-classification", model=folder)` load a trained folder. That imports torch and transformers; where
+they are not installed the registration is skipped, so that `dact_core.traces` and `dact_core.charts` (NumPy and
+plotly only) still import. The `dact` command parses its arguments in `dact_cli` before importing this package.
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.util import find_spec
+
+if find_spec("torch") and find_spec("transformers"):
+    from . import models  # noqa: F401 - registers the model types with the Auto classes
 
 _LAZY = {
     **dict.fromkeys(

@@ -247,6 +247,10 @@ def _load_compact(folder: Path):
             state.update(load_file(file))
     except Exception as err:
         raise CheckpointError(f"{folder}: could not read the checkpoint: {err}") from err
+    stored_too = sorted(set(shared) & set(state))
+    if stored_too:  # which of the two is meant cannot be told: refuse rather than swap the stored tensor out
+        raise CheckpointError(f"{folder}: {stored_too[0]} is stored in the weights and also listed in "
+                              f"{SHARED_WEIGHTS_FILE} as read from the backbone (a list left from an earlier model?)")
     backbone = resolve_backbone(info.get("backbone"))
     for key, digest in shared.items():
         tensor = backbone_tensor(backbone, key)

@@ -7,8 +7,7 @@ import math
 import os
 import shlex
 import shutil
-import sys
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,64 +17,16 @@ from transformers import (AutoTokenizer, BertConfig, DataCollatorWithPadding, Tr
                           TrainingArguments)
 from transformers.trainer_utils import get_last_checkpoint
 
+from dact_cli.train_config import TrainConfig
+
 from .data import load_task, tokenize, train_validation_split
-from .loading import derived_config, load_model, new_model, resolve_backbone
+from .loading import SHARED_WEIGHTS_FILE, derived_config, load_model, new_model, resolve_backbone
 from .methods import TRAIN_METHODS, family_of, infer, prediction_of
 from .models import DactBertConfig, DactBertForSequenceClassification
 from .models.adapler import saliency_targets
 from .models.common import checked_config
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-@dataclass
-class TrainConfig:
-    """Everything `dact train` needs; written next to the model as training_config.json."""
-
-    data: str
-    output_dir: str
-    backbone: str | None = None  # None: the packaged MiniLM
-    text_columns: list[str] | None = None
-    label_column: str | None = None
-    label_names: list[str] | None = None  # names for integer labels 0..C-1, e.g. negative,positive
-    max_rows: int | None = None
-    validation_fraction: float = 0.1
-    seed: int = 42
-    max_length: int = 128
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 32
-    learning_rate: float = 5e-5  # backbone
-    dact_learning_rate: float = 1e-3  # DACT modules
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    freeze_word_embeddings: bool = False
-    eval_steps: int | None = 500  # validate (and keep the best checkpoint) every this many steps; None: per epoch
-    # DACT settings (DactBertConfig); the defaults are the shipped SST-2 model's recipe
-    reference_epochs: float = 3.0  # dact: first fine-tune a full-depth reference (kept in output_dir/reference)
-    #   for this many epochs and start DACT-BERT from its encoder; 0: start from the backbone itself
-    ponder_penalty: float = 0.07
-    halting_bias_init: float = 2.0
-    dact_hidden_size: int | None = None
-    pooling: str = "mean"
-    layer_loss_weight: float = 0.5
-    distill_weight: float = 0.0  # dact: weight of KL(reference || y_n) per layer; the teacher is the fine-tuned
-    #   reference DACT-BERT starts from (the first stage, or --backbone RUN/reference)
-    distill_temperature: float = 1.0  # dact: both answers softened by T before that KL (scaled by T^2)
-    method: str = "dact"  # "dact", "reference" (plain full-depth classifier), "multi-exit", "adapler", "token-gates"
-    init_from: str | None = None  # adapler/token-gates: the reference to start from; others: a model to train
-    #   further; dact from a multi-exit model: halting units trained on its frozen exits (`dact_on_frozen_exits`)
-    # token methods (AdapLeR, trainable token gates)
-    knob_learning_rate: float = 0.02  # AdapLeR thresholds eta, token gate parameters
-    kl_weight: float = 0.1  # AdapLeR gamma
-    length_weight: float = 0.01  # AdapLeR phi
-    eta_init: float = 0.25  # AdapLeR thresholds' start (token t dropped when its score < eta / n); learned at
-    #   knob_learning_rate, fixed with 0
-    removal_layers: list[int] | None = None  # AdapLeR: the layers (1-based) before which tokens may be dropped; None: all
-    gate_sparsity: float = 1e-3  # token gates lambda
-    gate_bimodal: float = 1e-3  # token gates mu
-    resume: bool = False  # continue an interrupted run from the last checkpoint in output_dir
-    command: list[str] = field(default_factory=lambda: ["dact", *sys.argv[1:]])
 
 
 METHODS = tuple(TRAIN_METHODS)
@@ -318,13 +269,16 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         # checked against the reference's depth now, not after the data and the saliency targets are ready
         derived_config(TRAIN_METHODS["adapler"].load_class().config_class, cfg.init_from,
                        removal_layers=cfg.removal_layers)
+    work_dir = Path(cfg.output_dir) / "checkpoints"
+    if work_dir.exists() and not (work_dir / "train_settings.json").exists():  # the user's own, not a run's
+        raise ValueError(f"{work_dir}: training keeps its checkpoints in this folder and deletes it at the end, but "
+                         "it holds files of another kind; move it or choose another --output-dir")
     if cfg.method == "dact" and cfg.reference_epochs > 0 and not cfg.init_from:
         reference_dir = str(Path(cfg.output_dir) / "reference")
         if not (cfg.resume and is_finished(reference_dir)):  # a resumed run keeps a finished first stage
             train(replace(cfg, method="reference", epochs=cfg.reference_epochs, output_dir=reference_dir,
                           distill_weight=0.0))
         cfg = replace(cfg, backbone=reference_dir)
-    work_dir = Path(cfg.output_dir) / "checkpoints"
     resume_from = check_resume(cfg, work_dir)  # before the data: a refused resume costs no teacher or saliency pass
     torch.manual_seed(cfg.seed)
     tokenizer_source = cfg.init_from or resolve_backbone(cfg.backbone)
@@ -389,11 +343,14 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
     # under torchrun every process gets here; only the main one writes
     out = Path(cfg.output_dir)
+    if trainer.is_world_process_zero():
+        # a compact model's list of backbone tensors, left by --overwrite, would replace the new weights at load time
+        (out / SHARED_WEIGHTS_FILE).unlink(missing_ok=True)
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(out)
         record = {"train_config": asdict(cfg), "validation": metrics, "command": shlex.join(cfg.command)}
         (out / "training_config.json").write_text(json.dumps(record, indent=2))
-        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(work_dir)
     trainer.accelerator.wait_for_everyone()  # a second stage reads this folder in every process
     return metrics

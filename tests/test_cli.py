@@ -225,3 +225,51 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_back
     assert steps == list(range(6, 12))  # the reference stage is kept; DACT-BERT goes on from its step 6
     assert (out / "model.safetensors").exists() and not (out / "checkpoints").exists()
     assert main([*args, "--resume"]) == 2 and "already finished" in capsys.readouterr().err
+
+
+def test_predict_joins_unquoted_words_and_makes_a_pair_only_when_asked(tiny_model_dir, capsys):
+    assert main(["predict", "--model", str(tiny_model_dir), "great", "film"]) == 0
+    unquoted = capsys.readouterr().out
+    assert main(["predict", "--model", str(tiny_model_dir), "great film"]) == 0
+    assert capsys.readouterr().out == unquoted
+    assert main(["predict", "--model", str(tiny_model_dir), "great", "--pair", "film"]) == 0
+    assert capsys.readouterr().out != unquoted
+
+
+TINY_RUN = ["--reference-epochs", "0", "--max-steps", "2", "--batch-size", "16", "--eval-steps", "2",
+            "--label-names", "negative,positive"]
+
+
+def test_overwriting_a_compact_model_loads_the_new_weights(tmp_path, tiny_backbone, tiny_task):
+    import torch
+    from safetensors.torch import load_file
+
+    from dact_core.loading import CheckpointError, load_model
+
+    common = ["--data", str(tiny_task), "--backbone", str(tiny_backbone), *TINY_RUN]
+    frozen = tmp_path / "frozen"
+    assert main(["train", *common, "--freeze-word-embeddings", "--output-dir", str(frozen)]) == 0
+    shipped = tmp_path / "shipped"
+    assert main(["export", "--model", str(frozen), "--output-dir", str(shipped)]) == 0
+    listed = (shipped / "shared_weights.json").read_text()  # the word embeddings, read from the backbone
+    # trained again into the compact model's folder, the word embeddings now learn
+    assert main(["train", *common, "--learning-rate", "0.01", "--output-dir", str(shipped), "--overwrite"]) == 0
+    key = "bert.embeddings.word_embeddings.weight"
+    stored = load_file(shipped / "model.safetensors")[key]
+    assert not torch.equal(stored, load_file(tiny_backbone / "model.safetensors")["embeddings.word_embeddings.weight"])
+    assert torch.equal(load_model(str(shipped), device="cpu")[0].state_dict()[key], stored)
+    # a list of backbone tensors that the weights file stores too is refused, not applied
+    (shipped / "shared_weights.json").write_text(listed)
+    with pytest.raises(CheckpointError, match=f"{key} is stored in the weights and also listed"):
+        load_model(str(shipped), device="cpu")
+
+
+def test_train_leaves_a_checkpoints_folder_it_did_not_make_alone(tmp_path, tiny_backbone, tiny_task, capsys):
+    out = tmp_path / "run"
+    own = out / "checkpoints" / "notes.txt"
+    own.parent.mkdir(parents=True)
+    own.write_text("mine")
+    assert main(["train", "--data", str(tiny_task), "--backbone", str(tiny_backbone), *TINY_RUN,
+                 "--output-dir", str(out), "--overwrite"]) == 2
+    assert "holds files of another kind" in capsys.readouterr().err
+    assert own.read_text() == "mine" and not (out / "model.safetensors").exists()
