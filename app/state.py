@@ -64,8 +64,8 @@ def model_choices() -> dict[str, str | None]:
 
 
 def threads() -> int:
-    """The threads (torch's, and the ONNX Runtime engine's) of every model run of this server: DACT_THREADS (set by `dact app --threads`), else every
-    core but one, which is left to the browser: it draws the page while the script runs (often on the same machine),
+    """The threads (torch's and the ONNX Runtime engine's) of every model run of this server: DACT_THREADS (set by
+    `dact app --threads`), else every core but one, which is left to the browser: it draws the page while the script runs (often on the same machine),
     and on 2 cores torch's two threads and the browser took turns. The count is process-wide, so it is fixed once at
     start-up: changed per request, one session's setting would hold for another session's run."""
     value = os.environ.get("DACT_THREADS") or str(max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1)))

@@ -175,6 +175,11 @@ def test_the_app_s_thread_count_is_fixed_at_start_up(tiny_model_dir):
             "    module.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))\n"
             "state.cached_trace(sys.argv[1], 'a great film', 'tight', 1.0)\n"
             "print(sorted(set(seen)), torch.get_num_threads())\n")
-    done = _python(code, str(tiny_model_dir), DACT_THREADS="3")
+    done = _python(code, str(tiny_model_dir), DACT_THREADS="3", DACT_RUNTIME="torch")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[3] 3"
+    engine = ("import sys\nfrom app import state\n"
+              "print(state.get_inspector(sys.argv[1], None).model.threads)\n")  # the ONNX Runtime sessions' pool
+    done = _python(engine, str(tiny_model_dir), DACT_THREADS="3")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "3"
