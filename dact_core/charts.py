@@ -320,7 +320,7 @@ def present_figure(trace: ExampleTrace, layer: int | None = None, play: bool = T
         # plotly_white's look spelled out: validating a template copies it whole, on every rerun
         font=PRESENT_FONT, paper_bgcolor="white", plot_bgcolor="white", height=height, barmode="overlay",
         # the legend sits below the layer numbers, clear of them
-        margin=dict(l=70, r=20, t=72, b=70), legend=dict(orientation="h", y=-0.2, yanchor="top", x=0,
+        margin=dict(l=70, r=20, t=64, b=70), legend=dict(orientation="h", y=-0.2, yanchor="top", x=0,
                                                         font=dict(size=18)),
     )
     if play:
@@ -355,21 +355,23 @@ PRESENT_TEXT_CSS = """<style>
   -webkit-line-clamp:2;overflow:hidden;overflow-wrap:anywhere}
 .present-text .pieces{max-height:2.1em;overflow:hidden;margin-top:2px}
 .present-text[open] .words{-webkit-line-clamp:unset} .present-text[open] .pieces{max-height:none}
-.present-text .hint{color:#666;font-size:0.95rem}
 </style>"""
 
 
 def present_text_html(trace: ExampleTrace) -> str:
     """The text in big type, clamped to two lines, and its word pieces on one line; a click on it shows the whole
-    of both. A text longer than the model reads says how much it reads. HTML-escaped."""
-    note = ""
-    if trace.num_tokens > trace.max_length:
-        note = (f'<div class="hint">Long text: the model reads the first {trace.max_length} of its '
-                f"{trace.num_tokens} word pieces.</div>")
+    of both. HTML-escaped."""
     return (PRESENT_TEXT_CSS + '<details class="present-text"><summary title="Click for the whole text">'
             f'<div class="words">{html.escape(trace.text)}</div>'
             f'<div class="pieces">{tokens_html(trace.tokens, trace.num_tokens, trace.max_length, size_em=1.1)}</div>'
-            f"</summary></details>{note}")
+            "</summary></details>")
+
+
+def reads_note(trace: ExampleTrace) -> str:
+    """What a text longer than the model reads loses ("" when the model reads all of it)."""
+    if trace.num_tokens <= trace.max_length:
+        return ""
+    return f"Long text: the model reads the first {trace.max_length} of its {trace.num_tokens} word pieces."
 
 
 OFFLINE_SCRIPT = """

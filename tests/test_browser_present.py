@@ -3,6 +3,7 @@ the page fits a projector's 1280x720 and a browser window on a 720-px projector 
 with a 67-word text, a new text opens at layer 1, a deck steps on to its next sentence and its offline copy holds every
 sentence, long text is accepted. Screenshots go to test-artifacts/."""
 
+import re
 import sys
 from urllib.parse import quote
 
@@ -23,6 +24,12 @@ DECK = ["the plot was dull", "a very funny film"]
 OVERFLOW_JS = """() => Math.max(document.scrollingElement.scrollHeight - innerHeight, ...[...document.querySelectorAll('*')]
   .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => e.scrollHeight - e.clientHeight))"""
 SCROLLED_JS = """() => scrollY + [...document.querySelectorAll('*')].reduce((sum, e) => sum + e.scrollTop, 0)"""
+
+
+def _until(condition, timeout: float = 30.0) -> None:
+    def check():
+        assert condition()
+    _eventually(check, timeout)
 
 
 def _layer(page) -> str:
@@ -52,10 +59,10 @@ def test_play_moves_the_numbers_with_the_figure(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     _open(page, f"{server}/present?text=the%20plot%20was%20dull&layer=1")
     page.get_by_role("button", name="Play").click()
-    _eventually(lambda: _agree(page) == 4, timeout=30)  # the numbers went on with the figure
-    assert "layer=4" in page.url
-    page.wait_for_selector(IDLE, timeout=60_000)
-    assert page.get_by_role("button", name="Play").count() == 1  # stopped at the last layer
+    _until(lambda: _agree(page) == 4 and "layer=4" in page.url, timeout=30)  # the numbers went on too
+    _until(lambda: page.get_by_role("button", name="Play").count() >= 1)  # stopped at the last layer
+    page.wait_for_timeout(2500)
+    assert _agree(page) == 4 and "layer=4" in page.url
 
 
 @pytest.mark.parametrize("width, height, text", [(1280, 720, "the plot was dull"), (1280, 633, "the plot was dull"),
@@ -72,7 +79,7 @@ def test_fits_a_projector_without_scrolling(server, browser, width, height, text
     assert words.bounding_box()["height"] <= 2 * line + 2  # long text: two lines
     words.click()  # the whole text is one click away
     assert words.bounding_box()["height"] > 2 * line + 2 if text == LONG_TEXT else True
-    assert words.evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+    assert words.evaluate("e => e.scrollHeight <= e.clientHeight + 3")  # nothing clipped
 
 
 def test_a_new_text_opens_at_layer_1_on_a_curated_example(server, browser):
@@ -84,7 +91,7 @@ def test_a_new_text_opens_at_layer_1_on_a_curated_example(server, browser):
     page.get_by_role("link", name="Present").click()
     page.wait_for_timeout(500)
     page.wait_for_selector(IDLE, timeout=60_000)
-    _eventually(lambda: _agree(page) == 1)
+    _until(lambda: _agree(page) == 1)
     assert page.locator(".present-text .words").text_content() == "a great film"
 
 
@@ -95,8 +102,7 @@ def test_keys_step_the_layers_and_do_not_scroll(server, browser):
     page.locator(".present-text .words").hover()
     for key, expected in (("PageDown", 2), ("ArrowRight", 3), ("Space", 4), ("PageUp", 3), ("ArrowLeft", 2)):
         page.keyboard.press(key)
-        _eventually(lambda: _agree(page) == expected)
-        assert f"layer={expected}" in page.url
+        _until(lambda: _agree(page) == expected and f"layer={expected}" in page.url)
     assert page.evaluate(SCROLLED_JS) == 0
 
 
@@ -110,7 +116,7 @@ def test_a_deck_steps_on_to_its_next_sentence_and_goes_offline_whole(server, bro
         page.keyboard.press("PageDown")
         page.wait_for_timeout(300)
         page.wait_for_selector(IDLE, timeout=60_000)
-    _eventually(lambda: page.locator(".present-text .words").text_content() == DECK[1] and _agree(page) == 1)
+    _until(lambda: page.locator(".present-text .words").text_content() == DECK[1] and _agree(page) == 1)
     assert page.get_by_text("2 of 2", exact=True).count() == 1
     assert page.evaluate(OVERFLOW_JS) <= 1
     url = page.url
@@ -130,7 +136,7 @@ def test_a_deck_steps_on_to_its_next_sentence_and_goes_offline_whole(server, bro
     assert offline.locator(".js-plotly-plot").count() == 2
     for _ in range(4):
         offline.keyboard.press("PageDown")
-    _eventually(lambda: offline.locator("section.slide:visible h2").text_content() == DECK[1])
+    _until(lambda: offline.locator("section.slide:visible h2").text_content() == DECK[1])
     assert offline.get_by_text("Sentence 2 of 2").count() == 1
     _shot(offline, "present-offline-deck.png")
 
@@ -140,10 +146,10 @@ def test_long_text_is_accepted_and_says_what_the_model_reads(server, browser):
     _open(page, f"{server}/present?text=the%20plot%20was%20dull")
     long_text = " ".join(["the film was dull but the actors were great"] * 120)  # 5,280 characters
     page.get_by_role("button", name="Text and setting").click()
-    box = page.get_by_label("Text, or a deck: one sentence per line")
+    box = page.get_by_role("textbox", name="Text, or a deck: one sentence per line")
     box.fill(long_text)
     box.press("Control+Enter")
     page.wait_for_timeout(500)
     page.wait_for_selector(IDLE, timeout=60_000)
-    _eventually(lambda: page.locator(".present-text .words").text_content() == long_text)
-    assert page.get_by_text("Long text: the model reads the first 128 of its").count() == 1
+    _until(lambda: page.locator(".present-text .words").text_content() == long_text)
+    assert page.get_by_text(re.compile(r"Long text: the model reads the first \d+ of its \d+ word pieces")).count() == 1

@@ -9,7 +9,7 @@ from dact_core import charts
 
 # the top bar's height, then as little space between the rows as reads well
 st.html("<style>.block-container{padding-top:3.6rem;padding-bottom:0} .block-container [data-testid=stVerticalBlock]"
-        "{gap:0.45rem} [data-testid=stMetricValue]{font-size:1.9rem}</style>")
+        "{gap:0.35rem} [data-testid=stMetricValue]{font-size:1.8rem}</style>")
 models = state.model_choices()
 url_taken = state.load_url_state({"bound": "present_bound", "relax": "present_relax"})
 path = models.get(state.model_label_for(models, state.shared("model")))
@@ -20,7 +20,8 @@ deck = st.session_state["present_deck"]
 if presenting.sentences(st.session_state.get("present_text", "")) != deck:
     st.session_state["present_text"] = "\n".join(deck)
 
-top = st.columns([7, 1.9, 1.5], vertical_alignment="top")
+text_column, right = st.columns([7, 3.4], vertical_alignment="top")
+top = [text_column, *right.columns([1.9, 1.5])]
 with top[1].popover("Text and setting", icon=":material/edit:", width="stretch"):
     st.text_area("Text, or a deck: one sentence per line", key="present_text", on_change=presenting.typed, height=150,
                  help="Any length: the model reads the first 128 word pieces of each sentence.")
@@ -42,6 +43,8 @@ top[2].download_button("Offline copy", lambda: charts.offline_html(traces), file
                        help="One HTML file with every sentence, its numbers and its layers; plays without a network")
 with top[0]:
     st.html(charts.present_text_html(trace))
+if charts.reads_note(trace):  # beside the text, where the screen has room for it
+    right.caption(charts.reads_note(trace))
 
 playing = st.session_state["present_playing"]
 numbers = charts.present_numbers(trace, layer)
@@ -63,7 +66,7 @@ if len(deck) > 1:
     cols[7].metric("Sentence", f"{slide + 1} of {len(deck)}")
 presenting.keys_and_clock(n_layers)
 
-st.plotly_chart(charts.present_figure(trace, layer, play=False, height=320), key="present_figure", width="stretch",
+st.plotly_chart(charts.present_figure(trace, layer, play=False, height=312), key="present_figure", width="stretch",
                 theme=None, config={"displayModeBar": False})
 note = ("h_n near 1 means *keep going*; p_n = h_1 ... h_n is how much the layers after n can still change the "
         "answer. The example halts once the bound's margin is above 0.")
