@@ -378,9 +378,8 @@ OFFLINE_SCRIPT = """
 const deck = JSON.parse(document.getElementById("deck-data").textContent);
 let slide = 0, layer = 1, timer = null;
 function show() {
-  document.querySelectorAll(".slide").forEach((el, i) => { el.hidden = i !== slide; });
+  document.querySelectorAll(".slide").forEach((el, i) => el.classList.toggle("off", i !== slide));
   const figure = document.getElementById("present-" + slide);
-  Plotly.Plots.resize(figure);  // a figure drawn while hidden has no size
   Plotly.animate(figure, [String(layer)], {mode: "immediate", frame: {duration: 0, redraw: true},
                                             transition: {duration: 0}});
   const row = document.getElementById("numbers");
@@ -437,7 +436,7 @@ def offline_html(deck: ExampleTrace | list[ExampleTrace]) -> str:
             config={"displayModeBar": False, "responsive": True})
         setting = f"{trace.bound} bound" + ("" if trace.guarantee_holds else
                                             f", relaxation {trace.relaxation:g}: no guarantee")
-        slides.append(f'<section class="slide"{"" if i == 0 else " hidden"}><h2>{html.escape(trace.text)}</h2>'
+        slides.append(f'<section class="slide{"" if i == 0 else " off"}"><h2>{html.escape(trace.text)}</h2>'
                       + tokens_html(trace.tokens, trace.num_tokens, trace.max_length)
                       + f"<p>Exit layer {trace.exit_layer} of {trace.num_layers} ({html.escape(setting)}); "
                       f"full-depth answer: {html.escape(trace.label_names[trace.full_depth_prediction])}</p>"
@@ -451,6 +450,8 @@ def offline_html(deck: ExampleTrace | list[ExampleTrace]) -> str:
             "<style>body{font-family:sans-serif;margin:16px 24px;font-size:20px} h2{margin:8px 0}"
             " button{font-size:20px;margin-right:8px} .controls{display:flex;gap:24px;align-items:center}"
             " #numbers{display:flex;gap:32px} .number{display:flex;flex-direction:column} .number b{font-size:28px}"
+            # a slide not shown keeps its width, so its figure is drawn at the size it will be shown at
+            " .slide.off{visibility:hidden;position:absolute;top:0;left:24px;right:24px}"
             "</style></head><body>"
             f'<div class="controls"><span>{buttons}</span><div id="numbers"></div><span id="position"></span></div>'
             + "".join(slides)
