@@ -57,9 +57,11 @@ def open_deck(url_taken: set[str], default: str) -> None:
     if url_deck and seen.get("deck") != url_deck:
         seen["deck"] = url_deck
         ss["present_deck"], ss["present_slide"] = url_deck, 0
+        if state.shared("text") not in url_deck:  # the URL's text, when given, says which sentence is shown
+            state.set_shared("text", url_deck[0])
     text = state.shared("text")
     deck = ss.setdefault("present_deck", [text or default])
-    slide = min(ss.get("present_slide", 0), len(deck) - 1)
+    slide = max(0, min(ss.get("present_slide", 0), len(deck) - 1))
     if text and deck and deck[slide] != text:
         if text in deck:
             slide = deck.index(text)

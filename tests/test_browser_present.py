@@ -21,8 +21,9 @@ LONG_TEXT = " ".join(["the film was dull but the actors were great and the story
 DECK = ["the plot was dull", "a very funny film"]
 
 # how far the page could scroll (any scrolling element), and how far it has scrolled
-OVERFLOW_JS = """() => Math.max(document.scrollingElement.scrollHeight - innerHeight, ...[...document.querySelectorAll('*')]
-  .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => e.scrollHeight - e.clientHeight))"""
+OVERFLOW_JS = """() => Math.max(document.scrollingElement.scrollHeight - innerHeight,
+  ...[...document.querySelectorAll('*')].filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))
+    .map(e => e.scrollHeight - e.clientHeight))"""
 SCROLLED_JS = """() => scrollY + [...document.querySelectorAll('*')].reduce((sum, e) => sum + e.scrollTop, 0)"""
 
 

@@ -24,7 +24,7 @@ text_column, right = st.columns([7, 3.4], vertical_alignment="top")
 top = [text_column, *right.columns([1.9, 1.5])]
 with top[1].popover("Text and setting", icon=":material/edit:", width="stretch"):
     st.text_area("Text, or a deck: one sentence per line", key="present_text", on_change=presenting.typed, height=150,
-                 help="Any length: the model reads the first 128 word pieces of each sentence.")
+                 help=f"Any length: the model reads the first {inspector.max_length} word pieces of each sentence.")
     bound = st.radio("Halting bound", ["tight", "paper"], horizontal=True, key="present_bound")
     relaxation = st.slider("Relaxation (1 = exact)", 0.0, 1.0, step=0.05, key="present_relax")
 if not deck:
@@ -48,11 +48,13 @@ if charts.reads_note(trace):  # beside the text, where the screen has room for i
 
 playing = st.session_state["present_playing"]
 numbers = charts.present_numbers(trace, layer)
-cols = st.columns([1.15, 1.0, 0.85, 1.0, 1.6, 0.7, 1.2] + ([1.1] if len(deck) > 1 else []), vertical_alignment="center")
-cols[0].button("◀ previous", on_click=presenting.step, args=(-1, n_layers), disabled=not presenting.can_step(-1, n_layers),
-               key="present_prev", width="stretch", help="Back one layer (←, ↑, PageUp)")
-cols[1].button("next ▶", on_click=presenting.step, args=(1, n_layers), disabled=not presenting.can_step(1, n_layers),
-               key="present_next", width="stretch", help="On one layer, then the next sentence (→, ↓, PageDown, Space)")
+widths = [1.15, 1.0, 0.85, 1.0, 1.6, 0.7, 1.2] + ([1.1] if len(deck) > 1 else [])  # the last: the deck's position
+cols = st.columns(widths, vertical_alignment="center")
+cols[0].button("◀ previous", on_click=presenting.step, args=(-1, n_layers), key="present_prev", width="stretch",
+               disabled=not presenting.can_step(-1, n_layers), help="Back one layer (←, ↑, PageUp)")
+cols[1].button("next ▶", on_click=presenting.step, args=(1, n_layers), key="present_next", width="stretch",
+               disabled=not presenting.can_step(1, n_layers),
+               help="On one layer, then on to the next sentence (→, ↓, PageDown, Space)")
 if playing:
     cols[2].button("Pause", on_click=presenting.pause, key="present_pause", width="stretch")
 else:
