@@ -28,3 +28,26 @@ def test_a_typed_deck_is_one_sentence_per_non_empty_line():
     assert presenting.sentences("  the plot was dull \n\n a very funny film\n") == ["the plot was dull",
                                                                                      "a very funny film"]
     assert presenting.sentences(" \n ") == []
+
+
+def _metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_a_deck_steps_on_to_the_next_sentence_and_back(tiny_model_dir, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/present.py").run()
+    at.text_area(key="present_text").set_value("the plot was dull\n\n a very funny film \n").run()
+    assert not at.exception and _metric(at, "Sentence") == "1 of 2" and _metric(at, "Layer") == "1 of 4"
+    for _ in range(4):
+        at.button(key="present_next").click().run()
+    assert _metric(at, "Sentence") == "2 of 2" and _metric(at, "Layer") == "1 of 4"
+    assert at.query_params["text"] in ("a very funny film", ["a very funny film"])
+    assert list(at.query_params["deck"]) == ["the plot was dull", "a very funny film"]
+    at.button(key="present_prev").click().run()
+    assert _metric(at, "Sentence") == "1 of 2" and _metric(at, "Layer") == "4 of 4"
+    assert at.button(key="present_prev").disabled is False and at.button(key="present_next").disabled is False
