@@ -246,23 +246,27 @@ def set_shared(name: str, value) -> None:
     st.session_state[f"shared_{name}"] = value
 
 
-def load_url_state(widgets: dict[str, str]) -> None:
+def load_url_state(widgets: dict[str, str]) -> set[str]:
     """Take what the URL says (once per distinct URL), then seed this page's widgets from the shared values.
+    Returns the names taken from the URL on this run.
 
     widgets maps a shared name to this page's widget key. Streamlit forgets a widget's value when a page
     without it runs, so each page re-seeds its widgets from the shared values on every run.
     """
     seen = st.session_state.setdefault("_url_seen", {})
+    taken = set()
     for name in URL_STATE:
         raw = st.query_params.get(name)
         if raw is not None and seen.get(name) != raw:
             seen[name] = raw
+            taken.add(name)
             set_shared(name, _parse(name, raw))
             if name in widgets:
                 st.session_state.pop(widgets[name], None)
     for name, key in widgets.items():
         if key not in st.session_state and shared(name) is not None:
             st.session_state[key] = shared(name)
+    return taken
 
 
 def save_url_state(**values) -> None:

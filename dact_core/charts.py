@@ -8,6 +8,7 @@ projectors, the exit layer marked by a dashed vertical line.
 from __future__ import annotations
 
 import html
+import json
 
 import numpy as np
 import pandas as pd
@@ -276,11 +277,27 @@ def _present_title(trace: ExampleTrace, layer: int) -> str:
     return f"Layer {layer} of {trace.num_layers}"
 
 
-def present_figure(trace: ExampleTrace, layer: int | None = None, play: bool = True) -> go.Figure:
+def present_numbers(trace: ExampleTrace, layer: int) -> dict[str, tuple[str, str]]:
+    """What the Present page writes above the figure at `layer`: name -> (value, note). The app and the offline
+    copy both show these, so the numbers and the figure always describe the same layer."""
+    shown = min(layer, trace.exit_layer)  # past the exit nothing changes: the answer is frozen
+    answer = trace.acc_probs[shown - 1]
+    margin = float(_present_margin(trace)[shown - 1])
+    return {
+        "Layer": (f"{layer} of {trace.num_layers}", ""),
+        "Answer so far": (f"{trace.label_names[int(answer.argmax())]} {answer.max():.2f}", ""),
+        "p_n": (f"{trace.remaining_probs[shown - 1]:.2f}", ""),
+        "Bound margin": (f"{margin:+.2f}", "halts" if margin > 0 or shown == trace.num_layers else "keeps going"),
+    }
+
+
+def present_figure(trace: ExampleTrace, layer: int | None = None, play: bool = True,
+                   height: int = 375) -> go.Figure:
     """Answer, halting and bound side by side up to `layer`; nothing about a later layer is drawn.
 
-    Axes are fixed for every step. With `play`, the figure carries one frame per layer and a Play button
-    that animates the layers in the browser (the offline copy uses the same figure).
+    Axes are fixed for every step. With `play`, the figure carries one frame per layer (named "1", "2", ...),
+    which the offline copy's controls animate; the page that shows the figure owns the controls, so the
+    figure has no Play button of its own that could run ahead of the numbers.
     """
     n_layers = trace.num_layers
     layer = n_layers if layer is None else max(1, min(int(layer), n_layers))
@@ -298,23 +315,17 @@ def present_figure(trace: ExampleTrace, layer: int | None = None, play: bool = T
         fig.add_annotation(text=f"<b>{headings[i]}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper", yref="paper",
                            yanchor="bottom", showarrow=False, font=dict(size=22))
     fig.update_layout(
-        title=dict(text=_present_title(trace, layer), x=0.0, y=0.98, font=dict(size=22)),
+        title=dict(text=_present_title(trace, layer), x=0.0, y=1.0, yanchor="top", yref="container",
+                   font=dict(size=22)),
         # plotly_white's look spelled out: validating a template copies it whole, on every rerun
-        font=PRESENT_FONT, paper_bgcolor="white", plot_bgcolor="white", height=375, barmode="overlay",
-        margin=dict(l=70, r=20, t=90, b=50), legend=dict(orientation="h", y=-0.1, x=0, font=dict(size=18)),
+        font=PRESENT_FONT, paper_bgcolor="white", plot_bgcolor="white", height=height, barmode="overlay",
+        # the legend sits below the layer numbers, clear of them
+        margin=dict(l=70, r=20, t=64, b=70), legend=dict(orientation="h", y=-0.2, yanchor="top", x=0,
+                                                        font=dict(size=18)),
     )
     if play:
         fig.frames = [go.Frame(data=steps[k - 1], name=str(k), layout=dict(title_text=_present_title(trace, k)))
                       for k in range(1, n_layers + 1)]
-        fig.update_layout(
-            updatemenus=[dict(type="buttons", showactive=False, x=1.0, y=1.18, xanchor="right", yanchor="bottom",
-                              direction="left", font=dict(size=18), buttons=[
-                                  dict(label="Play", method="animate",
-                                       args=[[str(k) for k in range(1, n_layers + 1)],
-                                             dict(frame=dict(duration=1100, redraw=True), transition=dict(duration=0),
-                                                  mode="immediate")]),
-                                  dict(label="Pause", method="animate",
-                                       args=[[None], dict(mode="immediate", frame=dict(duration=0))])])])
     return fig
 
 
@@ -338,27 +349,116 @@ def tokens_html(tokens: list[str], num_tokens: int, max_length: int, size_em: fl
             + " ".join(spans) + note + "</div>")
 
 
-def offline_html(trace: ExampleTrace) -> str:
-    """One self-contained HTML page (plotly.js embedded, no network): the text, the key numbers and the
-    animated figure, which plays when opened from disk."""
-    fig = present_figure(trace, layer=1)
-    numbers = [
-        ("prediction", f"{trace.prediction_name} ({trace.acc_probs[trace.exit_layer - 1].max():.2f})"),
-        ("exit layer", f"{trace.exit_layer} of {trace.num_layers} ({trace.bound} bound"
-                       + ("" if trace.guarantee_holds else f", relaxation {trace.relaxation:g}: no guarantee") + ")"),
-        ("full-depth answer", trace.label_names[trace.full_depth_prediction]),
-    ]
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in numbers)
-    body = fig.to_html(include_plotlyjs=True, full_html=False, auto_play=False,
-                       config={"displayModeBar": False, "responsive": True})
+PRESENT_TEXT_CSS = """<style>
+.present-text summary{list-style:none;cursor:pointer} .present-text summary::-webkit-details-marker{display:none}
+.present-text .words{font-size:1.9rem;font-weight:600;line-height:1.2;display:-webkit-box;-webkit-box-orient:vertical;
+  -webkit-line-clamp:2;overflow:hidden;overflow-wrap:anywhere}
+.present-text .pieces{max-height:2.1em;overflow:hidden;margin-top:2px}
+.present-text[open] .words{-webkit-line-clamp:unset} .present-text[open] .pieces{max-height:none}
+</style>"""
+
+
+def present_text_html(trace: ExampleTrace) -> str:
+    """The text in big type, clamped to two lines, and its word pieces on one line; a click on it shows the whole
+    of both. HTML-escaped."""
+    return (PRESENT_TEXT_CSS + '<details class="present-text"><summary title="Click for the whole text">'
+            f'<div class="words">{html.escape(trace.text)}</div>'
+            f'<div class="pieces">{tokens_html(trace.tokens, trace.num_tokens, trace.max_length, size_em=1.1)}</div>'
+            "</summary></details>")
+
+
+def reads_note(trace: ExampleTrace) -> str:
+    """What a text longer than the model reads loses ("" when the model reads all of it)."""
+    if trace.num_tokens <= trace.max_length:
+        return ""
+    return f"Long text: the model reads the first {trace.max_length} of its {trace.num_tokens} word pieces."
+
+
+OFFLINE_SCRIPT = """
+const deck = JSON.parse(document.getElementById("deck-data").textContent);
+let slide = 0, layer = 1, timer = null;
+function show() {
+  document.querySelectorAll(".slide").forEach((el, i) => el.classList.toggle("off", i !== slide));
+  const figure = document.getElementById("present-" + slide);
+  Plotly.animate(figure, [String(layer)], {mode: "immediate", frame: {duration: 0, redraw: true},
+                                            transition: {duration: 0}});
+  const row = document.getElementById("numbers");
+  row.replaceChildren();
+  for (const [name, [value, note]] of Object.entries(deck[slide][layer - 1])) {
+    const cell = document.createElement("div");
+    cell.className = "number";
+    cell.append(Object.assign(document.createElement("small"), {textContent: name}),
+                Object.assign(document.createElement("b"), {textContent: value}),
+                Object.assign(document.createElement("small"), {textContent: note}));
+    row.append(cell);
+  }
+  document.getElementById("position").textContent =
+    deck.length > 1 ? "Sentence " + (slide + 1) + " of " + deck.length : "";
+}
+function step(delta) {
+  const layers = deck[slide].length;
+  if (layer + delta > layers && slide + 1 < deck.length) { slide += 1; layer = 1; }
+  else if (layer + delta < 1 && slide > 0) { slide -= 1; layer = deck[slide].length; }
+  else { layer = Math.max(1, Math.min(layers, layer + delta)); }
+  show();
+}
+function play() {
+  clearInterval(timer);
+  if (layer === deck[slide].length) { layer = 1; show(); }
+  timer = setInterval(() => {
+    if (layer < deck[slide].length) { layer += 1; show(); } else { clearInterval(timer); }
+  }, 1100);
+}
+const KEYS = {PageDown: 1, ArrowRight: 1, ArrowDown: 1, " ": 1, PageUp: -1, ArrowLeft: -1, ArrowUp: -1};
+document.addEventListener("keydown", (event) => {
+  const delta = event.key === " " && event.shiftKey ? -1 : KEYS[event.key];
+  if (!delta || event.altKey || event.ctrlKey || event.metaKey) return;
+  event.preventDefault();  // a clicker's PageDown steps the layers instead of scrolling
+  step(delta);
+});
+document.getElementById("previous").onclick = () => step(-1);
+document.getElementById("next").onclick = () => step(1);
+document.getElementById("play").onclick = play;
+document.getElementById("pause").onclick = () => clearInterval(timer);
+window.addEventListener("load", show);
+"""
+
+
+def offline_html(deck: ExampleTrace | list[ExampleTrace]) -> str:
+    """One self-contained HTML page (plotly.js embedded once, no network) holding every sentence of the deck:
+    the text, the numbers and the figure of each layer, stepped by buttons, Play or the keys a presenter's clicker
+    sends (arrows, PageUp/PageDown, Space), layer by layer and then on to the next sentence."""
+    deck = [deck] if isinstance(deck, ExampleTrace) else list(deck)
+    slides, numbers = [], []
+    for i, trace in enumerate(deck):
+        figure = present_figure(trace, layer=1).to_html(
+            include_plotlyjs=i == 0, full_html=False, auto_play=False, div_id=f"present-{i}",
+            config={"displayModeBar": False, "responsive": True})
+        setting = f"{trace.bound} bound" + ("" if trace.guarantee_holds else
+                                            f", relaxation {trace.relaxation:g}: no guarantee")
+        slides.append(f'<section class="slide{"" if i == 0 else " off"}"><h2>{html.escape(trace.text)}</h2>'
+                      + tokens_html(trace.tokens, trace.num_tokens, trace.max_length)
+                      + f"<p>Exit layer {trace.exit_layer} of {trace.num_layers} ({html.escape(setting)}); "
+                      f"full-depth answer: {html.escape(trace.label_names[trace.full_depth_prediction])}</p>"
+                      + figure + "</section>")
+        numbers.append([present_numbers(trace, k) for k in range(1, trace.num_layers + 1)])
+    data = json.dumps(numbers).replace("</", "<\\/")  # nothing in the data can close the script element
+    buttons = "".join(f'<button id="{name}">{label}</button>' for name, label in
+                      (("previous", "◀ previous"), ("next", "next ▶"), ("play", "Play"), ("pause", "Pause")))
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>DACT-BERT: "
-            f"{html.escape(trace.text[:60])}</title>"
-            "<style>body{font-family:sans-serif;margin:24px;font-size:20px} th{text-align:left;padding-right:16px}"
+            f"{html.escape(deck[0].text[:60])}</title>"
+            "<style>body{font-family:sans-serif;margin:16px 24px;font-size:20px} h2{margin:8px 0}"
+            " button{font-size:20px;margin-right:8px} .controls{display:flex;gap:24px;align-items:center}"
+            " #numbers{display:flex;gap:32px} .number{display:flex;flex-direction:column} .number b{font-size:28px}"
+            # a slide not shown keeps its width, so its figure is drawn at the size it will be shown at
+            " .slide.off{visibility:hidden;position:absolute;top:0;left:24px;right:24px}"
             "</style></head><body>"
-            f"<h2>{html.escape(trace.text)}</h2>"
-            + tokens_html(trace.tokens, trace.num_tokens, trace.max_length)
-            + f"<table>{rows}</table>{body}"
-            "<p>DACT-BERT Inspector, offline copy: press Play to step through the layers.</p></body></html>")
+            f'<div class="controls"><span>{buttons}</span><div id="numbers"></div><span id="position"></span></div>'
+            + "".join(slides)
+            + "<p>DACT-BERT Inspector, offline copy: Play, the buttons, the arrow keys, PageUp/PageDown or Space step "
+            "through the layers and the sentences.</p>"
+            f'<script type="application/json" id="deck-data">{data}</script><script>{OFFLINE_SCRIPT}</script>'
+            "</body></html>")
 
 
 # ---- token-reduction methods (take a TokenTrace) ----

@@ -279,7 +279,7 @@ def test_url_state_opens_the_text_and_layer(tiny_model_dir, monkeypatch):
     at.text_area(key="inspect_text").set_value("a great film").run()
     assert at.query_params["text"] in ("a great film", ["a great film"])
     at.switch_page("views/present.py").run()  # the text follows to the Present page
-    assert not at.exception and at.text_input(key="present_text").value == "a great film"
+    assert not at.exception and at.text_area(key="present_text").value == "a great film"
 
 
 def test_present_page_steps_past_the_exit(tiny_model_dir, monkeypatch):

@@ -1,66 +1,86 @@
-"""Present: one screen for a talk (1280x720, no scrolling): the text, a layer stepper, the panels it drives."""
+"""Present: one screen for a talk, with no scrolling down to a browser on a 720-px projector (1280x633 of page): the
+text or a deck of sentences, and the layer it shows, which buttons, keys (a presenter's clicker) and Play step."""
 
 import streamlit as st
 
+import presenting
 import state
 from dact_core import charts
 
-st.markdown("<style>.block-container{padding-top:3.0rem;padding-bottom:0rem}</style>", unsafe_allow_html=True)
+# the top bar's height, then as little space between the rows as reads well
+st.html("<style>.block-container{padding-top:3.6rem;padding-bottom:0} .block-container [data-testid=stVerticalBlock]"
+        "{gap:0.35rem} [data-testid=stMetricValue]{font-size:1.8rem}</style>")
 models = state.model_choices()
-state.load_url_state({"text": "present_text", "bound": "present_bound", "relax": "present_relax"})
+url_taken = state.load_url_state({"bound": "present_bound", "relax": "present_relax"})
 path = models.get(state.model_label_for(models, state.shared("model")))
 path = path if state.model_type(path) == "dact-bert" else None  # Present shows DACT-BERT models only
 inspector = state.inspector_or_stop(path)
-st.session_state.setdefault("present_text", state.examples(inspector.label_names).sentence.iloc[0])
+presenting.open_deck(url_taken, presenting.opening_example(inspector.label_names))
+deck = st.session_state["present_deck"]
+if presenting.sentences(st.session_state.get("present_text", "")) != deck:
+    st.session_state["present_text"] = "\n".join(deck)
 
-top = st.columns([6, 1], vertical_alignment="center")
-with top[0].expander("Text and setting", expanded=False):
-    text = st.text_input("Text", max_chars=2000, key="present_text")
-    c1, c2 = st.columns(2)
-    bound = c1.radio("Halting bound", ["tight", "paper"], horizontal=True, key="present_bound")
-    relaxation = c2.slider("Relaxation (1 = exact)", 0.0, 1.0, step=0.05, key="present_relax")
-if not text.strip():
-    st.info("Type a sentence under *Text and setting*.")
+text_column, right = st.columns([7, 3.4], vertical_alignment="top")
+top = [text_column, *right.columns([1.9, 1.5])]
+with top[1].popover("Text and setting", icon=":material/edit:", width="stretch"):
+    st.text_area("Text, or a deck: one sentence per line", key="present_text", on_change=presenting.typed, height=150,
+                 help=f"Any length: the model reads the first {inspector.max_length} word pieces of each sentence.")
+    bound = st.radio("Halting bound", ["tight", "paper"], horizontal=True, key="present_bound")
+    relaxation = st.slider("Relaxation (1 = exact)", 0.0, 1.0, step=0.05, key="present_relax")
+if not deck:
+    top[0].info("Type a sentence, or one per line for a deck, under *Text and setting*.")
     st.stop()
 
-trace = state.cached_trace(path, text, bound, relaxation)
+traces = [state.cached_trace(path, sentence, bound, relaxation) for sentence in deck]
+slide = st.session_state["present_slide"]
+trace = traces[slide]
 n_layers = trace.num_layers
-layer = state.shared("layer") or 1
-layer = max(1, min(int(layer), n_layers))
-
-
-def step(delta: int) -> None:
-    state.set_shared("layer", max(1, min(n_layers, (state.shared("layer") or 1) + delta)))
-
+layer = st.session_state["present_layer"] = max(1, min(int(st.session_state["present_layer"]), n_layers))
 
 # built only when clicked: the page embeds plotly.js, too much work to redo on every rerun
-top[1].download_button("Offline copy", lambda: charts.offline_html(trace), file_name="dact-bert-present.html",
-                       mime="text/html", key="present_download", icon=":material/download:",
-                       help="One HTML file with the text, the numbers and the animation; plays without a network")
-st.markdown(f'<div style="font-size:1.9rem;font-weight:600;line-height:1.2">{charts.html.escape(text)}</div>',
-            unsafe_allow_html=True)
-st.html(charts.tokens_html(trace.tokens, trace.num_tokens, trace.max_length, size_em=1.2))
+top[2].download_button("Offline copy", lambda: charts.offline_html(traces), file_name="dact-bert-present.html",
+                       mime="text/html", key="present_download", icon=":material/download:", width="stretch",
+                       help="One HTML file with every sentence, its numbers and its layers; plays without a network")
+with top[0]:
+    st.html(charts.present_text_html(trace))
+if charts.reads_note(trace):  # beside the text, where the screen has room for it
+    right.caption(charts.reads_note(trace))
 
-cols = st.columns([1.1, 1.1, 1.1, 1.7, 1.1, 1.3], vertical_alignment="center")
-cols[0].button("◀ previous", on_click=step, args=(-1,), disabled=layer <= 1, key="present_prev", width="stretch")
-cols[1].button("next ▶", on_click=step, args=(1,), disabled=layer >= n_layers, key="present_next", width="stretch")
-cols[2].metric("Layer", f"{layer} of {n_layers}")
-shown = min(layer, trace.exit_layer)  # past the exit nothing changes: the answer is frozen
-answer = trace.acc_probs[shown - 1]
-cols[3].metric("Answer so far", f"{trace.label_names[int(answer.argmax())]} {answer.max():.2f}")
-cols[4].metric("p_n", f"{trace.remaining_probs[shown - 1]:.2f}",
-               help="p_n = h_1 ... h_n: how much the layers after n can still change the answer")
-margin = (trace.margin_tight if bound == "tight" else trace.margin_paper)[shown - 1]
-cols[5].metric("Bound margin", f"{margin:+.2f}", "halts" if margin > 0 or shown == n_layers else "keeps going",
-               delta_color="normal" if margin > 0 else "off", delta_arrow="off")
+playing = st.session_state["present_playing"]
+numbers = charts.present_numbers(trace, layer)
+widths = [1.15, 1.0, 0.85, 1.0, 1.6, 0.7, 1.2] + ([1.1] if len(deck) > 1 else [])  # the last: the deck's position
+cols = st.columns(widths, vertical_alignment="center")
+cols[0].button("◀ previous", on_click=presenting.step, args=(-1, n_layers), key="present_prev", width="stretch",
+               disabled=not presenting.can_step(-1, n_layers), help="Back one layer (←, ↑, PageUp)")
+cols[1].button("next ▶", on_click=presenting.step, args=(1, n_layers), key="present_next", width="stretch",
+               disabled=not presenting.can_step(1, n_layers),
+               help="On one layer, then on to the next sentence (→, ↓, PageDown, Space)")
+if playing:
+    cols[2].button("Pause", on_click=presenting.pause, key="present_pause", width="stretch")
+else:
+    cols[2].button("Play", on_click=presenting.play, args=(n_layers,), key="present_play", width="stretch",
+                   help="Step through this sentence's layers")
+for col, (name, (value, note)) in zip(cols[3:7], numbers.items()):
+    help_text = "p_n = h_1 ... h_n: how much the layers after n can still change the answer" if name == "p_n" else None
+    col.metric(name, value, note or None, delta_color="normal" if note == "halts" else "off", delta_arrow="off",
+               help=help_text)
+if len(deck) > 1:
+    cols[7].metric("Sentence", f"{slide + 1} of {len(deck)}")
+presenting.keys_and_clock(n_layers)
 
-st.plotly_chart(charts.present_figure(trace, layer), key="present_figure", width="stretch", theme=None,
-                config={"displayModeBar": False})
+st.plotly_chart(charts.present_figure(trace, layer, play=False, height=312), key="present_figure", width="stretch",
+                theme=None, config={"displayModeBar": False})
 note = ("h_n near 1 means *keep going*; p_n = h_1 ... h_n is how much the layers after n can still change the "
         "answer. The example halts once the bound's margin is above 0.")
 if not trace.guarantee_holds:
-    note += f" **Relaxation {relaxation:g} < 1: no guarantee.**"
+    note = f"**Relaxation {relaxation:g} < 1: no guarantee.** " + note
 st.caption(note)
 # Present shows DACT-BERT models only: a token model chosen on Inspect stays the shared choice
-state.save_url_state(**({"model": state.model_id(path)} if path is not None else {}), text=text, layer=layer,
+state.save_url_state(**({"model": state.model_id(path)} if path is not None else {}), text=deck[slide], layer=layer,
                      bound=bound, relax=relaxation)
+if len(deck) > 1:
+    if st.query_params.get_all("deck") != deck:
+        st.query_params["deck"] = deck
+elif "deck" in st.query_params:
+    del st.query_params["deck"]
+st.session_state["_url_seen"]["deck"] = deck if len(deck) > 1 else None
