@@ -160,14 +160,19 @@ def bench_caption(bench: dict) -> str:
 
 
 def setting_controls(key: str) -> tuple[str, float]:
-    """The inference setting, with a visible note whenever the guarantee no longer holds."""
+    """The inference setting, with a visible note whenever the guarantee no longer holds.
+
+    A run that stops before the controls (no data yet, a token model) does not draw them; persist_state keeps
+    their values through such runs, and the defaults are given to the widgets themselves: a value written into
+    session state for an undrawn slider came back drawn at the slider's own default (0), which the next
+    unrelated click then applied."""
     cols = st.columns([1, 2])
-    st.session_state.setdefault(f"{key}_bound", "tight")
-    st.session_state.setdefault(f"{key}_relax", 1.0)
     bound = cols[0].radio("Halting bound", ["tight", "paper"], horizontal=True, key=f"{key}_bound",
+                          persist_state="session",
                           help="Both guarantee that the halted prediction equals the full-depth prediction; "
                           "the tight bound halts at the same layer or earlier.")
-    relaxation = cols[1].slider("Relaxation factor (1 = exact)", 0.0, 1.0, step=0.05, key=f"{key}_relax",
+    relaxation = cols[1].slider("Relaxation factor (1 = exact)", 0.0, 1.0, value=1.0, step=0.05,
+                                key=f"{key}_relax", persist_state="session",
                                 help="Scales the number of layers left in the bound: lower halts earlier.")
     if relaxation < 1.0:
         st.warning(f"Relaxation {relaxation:g} < 1: halting is faster but the guarantee no longer holds; "

@@ -69,7 +69,7 @@ try:
         upload = st.file_uploader("traces.parquet or traces.csv written by `dact eval`", type=["parquet", "csv"],
                                   key="ds_traces")
         where = st.text_input("...or a path on the server (a file or a folder of shards)", key="ds_traces_path",
-                              disabled=not state.server_paths_allowed(),
+                              persist_state="session", disabled=not state.server_paths_allowed(),
                               help="Start the app with `dact app --allow-server-paths` to read files by path.")
         if upload is not None:
             traces = state.read_uploaded_traces(upload.name, upload.getvalue())
@@ -77,8 +77,8 @@ try:
             traces = state.read_traces_path(where)
     else:
         c1, c2 = st.columns(2)
-        name = c1.text_input("Hub name (e.g. glue/sst2)", key="ds_hub_name")
-        split = c2.text_input("Split", value="validation", key="ds_hub_split")
+        name = c1.text_input("Hub name (e.g. glue/sst2)", key="ds_hub_name", persist_state="session")
+        split = c2.text_input("Split", value="validation", key="ds_hub_split", persist_state="session")
         if name and st.button("Load", key="ds_hub_load"):
             state.check_hub_name(name)
             st.session_state["ds_hub_task"] = (name, split)
@@ -142,8 +142,9 @@ def _picked_bars() -> list[int]:
 
 st.subheader("Examples")
 f = st.columns([1, 1, 2, 2, 2])
-wrong_only = f[0].toggle("Wrong only", key="ds_wrong", disabled="correct" not in traces)
-differ_only = f[1].toggle("Disagreements only", key="ds_differ", disabled="agrees_with_full_depth" not in traces)
+wrong_only = f[0].toggle("Wrong only", key="ds_wrong", disabled="correct" not in traces, persist_state="session")
+differ_only = f[1].toggle("Disagreements only", key="ds_differ", disabled="agrees_with_full_depth" not in traces,
+                          persist_state="session")
 class_column = "label_name" if "label_name" in traces else "prediction_name"
 classes = f[2].multiselect("Class", sorted(traces[class_column].astype(str).unique()), key="ds_classes")
 layers = f[3].slider("Exit layer", 1, n_layers, (1, n_layers), key="ds_layers")
@@ -187,7 +188,7 @@ with charts_area:
     left, right = st.columns(2)
     with left:
         axis = st.radio("Scatter against", ["num_tokens", "confidence"], horizontal=True, key="ds_scatter_x",
-                        format_func={"num_tokens": "length", "confidence": "confidence"}.get)
+                        persist_state="session", format_func={"num_tokens": "length", "confidence": "confidence"}.get)
         scatter = charts.exit_scatter_figure(traces, n_layers, axis, highlight=picked_labels)
         st.plotly_chart(scatter, key="ds_scatter", on_select="rerun", selection_mode=("box", "lasso"),
                         width="stretch")

@@ -127,6 +127,7 @@ def show_dact():
 
     st.subheader("Two inputs side by side")
     other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other", max_chars=5000,
+                          persist_state="session",
                           placeholder="e.g. not bad at all")
     if other.strip():
         other_trace = state.cached_trace(path, other, bound, relaxation, quantization)
@@ -144,8 +145,9 @@ def show_dact():
     st.subheader("Which tokens drive the answer")
     st.caption("Integrated Gradients (captum) on the word embeddings of the float model; green supports the "
                "predicted class, red opposes it.")
-    n_steps = st.select_slider("Integration steps", [8, 16, 32, 64], value=16, key="ig_steps")
-    if st.toggle("Compute attributions (a few seconds on a CPU)", key="ig_on"):
+    n_steps = st.select_slider("Integration steps", [8, 16, 32, 64], value=16, key="ig_steps",
+                               persist_state="session")
+    if st.toggle("Compute attributions (a few seconds on a CPU)", key="ig_on", persist_state="session"):
         with st.spinner("Attributing..."):
             final = state.cached_attribution(path, text, n_layers, trace.prediction, n_steps)
             at_exit = state.cached_attribution(path, text, trace.exit_layer, trace.prediction, n_steps)

@@ -1,0 +1,90 @@
+"""Real-browser tests of the Data set and Inspect pages: settings that survive runs which do not draw their
+widgets, uploads without a header row, string labels, long pasted text. Screenshots go to test-artifacts/."""
+
+import pytest
+from playwright.sync_api import expect
+
+from browser_support import BROWSER_MARKS, IDLE, ROOT, _eventually, browser, server  # noqa: F401
+
+ARTIFACTS = ROOT / "test-artifacts"
+pytestmark = BROWSER_MARKS
+
+
+def _settle(page) -> None:
+    page.wait_for_timeout(400)
+    page.wait_for_selector(IDLE, timeout=90_000)
+
+
+def _slider_value(page, label: str) -> str:
+    return page.locator("[data-testid=stSlider]").filter(has_text=label).locator(
+        "[data-testid=stSliderThumbValue]").inner_text()
+
+
+def _metric(page, label: str) -> str:
+    return page.locator("[data-testid=stMetric]").filter(has_text=label).locator(
+        "[data-testid=stMetricValue]").inner_text()
+
+
+def _upload(page, path) -> None:
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(path))
+    _settle(page)
+
+
+def test_relaxation_survives_an_upload_and_a_filter(server, browser, tmp_path):
+    rows = ["the film was great", "a dull mess", "not bad at all", "brilliant and charming"] * 30
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("sentence,label,source\n" + "".join(f"{t},{i % 2},web\n" for i, t in enumerate(rows)))
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/dataset", timeout=90_000)
+    _settle(page)
+    page.get_by_text("Upload a CSV/TSV file").click()
+    _settle(page)
+    _upload(page, csv)
+    page.get_by_role("button", name="Analyse with this mapping").click()
+    _settle(page)
+    assert _slider_value(page, "Relaxation") == "1.00"
+    before = _metric(page, "Average layers")
+    page.get_by_text("Wrong only").click()
+    _settle(page)
+    assert _slider_value(page, "Relaxation") == "1.00"
+    assert _metric(page, "Average layers") == before
+    assert page.get_by_text("guarantee no longer holds").count() == 0
+    page.get_by_text("paper", exact=True).click()
+    _settle(page)
+    assert _slider_value(page, "Relaxation") == "1.00"
+    # a page that does not draw the controls (Curated, then back) keeps them too
+    page.get_by_text("Demo data").click()
+    _settle(page)
+    assert _slider_value(page, "Relaxation") == "1.00"
+    page.get_by_text("Upload a CSV/TSV file").click()
+    _settle(page)
+    page.get_by_text("Demo data").click()
+    _settle(page)
+    page.get_by_text("Wrong only").click()
+    _settle(page)
+    assert _slider_value(page, "Relaxation") == "1.00"
+    assert page.get_by_text("guarantee no longer holds").count() == 0
+
+
+def test_relaxation_survives_a_token_model_on_inspect(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(server, timeout=90_000)
+    _settle(page)
+    assert _slider_value(page, "Relaxation") == "1.00"
+
+    def pick_model(prefix: str) -> None:
+        page.locator("[data-testid=stSelectbox]").filter(has_text="Model").first.click()
+        page.get_by_role("option").filter(has_text=prefix).first.click()
+        _settle(page)
+
+    pick_model("AdapLeR")
+    pick_model("Token gates")
+    pick_model("DACT_MODEL")
+    assert _slider_value(page, "Relaxation") == "1.00"
+    box = page.locator("textarea").first
+    box.fill("this movie is not bad at all.")
+    box.press("Control+Enter")
+    _settle(page)
+    assert _slider_value(page, "Relaxation") == "1.00"
+    assert page.get_by_text("guarantee no longer holds").count() == 0
+    expect(page.get_by_text("guaranteed", exact=True)).to_have_count(1)
