@@ -88,3 +88,42 @@ def test_relaxation_survives_a_token_model_on_inspect(server, browser):
     assert _slider_value(page, "Relaxation") == "1.00"
     assert page.get_by_text("guarantee no longer holds").count() == 0
     expect(page.get_by_text("guaranteed", exact=True)).to_have_count(1)
+
+
+def _open_upload(browser, server, path):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/dataset", timeout=90_000)
+    _settle(page)
+    page.get_by_text("Upload a CSV/TSV file").click()
+    _settle(page)
+    _upload(page, path)
+    return page
+
+
+def test_a_file_without_a_header_keeps_its_first_row_and_finds_the_labels(server, browser, tmp_path):
+    lines = ["Wow... Loved this place.\t1", "Crust is not good.\t0", "Not tasty and the texture was just nasty.\t0",
+             "the film was great\t1", "a dull mess\t0"] * 3
+    tsv = tmp_path / "reviews.tsv"
+    tsv.write_text("\n".join(lines) + "\n")
+    page = _open_upload(browser, server, tsv)
+    expect(page.get_by_text("15 rows read, the first row as data", exact=False)).to_have_count(1)
+    expect(page.get_by_role("checkbox", name="First row is data")).to_be_checked()
+    page.get_by_role("button", name="Analyse with this mapping").click()
+    _settle(page)
+    assert _metric(page, "Examples") == "15"
+    assert _metric(page, "Accuracy").endswith("%")
+    page.screenshot(path=str(ARTIFACTS / "dataset-no-header-1280x720.png"), full_page=True)
+
+
+def test_string_labels_map_by_name_and_a_shared_class_is_flagged(server, browser, tmp_path):
+    rows = [("the film was great", "pos"), ("a dull mess", "neg"), ("brilliant", "Positive"), ("boring", "NEG")] * 5
+    csv = tmp_path / "strings.csv"
+    csv.write_text("text,sentiment\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    page = _open_upload(browser, server, csv)
+    for value, name in (("pos", "positive"), ("neg", "negative"), ("Positive", "positive"), ("NEG", "negative")):
+        expect(page.get_by_role("combobox", name=value, exact=True)).to_have_value(name)
+    expect(page.get_by_text("Several file labels map to one class")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "dataset-label-mapping-1280x720.png"), full_page=True)
+    page.get_by_role("button", name="Analyse with this mapping").click()
+    _settle(page)
+    assert _metric(page, "Examples") == "20"

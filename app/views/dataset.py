@@ -6,7 +6,8 @@ import streamlit as st
 
 import state
 from dact_core import charts, explore
-from dact_core.data import DataError, check_label_column, load_task, propose_columns, read_table, task_from_pandas
+from dact_core.data import (DataError, check_label_column, header_looks_like_data, load_task, match_labels,
+                            propose_columns, read_table, task_from_pandas)
 
 st.title("Explore a data set")
 inspector = state.inspector_or_stop()
@@ -28,39 +29,59 @@ try:
         st.caption(f"{len(frame)} curated sentences with labels ({', '.join(frame.category.unique())}).")
         task = task_from_pandas(frame, "curated sentences", "sentence", "label", label_names)
     elif source == "Upload a CSV/TSV file":
-        upload = st.file_uploader("CSV or TSV with a header row (comma, tab, semicolon or | separated)",
+        upload = st.file_uploader("CSV or TSV, with or without a header row (comma, tab, semicolon or | separated)",
                                   type=["csv", "tsv", "txt"], key="ds_upload")
         if upload is not None:
             frame = read_table(upload.name, upload.getvalue())
+            # a file of `text<TAB>label` lines has no header: its first row would name the columns
+            no_header = st.checkbox("First row is data (the file has no header row)",
+                                    value=header_looks_like_data(frame), key=f"ds_no_header_{upload.file_id}")
+            if no_header:
+                frame = read_table(upload.name, upload.getvalue(), header=False)
             if len(frame) > state.MAX_ROWS:
                 raise DataError(f"{upload.name}: {len(frame):,} rows; the app analyses at most {state.MAX_ROWS:,} "
                                 "(`dact eval` writes traces for any size, which this page opens)")
-            st.markdown("**Preview** (first rows). Say which columns hold the text and the labels:")
+            st.markdown(f"**Preview** ({len(frame):,} rows read{', the first row as data' if no_header else ''}; "
+                        "the first 5 below). Say which columns hold the text and the labels:")
             st.dataframe(frame.head(5), hide_index=True, width="stretch")
-            text_options, text_guess, label_guess = propose_columns(frame)
+            text_options, text_guess, label_guess = propose_columns(frame, label_names)
             if not text_options:
                 raise DataError(f"{upload.name}: every column holds whole numbers; there is no text column")
             c1, c2 = st.columns(2)
             text_col = c1.selectbox("Text column", text_options, index=text_options.index(text_guess),
-                                    key="ds_text_col", help="Columns of whole numbers (ids) are not offered.")
+                                    key=f"ds_text_col_{no_header}",
+                                    help="Columns of whole numbers (ids) are not offered.")
             label_options = ["(no labels)"] + [c for c in frame.columns if c != text_col]
             label_col = c2.selectbox("Label column", label_options,
                                      index=label_options.index(label_guess) if label_guess in label_options else 0,
-                                     key="ds_label_col")
-            mapping = None
+                                     key=f"ds_label_col_{no_header}")
+            mapping, unmapped = None, []
             if label_col != "(no labels)":
                 values = check_label_column(frame, label_col, upload.name)
                 known = set(label_names) | {str(i) for i in range(len(label_names))}
                 if not set(values) <= known:
+                    guesses = match_labels(values, label_names)
                     st.markdown(f"**Label mapping**: the model's labels are {', '.join(label_names)}.")
                     cols = st.columns(min(4, len(values)))
-                    mapping = {v: cols[i % len(cols)].selectbox(v, label_names, key=f"ds_map_{v}")
-                               for i, v in enumerate(values)}
+                    mapping = {v: cols[i % len(cols)].selectbox(
+                        v, label_names, index=label_names.index(guesses[v]) if guesses[v] else None,
+                        placeholder="choose a class", key=f"ds_map_{upload.file_id}_{v}")
+                        for i, v in enumerate(values)}
+                    unmapped = [v for v, name in mapping.items() if name is None]
+                    crowded = {name: [v for v in values if mapping[v] == name] for name in label_names}
+                    crowded = {name: vs for name, vs in crowded.items() if len(vs) > 1}
+                    if crowded:
+                        st.warning("Several file labels map to one class: " + "; ".join(
+                            f"{', '.join(vs)} -> {name}" for name, vs in crowded.items()) + ". Is that intended?",
+                            icon=":material/warning:")
             if st.button("Analyse with this mapping", key="ds_run", type="primary"):
-                st.session_state["ds_mapping"] = (upload.name, text_col, label_col, mapping)
+                if unmapped:
+                    st.error(f"Choose a class for the file label(s) {', '.join(unmapped)} first.")
+                else:
+                    st.session_state["ds_mapping"] = (upload.file_id, no_header, text_col, label_col, mapping)
             chosen = st.session_state.get("ds_mapping")
-            if chosen and chosen[0] == upload.name:
-                _, text_col, label_col, mapping = chosen
+            if chosen and chosen[:2] == (upload.file_id, no_header):
+                _, _, text_col, label_col, mapping = chosen
                 if mapping:
                     frame = frame.assign(**{label_col: frame[label_col].map(mapping)})
                 task = task_from_pandas(frame, upload.name, text_col, None if label_col == "(no labels)" else label_col,
