@@ -127,3 +127,17 @@ def test_string_labels_map_by_name_and_a_shared_class_is_flagged(server, browser
     page.get_by_role("button", name="Analyse with this mapping").click()
     _settle(page)
     assert _metric(page, "Examples") == "20"
+
+
+def test_inspect_accepts_a_pasted_text_longer_than_5000_characters(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(server, timeout=90_000)
+    _settle(page)
+    words = ["great", "film"] * 600
+    text = " ".join(words)  # 7,199 characters
+    box = page.locator("textarea").first
+    box.fill(text)
+    box.press("Control+Enter")
+    _settle(page)
+    assert len(box.input_value()) == len(text)
+    expect(page.get_by_text(f"The text has {len(words) + 2} tokens; only the first")).to_have_count(1)

@@ -42,7 +42,9 @@ def _use_example():
 
 
 top[1].selectbox("Curated example", choices, key="inspect_example", on_change=_use_example)
-text = st.text_area("Text", key="inspect_text", height=90, max_chars=5000)
+# no character limit: a limit stops a longer paste without a word; the model cuts the text and says so
+text = st.text_area("Text", key="inspect_text", height=90,
+                    help=f"Any length: the model reads the first {inspector.max_length} word pieces.")
 if is_dact:
     bound, relaxation = state.setting_controls("inspect")
 
@@ -126,8 +128,7 @@ def show_dact():
     state.save_url_state(model=state.model_id(path), text=text, layer=upto, bound=bound, relax=relaxation)
 
     st.subheader("Two inputs side by side")
-    other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other", max_chars=5000,
-                          persist_state="session",
+    other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other", persist_state="session",
                           placeholder="e.g. not bad at all")
     if other.strip():
         other_trace = state.cached_trace(path, other, bound, relaxation, quantization)
