@@ -21,7 +21,7 @@ def test_inspect_page_default_example(app):
     assert app.title[0].value == "Inspect one input"
     labels = [m.label for m in app.metric]
     assert {"Prediction", "Exit layer", "Full-depth answer", "Halted == full depth"} <= set(labels)
-    assert app.metric[3].value == "yes"
+    assert {m.label: m.value for m in app.metric}["Halted == full depth"] == "yes"
     assert app.slider(key="inspect_upto").value == 4
 
 
@@ -341,3 +341,17 @@ def test_the_shipped_point_is_found_by_the_measured_weights_not_by_its_setting_o
     # the shipped folder, measured when it held other weights (or with no fingerprint recorded): not the shipped model
     assert state.shipped_point(bench(source="assets/models/dact-sst2", weights_sha256="0" * 64)) is None
     assert state.shipped_point(bench(source="assets/models/dact-sst2")) is None
+
+
+def test_inspect_headline_follows_the_layer_slider(app):
+    app.slider(key="inspect_upto").set_value(1).run()
+    assert not app.exception
+    assert any(m.label == "Answer at layer 1 (a_1)" for m in app.metric)
+
+
+def test_inspect_warns_when_the_text_is_mostly_unknown_word_pieces(app):
+    app.text_area(key="inspect_text").set_value("这部电影一点也不差").run()
+    assert not app.exception
+    assert any("unknown to the model's vocabulary" in w.value for w in app.warning)
+    app.text_area(key="inspect_text").set_value("the plot was dull but the actors were great").run()
+    assert not any("unknown to the model's vocabulary" in w.value for w in app.warning)
