@@ -49,12 +49,12 @@ try:
                 raise DataError(f"{upload.name}: every column holds whole numbers; there is no text column")
             c1, c2 = st.columns(2)
             text_col = c1.selectbox("Text column", text_options, index=text_options.index(text_guess),
-                                    key=f"ds_text_col_{no_header}",
+                                    key="ds_text_col",
                                     help="Columns of whole numbers (ids) are not offered.")
             label_options = ["(no labels)"] + [c for c in frame.columns if c != text_col]
             label_col = c2.selectbox("Label column", label_options,
                                      index=label_options.index(label_guess) if label_guess in label_options else 0,
-                                     key=f"ds_label_col_{no_header}")
+                                     key="ds_label_col")
             mapping, unmapped = None, []
             if label_col != "(no labels)":
                 values = check_label_column(frame, label_col, upload.name)
@@ -65,7 +65,7 @@ try:
                     cols = st.columns(min(4, len(values)))
                     mapping = {v: cols[i % len(cols)].selectbox(
                         v, label_names, index=label_names.index(guesses[v]) if guesses[v] else None,
-                        placeholder="choose a class", key=f"ds_map_{upload.file_id}_{v}")
+                        placeholder="choose a class", key=f"ds_map_{v}")
                         for i, v in enumerate(values)}
                     unmapped = [v for v, name in mapping.items() if name is None]
                     crowded = {name: [v for v in values if mapping[v] == name] for name in label_names}
