@@ -181,27 +181,30 @@ def setting_controls(key: str) -> tuple[str, float]:
 
 
 def evaluate_cached(task, path: str | None, bound: str, relaxation: float):
-    """(metrics, traces) of the model at `path` on `task` under the setting; the three latest runs stay in
-    the session, so going back to a setting or a data set costs nothing. Shows a progress bar while it runs."""
+    """(metrics, traces) of the model at `path` on `task` under the setting, shared by every session and tab: a
+    reload or a second visitor with the same rows, model and setting costs nothing."""
+    import hashlib
+
+    columns = list(task.text_columns) + (["label"] if "label" in task.dataset.column_names else [])
+    content = hashlib.sha256(task.dataset.select_columns(columns).to_pandas().to_csv(index=False).encode())
+    return _evaluated(task, content.hexdigest(), task.source, path or model_path(), bound, relaxation)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _evaluated(_task, content: str, source: str, path: str | None, bound: str, relaxation: float):
+    """Keyed by the rows' content, the model and the setting (the task itself is not hashed: `content` stands for
+    it). Shows a progress bar while it runs."""
     from dact_core.evaluate import evaluate
 
-    labels = tuple(task.dataset["label"]) if "label" in task.dataset.column_names else None
-    signature = (task.source, task.text_columns, bound, relaxation, path,
-                 hash(tuple(task.dataset[task.text_columns[0]])), hash(labels))
-    cache = st.session_state.setdefault("ds_results", {})
-    if signature not in cache:
-        inspector = get_inspector(path)
-        progress = st.progress(0.0, text=f"Running {len(task):,} examples...")
-        # one full-depth pass: exits under any setting are read off its trace (tested equal to the halting path)
-        result = evaluate(inspector.model, inspector.tokenizer, task, batch_size=32, progress=False,
-                          setting=dict(halting_bound=bound, halting_relaxation=relaxation), halting_pass=False,
-                          on_progress=lambda done, total: progress.progress(done / total,
-                                                                            text=f"{done:,} / {total:,} examples"))
-        progress.empty()
-        while len(cache) >= 3:
-            cache.pop(next(iter(cache)))
-        cache[signature] = (result.metrics, result.traces)
-    return cache[signature]
+    inspector = get_inspector(path)
+    progress = st.progress(0.0, text=f"Running {len(_task):,} examples...")
+    # one full-depth pass: exits under any setting are read off its trace (tested equal to the halting path)
+    result = evaluate(inspector.model, inspector.tokenizer, _task, batch_size=32, progress=False,
+                      setting=dict(halting_bound=bound, halting_relaxation=relaxation), halting_pass=False,
+                      on_progress=lambda done, total: progress.progress(done / total,
+                                                                        text=f"{done:,} / {total:,} examples"))
+    progress.empty()
+    return result.metrics, result.traces
 
 
 def download_figure_data(fig, name: str, key: str) -> None:

@@ -355,3 +355,18 @@ def test_inspect_warns_when_the_text_is_mostly_unknown_word_pieces(app):
     assert any("unknown to the model's vocabulary" in w.value for w in app.warning)
     app.text_area(key="inspect_text").set_value("the plot was dull but the actors were great").run()
     assert not any("unknown to the model's vocabulary" in w.value for w in app.warning)
+
+
+def test_dataset_results_are_shared_by_sessions(tiny_model_dir, monkeypatch):
+    import dact_core.evaluate
+
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    calls = []
+    real = dact_core.evaluate.evaluate
+    monkeypatch.setattr(dact_core.evaluate, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for _ in range(2):  # two visitors (or a reload): a new session each
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.switch_page("views/dataset.py").run()
+        assert not at.exception
+        assert {m.label for m in at.metric} >= {"Examples", "Accuracy"}
+    assert len(calls) == 1
