@@ -342,8 +342,8 @@ def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.Dat
     from dact_core.explore import rehalt
 
     cache = st.session_state.setdefault("ds_rehalt", {})
-    fingerprint = int(pd.util.hash_pandas_object(traces[[c for c in traces.columns if c.startswith("acc_prob_1_")]
-                                                        + ["num_tokens"]], index=False).sum())
+    fingerprint = int(pd.util.hash_pandas_object(traces[[c for c in traces.columns if c.startswith("acc_prob_1_")
+                                                         or c == "num_tokens"]], index=False).sum())
     key = (fingerprint, len(traces), bound, relaxation)
     if key not in cache:
         while len(cache) >= 4:
@@ -354,7 +354,8 @@ def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.Dat
 
 EXPLORER_COLUMNS = {"text": "Text", "label_name": "Gold", "prediction_name": "Prediction", "confidence": "Confidence",
                     "margin": "Margin", "exit_layer": "Exit layer", "num_tokens": "Tokens",
-                    "agrees_with_full_depth": "Agrees with full depth", "correct": "Correct"}
+                    "agrees_with_full_depth": "Agrees with full depth", "correct": "Correct",
+                    "truncated": "Cut"}
 
 
 def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:

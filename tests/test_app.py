@@ -370,3 +370,35 @@ def test_dataset_results_are_shared_by_sessions(tiny_model_dir, monkeypatch):
         assert not at.exception
         assert {m.label for m in at.metric} >= {"Examples", "Accuracy"}
     assert len(calls) == 1
+
+
+def _eval_traces(tmp_path, model_dir, texts):
+    import pandas as pd
+
+    from dact_core.cli import main
+
+    data = tmp_path / "d.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(texts)))
+    assert main(["eval", "--model", str(model_dir), "--data", str(data), "--output-dir", str(tmp_path / "ev")]) == 0
+    return pd.read_parquet(tmp_path / "ev" / "traces.parquet")
+
+
+def _open_traces(app, name, raw):
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Traces of dact eval").run()
+    app.file_uploader(key="ds_traces").set_value((name, raw, "text/csv")).run()
+    assert not app.exception, app.exception
+
+
+def test_dataset_traces_without_token_counts_open(app, tmp_path, tiny_model_dir):
+    traces = _eval_traces(tmp_path, tiny_model_dir, [f"the film was {w}" for w in ["good", "bad", "dull"] * 4])
+    _open_traces(app, "traces.csv", traces.drop(columns=["num_tokens"]).to_csv(index=False).encode())
+    assert {m.label: m.value for m in app.metric}["Examples"] == "12"
+
+
+def test_dataset_says_how_many_rows_were_cut(app, tmp_path, tiny_model_dir):
+    long = " ".join(["the film was good"] * 40)  # 160 word pieces: over the 128 the model reads
+    traces = _eval_traces(tmp_path, tiny_model_dir, [long, "a dull film", long, "it was great"])
+    assert traces.truncated.sum() == 2
+    _open_traces(app, "traces.csv", traces.to_csv(index=False).encode())
+    assert any("2 of 4 rows are longer than the model's input" in i.value for i in app.info)

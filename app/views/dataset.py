@@ -136,6 +136,12 @@ if "agrees_with_full_depth" in traces:
 if "confidence" in traces:
     cols[4].metric("Mean confidence", f"{traces.confidence.mean():.2f}")
 
+if "truncated" in traces and traces.truncated.any():
+    cut = int(traces.truncated.sum())
+    st.info(f"{cut:,} of {len(traces):,} rows are longer than the model's input and were cut to their first word "
+            "pieces: their answers and exits come from the start of the text only (the table's \"Cut\" column).",
+            icon=":material/content_cut:")
+
 # The charts sit above the table but are drawn after it, so that they can show what the table shows:
 # each selection (histogram bars, scatter box, table rows) is read from the previous run's widget state.
 charts_area = st.container()
@@ -169,8 +175,10 @@ differ_only = f[1].toggle("Disagreements only", key="ds_differ", disabled="agree
 class_column = "label_name" if "label_name" in traces else "prediction_name"
 classes = f[2].multiselect("Class", sorted(traces[class_column].astype(str).unique()), key="ds_classes")
 layers = f[3].slider("Exit layer", 1, n_layers, (1, n_layers), key="ds_layers")
-max_len = int(traces.num_tokens.max())
-lengths = f[4].slider("Length (word pieces)", 1, max(2, max_len), (1, max(2, max_len)), key="ds_lengths")
+lengths = None  # traces written without token counts offer no length filter
+if "num_tokens" in traces:
+    max_len = int(traces.num_tokens.max())
+    lengths = f[4].slider("Length (word pieces)", 1, max(2, max_len), (1, max(2, max_len)), key="ds_lengths")
 selected_layers = _picked_bars()
 shown = explore.filter_traces(traces, wrong_only, differ_only, classes, layers, lengths)
 if selected_layers:
@@ -208,11 +216,13 @@ with charts_area:
             st.plotly_chart(fig, key="ds_acc_by_exit", width="stretch")
     left, right = st.columns(2)
     with left:
-        axis = st.radio("Scatter against", ["num_tokens", "confidence"], horizontal=True, key="ds_scatter_x",
-                        persist_state="session", format_func={"num_tokens": "length", "confidence": "confidence"}.get)
-        scatter = charts.exit_scatter_figure(traces, n_layers, axis, highlight=picked_labels)
-        st.plotly_chart(scatter, key="ds_scatter", on_select="rerun", selection_mode=("box", "lasso"),
-                        width="stretch")
+        axes = [c for c in ("num_tokens", "confidence") if c in traces]
+        if axes:
+            axis = st.radio("Scatter against", axes, horizontal=True, key="ds_scatter_x", persist_state="session",
+                            format_func={"num_tokens": "length", "confidence": "confidence"}.get)
+            scatter = charts.exit_scatter_figure(traces, n_layers, axis, highlight=picked_labels)
+            st.plotly_chart(scatter, key="ds_scatter", on_select="rerun", selection_mode=("box", "lasso"),
+                            width="stretch")
     with right:
         st.plotly_chart(charts.layers_breakdown_figure(traces, n_layers), key="ds_breakdown", width="stretch")
 
