@@ -146,7 +146,8 @@ def show_dact():
     state.save_url_state(model=state.model_id(path), text=text, layer=upto, bound=bound, relax=relaxation)
 
     st.subheader("Two inputs side by side")
-    other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other", persist_state="session",
+    other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other",
+                          persist_state="session",
                           placeholder="e.g. not bad at all")
     if other.strip():
         other_trace = state.cached_trace(path, other, bound, relaxation, quantization)
