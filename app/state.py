@@ -384,6 +384,26 @@ def shipped_fingerprint() -> str:
     return weights_fingerprint(DEFAULT_MODEL_DIR)
 
 
+def sweep_table(res: dict):
+    """A sweep file's reference and DACT points as one table (accuracy in %); numbers stay numbers (a column of
+    numbers and blanks cannot be sent to the browser as it is), and a value a row lacks shows as a blank cell."""
+    rows = []
+    if res.get("reference"):
+        rows.append({"model": "full-depth reference",
+                     **{k: v for k, v in res["reference"].items() if not isinstance(v, dict)}})
+    for point in res.get("dact", []):
+        rows.append({"model": f"DACT tau={point['ponder_penalty']:g}"
+                     + (" (the sweep's choice)" if point.get("model") == res.get("default_model") else ""),
+                     **{k: v for k, v in point.items() if not isinstance(v, dict)}})
+    if not rows:
+        return None
+    table = pd.DataFrame(rows)
+    for column in [c for c in table.columns if "accuracy" in c]:
+        table[column] = (100 * table[column]).round(2)
+    table = table.round(3).rename(columns=lambda c: c.replace("accuracy", "accuracy (%)"))
+    return table.style.format(lambda v: f"{v:g}" if isinstance(v, float) else v, na_rep="")
+
+
 def bench_table(points: list[dict]) -> pd.DataFrame:
     """A bench run as a readable table: accuracy in %, intervals in points, no empty cells."""
     table = pd.DataFrame(points)

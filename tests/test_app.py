@@ -402,3 +402,29 @@ def test_dataset_says_how_many_rows_were_cut(app, tmp_path, tiny_model_dir):
     assert traces.truncated.sum() == 2
     _open_traces(app, "traces.csv", traces.to_csv(index=False).encode())
     assert any("2 of 4 rows are longer than the model's input" in i.value for i in app.info)
+
+
+def test_compare_sweep_table_reaches_the_browser_as_numbers(tiny_model_dir, monkeypatch, tmp_path):
+    import json
+    import logging
+
+    (tmp_path / "sweep_x.json").write_text(json.dumps({
+        "num_layers": 6, "reference": {"accuracy": 0.9, "avg_layers": 6},
+        "dact": [{"ponder_penalty": 0.05, "accuracy": 0.89, "avg_layers_tight": 3.0}]}))
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("DACT_RESULTS_DIR", str(tmp_path))
+    fallbacks = []
+    handler = logging.Handler()
+    handler.emit = lambda record: fallbacks.append(record.getMessage())
+    logger = logging.getLogger("streamlit.dataframe_util")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.switch_page("views/compare.py").run()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert not at.exception and len(at.dataframe) == 1
+    assert not [m for m in fallbacks if "Arrow table was unsuccessful" in m]
