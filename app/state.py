@@ -303,16 +303,28 @@ def demo_set(label_names: list[str]) -> Path | None:
     return None
 
 
+def server_folders() -> list[Path]:
+    """The folders whose files the Data set page may read by path: DACT_SERVER_PATHS, an os.pathsep-separated list
+    (`dact app --allow-server-paths FOLDER`). None unless the person starting the app names them."""
+    raw = os.environ.get("DACT_SERVER_PATHS", "")
+    return [Path(folder).expanduser().resolve() for folder in raw.split(os.pathsep) if folder.strip()]
+
+
 def server_paths_allowed() -> bool:
-    """Files are read by path on the server only when the app was started with --allow-server-paths."""
-    return os.environ.get("DACT_ALLOW_SERVER_PATHS") == "1"
+    return bool(server_folders())
+
+
+def hub_allowed() -> bool:
+    """Whether a visitor may have the server download a hub data set: only when the person starting the app says so
+    (DACT_ALLOW_HUB=1); `streamlit run app/main.py` alone keeps the server offline."""
+    return os.environ.get("DACT_ALLOW_HUB") == "1"
 
 
 def check_hub_name(name: str) -> None:
     from dact_core.data import DataError, LOCAL_FORMATS
 
     looks_like_path = name.startswith(("/", ".", "~")) or "\\" in name or Path(name).suffix.lower() in LOCAL_FORMATS
-    if looks_like_path or (Path(name).exists() and not server_paths_allowed()):
+    if looks_like_path or Path(name).exists():
         raise DataError(f"{name!r} is not a hub name (like glue/sst2); upload a file instead")
 
 
@@ -331,9 +343,13 @@ def read_uploaded_traces(name: str, raw: bytes) -> pd.DataFrame:
 def read_traces_path(where: str) -> pd.DataFrame:
     from dact_core.explore import read_traces
 
-    if not Path(where).exists():
+    folders = server_folders()
+    target = Path(where).expanduser().resolve()  # resolved: `..` and links cannot leave an allowed folder
+    if not any(target.is_relative_to(folder) for folder in folders):
+        raise ValueError(f"{where}: not inside the folders this app may read ({', '.join(map(str, folders))})")
+    if not target.exists():
         raise ValueError(f"{where}: no such file or folder on the server")
-    return read_traces(where)
+    return read_traces(target)
 
 
 def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.DataFrame:

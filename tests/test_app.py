@@ -59,7 +59,8 @@ def test_dataset_page_demo_set(app):
     assert len(app.get("download_button")) >= 2
 
 
-def test_dataset_page_hub_error_is_a_message(app):
+def test_dataset_page_hub_error_is_a_message(app, monkeypatch):
+    monkeypatch.setenv("DACT_ALLOW_HUB", "1")
     app.switch_page("views/dataset.py").run()
     app.radio(key="ds_source").set_value("Hub data set").run()
     app.text_input(key="ds_hub_name").set_value("glue/sst2").run()
@@ -210,7 +211,9 @@ def test_dataset_bound_change_does_not_call_the_model(app, monkeypatch):
     assert not app.exception
 
 
-def test_dataset_hub_box_refuses_paths(app):
+def test_dataset_hub_box_refuses_paths(app, monkeypatch, tmp_path):
+    monkeypatch.setenv("DACT_ALLOW_HUB", "1")
+    monkeypatch.setenv("DACT_SERVER_PATHS", str(tmp_path))  # a path is refused even where paths are allowed
     app.switch_page("views/dataset.py").run()
     app.radio(key="ds_source").set_value("Hub data set").run()
     app.text_input(key="ds_hub_name").set_value("/etc/passwd.csv").run()
@@ -428,3 +431,29 @@ def test_compare_sweep_table_reaches_the_browser_as_numbers(tiny_model_dir, monk
         logger.setLevel(level)
     assert not at.exception and len(at.dataframe) == 1
     assert not [m for m in fallbacks if "Arrow table was unsuccessful" in m]
+
+
+def test_dataset_hub_is_off_unless_the_app_was_started_with_it(app, monkeypatch):
+    monkeypatch.delenv("DACT_ALLOW_HUB", raising=False)
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Hub data set").run()
+    assert not app.exception
+    assert not [t for t in app.text_input if t.key == "ds_hub_name"]
+    assert any("Hub data sets are off" in i.value for i in app.info)
+
+
+def test_dataset_server_paths_stay_inside_the_named_folders(app, monkeypatch, tmp_path, tiny_model_dir):
+    traces = _eval_traces(tmp_path, tiny_model_dir, [f"the film was {w}" for w in ["good", "bad", "dull"] * 4])
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "other").mkdir()
+    traces.to_csv(tmp_path / "allowed" / "traces.csv", index=False)
+    traces.to_csv(tmp_path / "other" / "traces.csv", index=False)
+    monkeypatch.setenv("DACT_SERVER_PATHS", str(tmp_path / "allowed"))
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Traces of dact eval").run()
+    for where in (tmp_path / "other" / "traces.csv", tmp_path / "allowed" / ".." / "other" / "traces.csv"):
+        app.text_input(key="ds_traces_path").set_value(str(where)).run()
+        assert not app.exception
+        assert any("not inside the folders this app may read" in e.value for e in app.error)
+    app.text_input(key="ds_traces_path").set_value(str(tmp_path / "allowed" / "traces.csv")).run()
+    assert not app.exception and {m.label: m.value for m in app.metric}["Examples"] == "12"

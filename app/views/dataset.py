@@ -89,13 +89,18 @@ try:
     elif source == "Traces of dact eval":
         upload = st.file_uploader("traces.parquet or traces.csv written by `dact eval`", type=["parquet", "csv"],
                                   key="ds_traces")
+        folders = ", ".join(map(str, state.server_folders()))
         where = st.text_input("...or a path on the server (a file or a folder of shards)", key="ds_traces_path",
                               persist_state="session", disabled=not state.server_paths_allowed(),
-                              help="Start the app with `dact app --allow-server-paths` to read files by path.")
+                              help=f"Files inside {folders}." if folders else
+                              "Start the app with `dact app --allow-server-paths FOLDER` to read files in FOLDER.")
         if upload is not None:
             traces = state.read_uploaded_traces(upload.name, upload.getvalue())
         elif where and state.server_paths_allowed():
             traces = state.read_traces_path(where)
+    elif not state.hub_allowed():
+        st.info("Hub data sets are off: a visitor could make the server download a whole data set. Whoever starts "
+                "the app turns them on with DACT_ALLOW_HUB=1; until then, upload a file.", icon=":material/cloud_off:")
     else:
         c1, c2 = st.columns(2)
         name = c1.text_input("Hub name (e.g. glue/sst2)", key="ds_hub_name", persist_state="session")
