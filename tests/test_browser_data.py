@@ -141,3 +141,25 @@ def test_inspect_accepts_a_pasted_text_longer_than_5000_characters(server, brows
     _settle(page)
     assert len(box.input_value()) == len(text)
     expect(page.get_by_text(f"The text has {len(words) + 2} tokens; only the first")).to_have_count(1)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1280, 633), (1600, 1000)])
+def test_data_set_and_inspect_pages_at_common_sizes(server, browser, width, height):
+    """Screenshots for a person to look at, part by part (Streamlit scrolls inside the page, not the window)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    for path, name in (("dataset", "dataset"), ("?layer=1", "inspect")):
+        page.goto(f"{server}/{path}", timeout=90_000)
+        _settle(page)
+        page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(c => "
+                               "c.querySelector('.main-svg'))", timeout=30_000)
+        assert page.locator("[data-testid=stException]").count() == 0
+        charts = page.locator("[data-testid=stPlotlyChart]")
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}x{height}-top.png"))
+        for i in range(0, charts.count(), 2):
+            charts.nth(i).evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{width}x{height}-charts{i // 2 + 1}.png"))
+        if name == "dataset":
+            page.get_by_text("Wrong only").evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{width}x{height}-table.png"))

@@ -173,7 +173,7 @@ def _picked_bars() -> list[int]:
 
 
 st.subheader("Examples")
-f = st.columns([1, 1, 2, 2, 2])
+f = st.columns([1, 1.5, 2, 2, 2])  # room for "Disagreements only" at 1280 px
 wrong_only = f[0].toggle("Wrong only", key="ds_wrong", disabled="correct" not in traces, persist_state="session")
 differ_only = f[1].toggle("Disagreements only", key="ds_differ", disabled="agrees_with_full_depth" not in traces,
                           persist_state="session")
@@ -205,8 +205,9 @@ page = st.number_input(f"Page (of {pages}; {len(table):,} rows)", 1, pages, 1, k
 view = table.iloc[(page - 1) * page_size : page * page_size]
 # the key follows the rows shown: a row picked on one page or under one filter never stands for another row
 view_key = f"ds_table_{page}_{hash(tuple(view.index))}"
+# a bounded text column leaves the other columns their room (at 1280 px "Correct" was cut off)
 picked = st.dataframe(view, key=view_key, on_select="rerun", selection_mode="multi-row", width="stretch",
-                      hide_index=True)
+                      hide_index=True, column_config={"Text": st.column_config.TextColumn(width=380)})
 st.caption("Pick rows to ring them in the scatter; the histogram shades what the table holds.")
 picked_labels = view.index[picked.selection.rows] if picked else view.index[:0]
 
