@@ -4,7 +4,7 @@ widgets, uploads without a header row, string labels, long pasted text. Screensh
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import BROWSER_MARKS, IDLE, ROOT, _eventually, browser, server  # noqa: F401
+from browser_support import BROWSER_MARKS, IDLE, ROOT, browser, server  # noqa: F401
 
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = BROWSER_MARKS
@@ -52,7 +52,7 @@ def test_relaxation_survives_an_upload_and_a_filter(server, browser, tmp_path):
     page.get_by_text("paper", exact=True).click()
     _settle(page)
     assert _slider_value(page, "Relaxation") == "1.00"
-    # a page that does not draw the controls (Curated, then back) keeps them too
+    # Demo -> Upload (a run that does not draw the controls) -> Demo keeps them too
     page.get_by_text("Demo data").click()
     _settle(page)
     assert _slider_value(page, "Relaxation") == "1.00"
@@ -64,6 +64,7 @@ def test_relaxation_survives_an_upload_and_a_filter(server, browser, tmp_path):
     _settle(page)
     assert _slider_value(page, "Relaxation") == "1.00"
     assert page.get_by_text("guarantee no longer holds").count() == 0
+    expect(page.get_by_role("radio", name="paper")).to_be_checked()
 
 
 def test_relaxation_survives_a_token_model_on_inspect(server, browser):
