@@ -172,14 +172,19 @@ def bench_caption(bench: dict) -> str:
 
 
 def setting_controls(key: str) -> tuple[str, float]:
-    """The inference setting, with a visible note whenever the guarantee no longer holds."""
+    """The inference setting, with a visible note whenever the guarantee no longer holds.
+
+    A run that stops before the controls (no data yet, a token model) does not draw them; persist_state keeps
+    their values through such runs, and the defaults are given to the widgets themselves: a value written into
+    session state for an undrawn slider came back drawn at the slider's own default (0), which the next
+    unrelated click then applied."""
     cols = st.columns([1, 2])
-    st.session_state.setdefault(f"{key}_bound", "tight")
-    st.session_state.setdefault(f"{key}_relax", 1.0)
     bound = cols[0].radio("Halting bound", ["tight", "paper"], horizontal=True, key=f"{key}_bound",
+                          persist_state="session",
                           help="Both guarantee that the halted prediction equals the full-depth prediction; "
                           "the tight bound halts at the same layer or earlier.")
-    relaxation = cols[1].slider("Relaxation factor (1 = exact)", 0.0, 1.0, step=0.05, key=f"{key}_relax",
+    relaxation = cols[1].slider("Relaxation factor (1 = exact)", 0.0, 1.0, value=1.0, step=0.05,
+                                key=f"{key}_relax", persist_state="session",
                                 help="Scales the number of layers left in the bound: lower halts earlier.")
     if relaxation < 1.0:
         st.warning(f"Relaxation {relaxation:g} < 1: halting is faster but the guarantee no longer holds; "
@@ -188,27 +193,30 @@ def setting_controls(key: str) -> tuple[str, float]:
 
 
 def evaluate_cached(task, path: str | None, bound: str, relaxation: float):
-    """(metrics, traces) of the model at `path` on `task` under the setting; the three latest runs stay in
-    the session, so going back to a setting or a data set costs nothing. Shows a progress bar while it runs."""
+    """(metrics, traces) of the model at `path` on `task` under the setting, shared by every session and tab: a
+    reload or a second visitor with the same rows, model and setting costs nothing."""
+    import hashlib
+
+    columns = list(task.text_columns) + (["label"] if "label" in task.dataset.column_names else [])
+    content = hashlib.sha256(task.dataset.select_columns(columns).to_pandas().to_csv(index=False).encode())
+    return _evaluated(task, content.hexdigest(), task.source, path or model_path(), bound, relaxation)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _evaluated(_task, content: str, source: str, path: str | None, bound: str, relaxation: float):
+    """Keyed by the rows' content, the model and the setting (the task itself is not hashed: `content` stands for
+    it). Shows a progress bar while it runs."""
     from dact_core.evaluate import evaluate
 
-    labels = tuple(task.dataset["label"]) if "label" in task.dataset.column_names else None
-    signature = (task.source, task.text_columns, bound, relaxation, path,
-                 hash(tuple(task.dataset[task.text_columns[0]])), hash(labels))
-    cache = st.session_state.setdefault("ds_results", {})
-    if signature not in cache:
-        inspector = get_inspector(path)
-        progress = st.progress(0.0, text=f"Running {len(task):,} examples...")
-        # one full-depth pass: exits under any setting are read off its trace (tested equal to the halting path)
-        result = evaluate(inspector.model, inspector.tokenizer, task, batch_size=32, progress=False,
-                          setting=dict(halting_bound=bound, halting_relaxation=relaxation), halting_pass=False,
-                          on_progress=lambda done, total: progress.progress(done / total,
-                                                                            text=f"{done:,} / {total:,} examples"))
-        progress.empty()
-        while len(cache) >= 3:
-            cache.pop(next(iter(cache)))
-        cache[signature] = (result.metrics, result.traces)
-    return cache[signature]
+    inspector = get_inspector(path)
+    progress = st.progress(0.0, text=f"Running {len(_task):,} examples...")
+    # one full-depth pass: exits under any setting are read off its trace (tested equal to the halting path)
+    result = evaluate(inspector.model, inspector.tokenizer, _task, batch_size=32, progress=False,
+                      setting=dict(halting_bound=bound, halting_relaxation=relaxation), halting_pass=False,
+                      on_progress=lambda done, total: progress.progress(done / total,
+                                                                        text=f"{done:,} / {total:,} examples"))
+    progress.empty()
+    return result.metrics, result.traces
 
 
 def download_figure_data(fig, name: str, key: str) -> None:
@@ -311,16 +319,28 @@ def demo_set(label_names: list[str]) -> Path | None:
     return None
 
 
+def server_folders() -> list[Path]:
+    """The folders whose files the Data set page may read by path: DACT_SERVER_PATHS, an os.pathsep-separated list
+    (`dact app --allow-server-paths FOLDER`). None unless the person starting the app names them."""
+    raw = os.environ.get("DACT_SERVER_PATHS", "")
+    return [Path(folder).expanduser().resolve() for folder in raw.split(os.pathsep) if folder.strip()]
+
+
 def server_paths_allowed() -> bool:
-    """Files are read by path on the server only when the app was started with --allow-server-paths."""
-    return os.environ.get("DACT_ALLOW_SERVER_PATHS") == "1"
+    return bool(server_folders())
+
+
+def hub_allowed() -> bool:
+    """Whether a visitor may have the server download a hub data set: only when the person starting the app says so
+    (DACT_ALLOW_HUB=1); `streamlit run app/main.py` alone keeps the server offline."""
+    return os.environ.get("DACT_ALLOW_HUB") == "1"
 
 
 def check_hub_name(name: str) -> None:
     from dact_core.data import DataError, LOCAL_FORMATS
 
     looks_like_path = name.startswith(("/", ".", "~")) or "\\" in name or Path(name).suffix.lower() in LOCAL_FORMATS
-    if looks_like_path or (Path(name).exists() and not server_paths_allowed()):
+    if looks_like_path or Path(name).exists():
         raise DataError(f"{name!r} is not a hub name (like glue/sst2); upload a file instead")
 
 
@@ -339,9 +359,13 @@ def read_uploaded_traces(name: str, raw: bytes) -> pd.DataFrame:
 def read_traces_path(where: str) -> pd.DataFrame:
     from dact_core.explore import read_traces
 
-    if not Path(where).exists():
+    folders = server_folders()
+    target = Path(where).expanduser().resolve()  # resolved: `..` and links cannot leave an allowed folder
+    if not any(target.is_relative_to(folder) for folder in folders):
+        raise ValueError(f"{where}: not inside the folders this app may read ({', '.join(map(str, folders))})")
+    if not target.exists():
         raise ValueError(f"{where}: no such file or folder on the server")
-    return read_traces(where)
+    return read_traces(target)
 
 
 def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.DataFrame:
@@ -350,8 +374,8 @@ def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.Dat
     from dact_core.explore import rehalt
 
     cache = st.session_state.setdefault("ds_rehalt", {})
-    fingerprint = int(pd.util.hash_pandas_object(traces[[c for c in traces.columns if c.startswith("acc_prob_1_")]
-                                                        + ["num_tokens"]], index=False).sum())
+    fingerprint = int(pd.util.hash_pandas_object(traces[[c for c in traces.columns if c.startswith("acc_prob_1_")
+                                                         or c == "num_tokens"]], index=False).sum())
     key = (fingerprint, len(traces), bound, relaxation)
     if key not in cache:
         while len(cache) >= 4:
@@ -362,7 +386,8 @@ def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.Dat
 
 EXPLORER_COLUMNS = {"text": "Text", "label_name": "Gold", "prediction_name": "Prediction", "confidence": "Confidence",
                     "margin": "Margin", "exit_layer": "Exit layer", "num_tokens": "Tokens",
-                    "agrees_with_full_depth": "Agrees with full depth", "correct": "Correct"}
+                    "agrees_with_full_depth": "Agrees with full depth", "correct": "Correct",
+                    "truncated": "Cut"}
 
 
 def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
@@ -389,6 +414,26 @@ def shipped_point(bench: dict) -> tuple[str, str] | None:
 @st.cache_data(show_spinner=False)
 def shipped_fingerprint() -> str:
     return weights_fingerprint(DEFAULT_MODEL_DIR)
+
+
+def sweep_table(res: dict):
+    """A sweep file's reference and DACT points as one table (accuracy in %); numbers stay numbers (a column of
+    numbers and blanks cannot be sent to the browser as it is), and a value a row lacks shows as a blank cell."""
+    rows = []
+    if res.get("reference"):
+        rows.append({"model": "full-depth reference",
+                     **{k: v for k, v in res["reference"].items() if not isinstance(v, dict)}})
+    for point in res.get("dact", []):
+        rows.append({"model": f"DACT tau={point['ponder_penalty']:g}"
+                     + (" (the sweep's choice)" if point.get("model") == res.get("default_model") else ""),
+                     **{k: v for k, v in point.items() if not isinstance(v, dict)}})
+    if not rows:
+        return None
+    table = pd.DataFrame(rows)
+    for column in [c for c in table.columns if "accuracy" in c]:
+        table[column] = (100 * table[column]).round(2)
+    table = table.round(3).rename(columns=lambda c: c.replace("accuracy", "accuracy (%)"))
+    return table.style.format(lambda v: f"{v:g}" if isinstance(v, float) else v, na_rep="")
 
 
 def bench_table(points: list[dict]) -> pd.DataFrame:

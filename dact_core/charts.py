@@ -32,7 +32,7 @@ GRID_COLOR = "#EBF0F8"  # plotly_white's grid
 def _layout_dict(title: str, y_title: str, num_layers: int, y_range=None) -> dict:
     """The per-layer charts' layout, complete in itself: the app draws the Inspect charts without Streamlit's theme
     (merging it in the browser cost tens of ms per change of text), so title, legend and grid are set here."""
-    axis = dict(gridcolor=GRID_COLOR, zeroline=False)
+    axis = dict(gridcolor=GRID_COLOR, zeroline=False, automargin=True)  # without a template: room for the titles
     return dict(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=17)), font=FONT,
         legend=dict(orientation="h", x=0, y=-0.3), margin=dict(l=60, r=20, t=50, b=90), height=380,
@@ -92,7 +92,7 @@ def halting_figure(trace: ExampleTrace, upto_layer: int | None = None) -> go.Fig
     layers = _visible_layers(trace, upto_layer)
     k = len(layers)
     traces = [
-        go.Bar(x=layers, y=trace.halting_probs[:k].tolist(), name="halting value h_n", marker_color=HALTING_COLOR,
+        go.Bar(x=layers, y=trace.halting_probs[:k].tolist(), name="h_n (tall: keep going)", marker_color=HALTING_COLOR,
                opacity=0.6),
         go.Scatter(x=layers, y=trace.remaining_probs[:k].tolist(), name="remaining p_n", mode="lines+markers",
                    line=dict(color=REMAINING_COLOR, width=3)),
@@ -559,8 +559,10 @@ def exit_histogram_figure(traces: pd.DataFrame, num_layers: int, highlight=None,
         acc = traces.groupby("exit_layer")["correct"].mean().reindex(range(1, num_layers + 1))
         fig.add_scatter(x=acc.index, y=acc.values, name="accuracy at this exit", yaxis="y2", mode="lines+markers",
                         line=dict(color="#2ca02c", width=3))
-        fig.update_layout(yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.05],
-                                      tickformat=".0%", dtick=0.25))
+        # the accuracy gets a band of its own above the bars: laid over them, its line crossed their counts
+        fig.update_layout(yaxis=dict(domain=[0, 0.62]),
+                          yaxis2=dict(title="accuracy", domain=[0.72, 1], anchor="x", side="right", range=[0, 1.05],
+                                      tickformat=".0%", dtick=0.5, gridcolor=GRID_COLOR, automargin=True))
     fig.update_layout(clickmode="event+select", margin=dict(l=60, r=60, t=60, b=90))
     return fig
 
@@ -570,8 +572,8 @@ def accuracy_by_exit_figure(table: pd.DataFrame) -> go.Figure:
     curve (accuracy on the examples answered by layer k against their share). `table`: explore.accuracy_by_exit."""
     fig = go.Figure()
     fig.add_bar(x=table.exit_layer, y=table.accuracy, name="accuracy of examples exiting here", marker_color="#2ca02c",
-                opacity=0.6, text=[f"{v:.0%}" if v == v else "" for v in table.accuracy], textposition="outside",
-                cliponaxis=False)
+                opacity=0.6, text=[f"{v:.0%}" if v == v else "" for v in table.accuracy], textposition="inside",
+                insidetextanchor="start")  # at the bars' feet: on top, the line's markers covered them
     fig.add_scatter(x=table.exit_layer, y=table.accuracy_answered, name="accuracy of all answered by layer k",
                     mode="lines+markers", line=dict(color="#111", width=3),
                     text=[f"{v:.0%} answered" for v in table.answered_share], hovertemplate="%{y:.1%}, %{text}")

@@ -244,8 +244,9 @@ DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}
 MAX_LABEL_VALUES = 50  # more distinct values than this in a "label" column: free text, not labels
 
 
-def read_table(name: str, raw: bytes):
-    """An uploaded CSV/TSV as a table of strings; the delimiter is detected (comma, tab, semicolon, bar)."""
+def read_table(name: str, raw: bytes, header: bool = True):
+    """An uploaded CSV/TSV as a table of strings; the delimiter is detected (comma, tab, semicolon, bar).
+    header=False: the first row is data, and the columns are named "column 1", "column 2", ..."""
     import csv
     import io
 
@@ -263,14 +264,31 @@ def read_table(name: str, raw: bytes):
     except csv.Error:
         delimiter = "\t" if name.lower().endswith(".tsv") else ","
     try:
-        frame = pd.read_csv(io.StringIO(content), sep=delimiter, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(content), sep=delimiter, dtype=str, keep_default_na=False,
+                            header=0 if header else None)
     except pd.errors.ParserError as err:
         line = next((w for w in str(err).split() if w.rstrip(",").isdigit()), "?")
         raise DataError(f"{name}: rows have different numbers of {DELIMITERS[delimiter]}-separated fields "
                         f"(near line {line.rstrip(',')}); is the delimiter right, or is a text field unquoted?") from err
+    if not header:
+        frame.columns = [f"column {i + 1}" for i in range(frame.shape[1])]
     if frame.shape[1] < 1 or len(frame) == 0:
         raise DataError(f"{name}: no rows under the header")
     return frame
+
+
+def header_looks_like_data(frame) -> bool:
+    """Whether the header row read from a file is more likely its first data row: a column's name is one of the
+    column's own values (a label "1" over labels 0/1), or a number over a column of whole numbers. Real headers
+    name their columns ("label", "sentence")."""
+    for column in frame.columns:
+        name = str(column).strip()
+        values = frame[column].astype(str).str.strip()
+        if (values == name).any() and values.nunique() <= MAX_LABEL_VALUES:
+            return True
+        if name.lstrip("-").isdigit() and is_integer_column(values.tolist()):
+            return True
+    return False
 
 
 def is_integer_column(values) -> bool:
@@ -278,17 +296,44 @@ def is_integer_column(values) -> bool:
     return bool(sample) and all(v.lstrip("-").isdigit() for v in sample)
 
 
-def propose_columns(frame) -> tuple[list[str], str | None, str | None]:
+def propose_columns(frame, label_names=None) -> tuple[list[str], str | None, str | None]:
     """(columns that can hold text, the proposed text column, the proposed label column) of an upload.
 
     Integer-only columns (ids, numeric labels) are never offered as text; the proposal is the text
-    column with the longest values, and a label column only when one is named like a label.
+    column with the longest values. The label column is one named like a label; failing that (a file
+    without a header), a column of few distinct values that are all class indices or the model's label names.
     """
     text_options = [c for c in frame.columns if not is_integer_column(frame[c].tolist())]
     text = max(text_options, key=lambda c: frame[c].str.len().mean(), default=None)
     label = next((c for c in frame.columns if c.lower() in ("label", "labels", "class", "sentiment", "target")
                   and c != text), None)
+    if label is None:
+        for column in frame.columns:
+            values = {str(v).strip() for v in frame[column]}
+            if column == text or len(values) > MAX_LABEL_VALUES or len(values) > max(2, 0.5 * len(frame)):
+                continue
+            matched = match_labels(sorted(values), label_names) if label_names else {}
+            if all(v.isdigit() for v in values) or (matched and None not in matched.values()):
+                label = column
+                break
     return text_options, text, label
+
+
+def match_labels(values: list[str], label_names: list[str]) -> dict[str, str | None]:
+    """The model label each file label most likely means (None: no guess): the same name in any case, a class
+    index ("0", "1"), or a unique prefix either way ("pos" -> "positive", "Sci" -> "Sci/Tech")."""
+    lowered = [n.lower() for n in label_names]
+    out: dict[str, str | None] = {}
+    for value in values:
+        v = value.strip().lower()
+        if v in lowered:
+            out[value] = label_names[lowered.index(v)]
+        elif v.isdigit() and int(v) < len(label_names):
+            out[value] = label_names[int(v)]
+        else:
+            prefixed = [n for n, low in zip(label_names, lowered) if v and (low.startswith(v) or v.startswith(low))]
+            out[value] = prefixed[0] if len(prefixed) == 1 else None
+    return out
 
 
 def check_label_column(frame, column: str, name: str) -> list[str]:

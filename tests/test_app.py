@@ -21,7 +21,7 @@ def test_inspect_page_default_example(app):
     assert app.title[0].value == "Inspect one input"
     labels = [m.label for m in app.metric]
     assert {"Prediction", "Exit layer", "Full-depth answer", "Halted == full depth"} <= set(labels)
-    assert app.metric[3].value == "yes"
+    assert {m.label: m.value for m in app.metric}["Halted == full depth"] == "yes"
     assert app.slider(key="inspect_upto").value == 4
 
 
@@ -59,7 +59,8 @@ def test_dataset_page_demo_set(app):
     assert len(app.get("download_button")) >= 2
 
 
-def test_dataset_page_hub_error_is_a_message(app):
+def test_dataset_page_hub_error_is_a_message(app, monkeypatch):
+    monkeypatch.setenv("DACT_ALLOW_HUB", "1")
     app.switch_page("views/dataset.py").run()
     app.radio(key="ds_source").set_value("Hub data set").run()
     app.text_input(key="ds_hub_name").set_value("glue/sst2").run()
@@ -210,7 +211,9 @@ def test_dataset_bound_change_does_not_call_the_model(app, monkeypatch):
     assert not app.exception
 
 
-def test_dataset_hub_box_refuses_paths(app):
+def test_dataset_hub_box_refuses_paths(app, monkeypatch, tmp_path):
+    monkeypatch.setenv("DACT_ALLOW_HUB", "1")
+    monkeypatch.setenv("DACT_SERVER_PATHS", str(tmp_path))  # a path is refused even where paths are allowed
     app.switch_page("views/dataset.py").run()
     app.radio(key="ds_source").set_value("Hub data set").run()
     app.text_input(key="ds_hub_name").set_value("/etc/passwd.csv").run()
@@ -341,3 +344,116 @@ def test_the_shipped_point_is_found_by_the_measured_weights_not_by_its_setting_o
     # the shipped folder, measured when it held other weights (or with no fingerprint recorded): not the shipped model
     assert state.shipped_point(bench(source="assets/models/dact-sst2", weights_sha256="0" * 64)) is None
     assert state.shipped_point(bench(source="assets/models/dact-sst2")) is None
+
+
+def test_inspect_headline_follows_the_layer_slider(app):
+    app.slider(key="inspect_upto").set_value(1).run()
+    assert not app.exception
+    assert any(m.label == "Answer at layer 1 (a_1)" for m in app.metric)
+
+
+def test_inspect_warns_when_the_text_is_mostly_unknown_word_pieces(app):
+    app.text_area(key="inspect_text").set_value("这部电影一点也不差").run()
+    assert not app.exception
+    assert any("unknown to the model's vocabulary" in w.value for w in app.warning)
+    app.text_area(key="inspect_text").set_value("the plot was dull but the actors were great").run()
+    assert not any("unknown to the model's vocabulary" in w.value for w in app.warning)
+
+
+def test_dataset_results_are_shared_by_sessions(tiny_model_dir, monkeypatch):
+    import dact_core.evaluate
+
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    calls = []
+    real = dact_core.evaluate.evaluate
+    monkeypatch.setattr(dact_core.evaluate, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for _ in range(2):  # two visitors (or a reload): a new session each
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.switch_page("views/dataset.py").run()
+        assert not at.exception
+        assert {m.label for m in at.metric} >= {"Examples", "Accuracy"}
+    assert len(calls) == 1
+
+
+def _eval_traces(tmp_path, model_dir, texts):
+    import pandas as pd
+
+    from dact_core.cli import main
+
+    data = tmp_path / "d.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(texts)))
+    assert main(["eval", "--model", str(model_dir), "--data", str(data), "--output-dir", str(tmp_path / "ev")]) == 0
+    return pd.read_parquet(tmp_path / "ev" / "traces.parquet")
+
+
+def _open_traces(app, name, raw):
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Traces of dact eval").run()
+    app.file_uploader(key="ds_traces").set_value((name, raw, "text/csv")).run()
+    assert not app.exception, app.exception
+
+
+def test_dataset_traces_without_token_counts_open(app, tmp_path, tiny_model_dir):
+    traces = _eval_traces(tmp_path, tiny_model_dir, [f"the film was {w}" for w in ["good", "bad", "dull"] * 4])
+    _open_traces(app, "traces.csv", traces.drop(columns=["num_tokens"]).to_csv(index=False).encode())
+    assert {m.label: m.value for m in app.metric}["Examples"] == "12"
+
+
+def test_dataset_says_how_many_rows_were_cut(app, tmp_path, tiny_model_dir):
+    long = " ".join(["the film was good"] * 40)  # 160 word pieces: over the 128 the model reads
+    traces = _eval_traces(tmp_path, tiny_model_dir, [long, "a dull film", long, "it was great"])
+    assert traces.truncated.sum() == 2
+    _open_traces(app, "traces.csv", traces.to_csv(index=False).encode())
+    assert any("2 of 4 rows are longer than the model's input" in i.value for i in app.info)
+
+
+def test_compare_sweep_table_reaches_the_browser_as_numbers(tiny_model_dir, monkeypatch, tmp_path):
+    import json
+    import logging
+
+    (tmp_path / "sweep_x.json").write_text(json.dumps({
+        "num_layers": 6, "reference": {"accuracy": 0.9, "avg_layers": 6},
+        "dact": [{"ponder_penalty": 0.05, "accuracy": 0.89, "avg_layers_tight": 3.0}]}))
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("DACT_RESULTS_DIR", str(tmp_path))
+    fallbacks = []
+    handler = logging.Handler()
+    handler.emit = lambda record: fallbacks.append(record.getMessage())
+    logger = logging.getLogger("streamlit.dataframe_util")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.switch_page("views/compare.py").run()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert not at.exception and len(at.dataframe) == 1
+    assert not [m for m in fallbacks if "Arrow table was unsuccessful" in m]
+
+
+def test_dataset_hub_is_off_unless_the_app_was_started_with_it(app, monkeypatch):
+    monkeypatch.delenv("DACT_ALLOW_HUB", raising=False)
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Hub data set").run()
+    assert not app.exception
+    assert not [t for t in app.text_input if t.key == "ds_hub_name"]
+    assert any("Hub data sets are off" in i.value for i in app.info)
+
+
+def test_dataset_server_paths_stay_inside_the_named_folders(app, monkeypatch, tmp_path, tiny_model_dir):
+    traces = _eval_traces(tmp_path, tiny_model_dir, [f"the film was {w}" for w in ["good", "bad", "dull"] * 4])
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "other").mkdir()
+    traces.to_csv(tmp_path / "allowed" / "traces.csv", index=False)
+    traces.to_csv(tmp_path / "other" / "traces.csv", index=False)
+    monkeypatch.setenv("DACT_SERVER_PATHS", str(tmp_path / "allowed"))
+    app.switch_page("views/dataset.py").run()
+    app.radio(key="ds_source").set_value("Traces of dact eval").run()
+    for where in (tmp_path / "other" / "traces.csv", tmp_path / "allowed" / ".." / "other" / "traces.csv"):
+        app.text_input(key="ds_traces_path").set_value(str(where)).run()
+        assert not app.exception
+        assert any("not inside the folders this app may read" in e.value for e in app.error)
+    app.text_input(key="ds_traces_path").set_value(str(tmp_path / "allowed" / "traces.csv")).run()
+    assert not app.exception and {m.label: m.value for m in app.metric}["Examples"] == "12"

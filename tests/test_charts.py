@@ -238,3 +238,19 @@ def test_bench_figure_reads_well():
                                           {"speedup_status": "met", "accuracy_status": "met"},
                                           {"speedup_status": "missed", "accuracy_status": "not distinguishable"}]})
     assert list(both.status) == ["not distinguishable", "met", "missed"]
+
+
+def test_charts_keep_labels_apart_at_a_narrow_width(inspector):
+    """At 1280 px: the accuracy line had the histogram's counts under it, the selective-prediction line the bars'
+    percentages; the margin chart's axis title fell off its left edge (no template, so no automatic margin)."""
+    from dact_core import explore
+
+    rng = np.random.default_rng(0)
+    traces = pd.DataFrame({"exit_layer": rng.integers(1, 5, 80), "correct": rng.random(80) > 0.2})
+    hist = charts.exit_histogram_figure(traces, 4)
+    assert hist.layout.yaxis.domain[1] < hist.layout.yaxis2.domain[0]  # a band each: no line over the counts
+    by_exit = charts.accuracy_by_exit_figure(explore.accuracy_by_exit(traces, 4))
+    assert by_exit.data[0].textposition == "inside"
+    trace = inspector.trace("the film was good")
+    assert charts.bound_figure(trace).layout.yaxis.automargin
+    assert "keep going" in charts.halting_figure(trace).data[0].name  # a tall h_n bar means the model goes on

@@ -109,3 +109,23 @@ def test_unlabelled_sets_and_no_label_choice():
     assert "label" not in chosen.dataset.column_names  # the user said: no labels
     detected = task_from_pandas(frame, "upload", "text", None, ["negative", "positive"], require_labels=False)
     assert detected.dataset["label"] == [1, 0]
+
+
+def test_a_header_row_that_is_data_is_recognised():
+    from dact_core.data import header_looks_like_data, propose_columns, read_table
+
+    raw = b"Wow... Loved this place.\t1\nCrust is not good.\t0\nNot tasty at all.\t0\n"
+    assert header_looks_like_data(read_table("x.tsv", raw))
+    frame = read_table("x.tsv", raw, header=False)
+    assert len(frame) == 3 and frame["column 1"][0] == "Wow... Loved this place."
+    assert propose_columns(frame, ["negative", "positive"])[1:] == ("column 1", "column 2")
+    assert not header_looks_like_data(read_table("y.csv", b"sentence,label,source\na film,0,web\na mess,1,web\n"))
+
+
+def test_file_labels_match_model_labels_by_name():
+    from dact_core.data import match_labels
+
+    assert match_labels(["pos", "NEG", "Positive", "1", "meh", "9"], ["negative", "positive"]) == {
+        "pos": "positive", "NEG": "negative", "Positive": "positive", "1": "positive", "meh": None, "9": None}
+    assert match_labels(["sci", "world"], ["World", "Sports", "Business", "Sci/Tech"]) == {
+        "sci": "Sci/Tech", "world": "World"}

@@ -1,6 +1,5 @@
 """Compare settings and methods: accuracy against compute, from the results the project's commands wrote."""
 
-import pandas as pd
 import streamlit as st
 
 import state
@@ -46,19 +45,8 @@ state.download_figure_data(fig, name, "dl_cmp")
 if res.get("note"):
     st.caption(res["note"])
 
-rows = []
-if res.get("reference"):
-    rows.append({"model": "full-depth reference", **{k: v for k, v in res["reference"].items() if not isinstance(v, dict)}})
-for point in res.get("dact", []):
-    rows.append({"model": f"DACT tau={point['ponder_penalty']:g}"
-                 + (" (the sweep's choice)" if point.get("model") == res.get("default_model") else ""),
-                 **{k: v for k, v in point.items() if not isinstance(v, dict)}})
-if rows:
-    table = pd.DataFrame(rows)
-    for column in [c for c in table.columns if "accuracy" in c]:
-        table[column] = (100 * table[column]).round(2)
-    table = table.round(3)
-    st.dataframe(table.rename(columns=lambda c: c.replace("accuracy", "accuracy (%)")).astype(object).fillna(""), width="stretch",
-                 hide_index=True)
+table = state.sweep_table(res)
+if table is not None:
+    st.dataframe(table, width="stretch", hide_index=True)
 with st.expander("Raw JSON"):
     st.json(res)

@@ -42,7 +42,9 @@ def _use_example():
 
 
 top[1].selectbox("Curated example", choices, key="inspect_example", on_change=_use_example)
-text = st.text_area("Text", key="inspect_text", height=90, max_chars=5000)
+# no character limit: a limit stops a longer paste without a word; the model cuts the text and says so
+text = st.text_area("Text", key="inspect_text", height=90,
+                    help=f"Any length: the model reads the first {inspector.max_length} word pieces.")
 if is_dact:
     bound, relaxation = state.setting_controls("inspect")
 
@@ -55,6 +57,7 @@ def show_token_method():
     trace = state.cached_token_trace(path, text, quantization)
     if trace.truncated:
         st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
+    warn_if_mostly_unknown(trace.tokens, inspector.tokenizer.unk_token)
     n_layers = trace.num_layers
     cols = st.columns(3)
     cols[0].metric("Prediction", trace.prediction_name, f"{trace.probs.max():.2f}", delta_color="off",
@@ -75,20 +78,25 @@ def show_token_method():
     state.save_url_state(model=state.model_id(path), text=text)
 
 
-def dact_summary(trace, key: str) -> None:
-    """The headline numbers of one input, with a disagreement under relaxation in colour."""
+def dact_summary(trace, upto: int) -> None:
+    """The headline numbers of one input: the answer at the layer the slider shows, then the halted outcome, with a
+    disagreement under relaxation in colour."""
     n_layers = trace.num_layers
-    cols = st.columns(4)
-    cols[0].metric("Prediction", trace.prediction_name, f"{trace.acc_probs[trace.exit_layer - 1].max():.2f}",
-                   delta_color="off", delta_arrow="off")
-    cols[1].metric("Exit layer", f"{trace.exit_layer} of {n_layers}",
+    cols = st.columns(5)
+    at_layer = trace.acc_probs[upto - 1]
+    cols[0].metric(f"Answer at layer {upto} (a_{upto})", trace.label_names[int(at_layer.argmax())],
+                   f"{at_layer.max():.2f}", delta_color="off", delta_arrow="off",
+                   help="Follows the layer slider; the next metrics are the halted outcome.")
+    cols[1].metric("Prediction", trace.prediction_name, f"{trace.acc_probs[trace.exit_layer - 1].max():.2f}",
+                   delta_color="off", delta_arrow="off", help="The halted answer, at the exit layer.")
+    cols[2].metric("Exit layer", f"{trace.exit_layer} of {n_layers}",
                    f"tight {trace.exit_layer_tight} / paper {trace.exit_layer_paper}", delta_color="off",
                    delta_arrow="off")
     full_name = trace.label_names[trace.full_depth_prediction]
-    cols[2].metric("Full-depth answer", full_name, f"{trace.acc_probs[-1].max():.2f}", delta_color="off",
+    cols[3].metric("Full-depth answer", full_name, f"{trace.acc_probs[-1].max():.2f}", delta_color="off",
                    delta_arrow="off")
     same = trace.prediction == trace.full_depth_prediction
-    cols[3].metric("Halted == full depth", "yes" if same else "NO",
+    cols[4].metric("Halted == full depth", "yes" if same else "NO",
                    "guaranteed" if trace.guarantee_holds else "not guaranteed (relaxed)",
                    delta_color="off" if same else "inverse", delta_arrow="off" if same else "down")
     if not same:
@@ -96,17 +104,29 @@ def dact_summary(trace, key: str) -> None:
                  f"the full-depth answer ({full_name}).", icon=":material/error:")
 
 
+def warn_if_mostly_unknown(tokens: list[str], unknown: str | None) -> None:
+    """An answer on word pieces the vocabulary does not hold (a script it never saw) says nothing about the text."""
+    pieces = [t for t in tokens if t not in ("[CLS]", "[SEP]", "[PAD]")]
+    missing = sum(t == unknown for t in pieces)
+    if pieces and missing >= 0.5 * len(pieces):
+        st.warning(f"{missing} of {len(pieces)} word pieces are unknown to the model's vocabulary ({unknown}): "
+                   "its answer (and any guarantee) is about those placeholders, not about this text.",
+                   icon=":material/warning:")
+
+
 def show_dact():
     trace = state.cached_trace(path, text, bound, relaxation, quantization)
     if trace.truncated:
         st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
+    warn_if_mostly_unknown(trace.tokens, inspector.tokenizer.unk_token)
     st.html(charts.tokens_html(trace.tokens, trace.num_tokens, trace.max_length))
-    dact_summary(trace, "main")
     n_layers = trace.num_layers
     st.session_state.setdefault("inspect_upto", n_layers)
     st.session_state["inspect_upto"] = max(1, min(int(st.session_state["inspect_upto"]), n_layers))
     upto = st.slider("Step through the layers", 1, n_layers, key="inspect_upto",
-                     help="Show the charts up to this layer; the Present page is the one-screen version for talks.")
+                     help="Show the answer and the charts up to this layer; the Present page is the one-screen "
+                     "version for talks.")
+    dact_summary(trace, upto)
     st.caption("Reading guide: y_n is layer n's own answer, a_n the answer accumulated so far. h_n near 1 means "
                "*keep going*; p_n = h_1 ... h_n is how much the layers after n can still change the answer. The "
                "example halts at the first layer whose bound margin is above 0.")
@@ -126,7 +146,8 @@ def show_dact():
     state.save_url_state(model=state.model_id(path), text=text, layer=upto, bound=bound, relax=relaxation)
 
     st.subheader("Two inputs side by side")
-    other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other", max_chars=5000,
+    other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other",
+                          persist_state="session",
                           placeholder="e.g. not bad at all")
     if other.strip():
         other_trace = state.cached_trace(path, other, bound, relaxation, quantization)
@@ -144,8 +165,9 @@ def show_dact():
     st.subheader("Which tokens drive the answer")
     st.caption("Integrated Gradients (captum) on the word embeddings of the float model; green supports the "
                "predicted class, red opposes it.")
-    n_steps = st.select_slider("Integration steps", [8, 16, 32, 64], value=16, key="ig_steps")
-    if st.toggle("Compute attributions (a few seconds on a CPU)", key="ig_on"):
+    n_steps = st.select_slider("Integration steps", [8, 16, 32, 64], value=16, key="ig_steps",
+                               persist_state="session")
+    if st.toggle("Compute attributions (a few seconds on a CPU)", key="ig_on", persist_state="session"):
         with st.spinner("Attributing..."):
             final = state.cached_attribution(path, text, n_layers, trace.prediction, n_steps)
             at_exit = state.cached_attribution(path, text, trace.exit_layer, trace.prediction, n_steps)
