@@ -178,8 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--runtime", choices=["onnx", "torch"], default=None,
                     help="the engine of the pages (default: onnx on a CPU for DACT-BERT; integrated gradients and the "
                     "token-reduction models run on torch)")
-    ap.add_argument("--allow-server-paths", action="store_true",
-                    help="let the Data set page read files by their path on this machine (off: uploads and hub names)")
+    ap.add_argument("--allow-server-paths", nargs="+", default=None, metavar="FOLDER",
+                    help="let the Data set page read files by their path, inside these folders only (off: uploads)")
+    ap.add_argument("--allow-hub", action="store_true",
+                    help="let the Data set page load hub data sets by name, downloading them to this server "
+                    "(off: the server stays offline)")
     ap.add_argument("--threads", type=_positive_int, default=None,
                     help="threads of every model run in the server (torch and ONNX Runtime), fixed at start-up "
                     "(default: every core but one, which is left to the browser)")

@@ -111,7 +111,12 @@ def cmd_app(args) -> int:
     script = ASSETS_DIR.parent / "app" / "main.py"
     if not script.exists():
         raise FileNotFoundError(f"the app is not next to this package ({script}); install from a clone with -e")
-    env = {"HF_HUB_OFFLINE": "1", **os.environ}  # offline unless the user's environment says otherwise
+    # offline unless the user allows the hub (or the environment says otherwise)
+    env = {**({} if args.allow_hub else {"HF_HUB_OFFLINE": "1"}), **os.environ}
+    if args.allow_hub:
+        env["DACT_ALLOW_HUB"] = "1"
+        if env.get("HF_HUB_OFFLINE") == "1":
+            raise ValueError("--allow-hub: HF_HUB_OFFLINE=1 is set in this environment; unset it to load hub data sets")
     if args.model:  # a folder here, by its absolute path; anything else is a hub name, passed on as given
         env["DACT_MODEL"] = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model
     if args.threads:
@@ -121,7 +126,11 @@ def cmd_app(args) -> int:
     if args.runtime:
         env["DACT_RUNTIME"] = args.runtime
     if args.allow_server_paths:
-        env["DACT_ALLOW_SERVER_PATHS"] = "1"
+        folders = [Path(folder).resolve() for folder in args.allow_server_paths]
+        missing = [str(folder) for folder in folders if not folder.is_dir()]
+        if missing:
+            raise ValueError(f"--allow-server-paths: not a folder: {', '.join(missing)}")
+        env["DACT_SERVER_PATHS"] = os.pathsep.join(map(str, folders))
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
                "--server.address", args.address, "--browser.gatherUsageStats", "false",
                "--client.toolbarMode", "viewer",  # no Deploy button: the app is shown to audiences

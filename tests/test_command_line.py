@@ -183,3 +183,21 @@ def test_the_app_s_thread_count_is_fixed_at_start_up(tiny_model_dir):
     done = _python(engine, str(tiny_model_dir), DACT_THREADS="3")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "3"
+
+
+def test_dact_app_names_the_server_folders_and_allows_the_hub_only_when_asked(launched, tmp_path, monkeypatch):
+    from dact_core.cli import main
+
+    allowed = tmp_path / "traces"
+    allowed.mkdir()
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    main(["app", "--allow-server-paths", str(allowed)])
+    main(["app", "--allow-hub"])
+    (_, paths), (_, hub) = launched
+    assert paths["DACT_SERVER_PATHS"] == str(allowed.resolve()) and paths["HF_HUB_OFFLINE"] == "1"
+    assert "DACT_ALLOW_HUB" not in paths
+    assert hub["DACT_ALLOW_HUB"] == "1" and "HF_HUB_OFFLINE" not in hub and "DACT_SERVER_PATHS" not in hub
+    assert main(["app", "--allow-server-paths", str(tmp_path / "missing")]) == 2
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["app", "--allow-hub"]) == 2
+    assert len(launched) == 2
