@@ -6,17 +6,17 @@ model is called (`model(**batch)` for every layer, `model(**batch, halt_early=Tr
 per-call settings), it returns the same output dataclass with the same fields, so the runner, eval, predict, the bench,
 the inspectors and the app use it without knowing which engine runs.
 
-Graphs. A model with its own layer loop (DACT-BERT, the multi-exit model) becomes one graph for the embeddings and
-one per layer: the Transformer layer, the pooling and the layer's head (DACT module or exit), taking the hidden
-states, the additive attention bias and the pooling weights of a batch of any size and length, and giving the next
-hidden states and the head's outputs. Between `run` calls the halting recurrence and the bound run in NumPy (float64),
+Graphs. A model with its own layer loop (DACT-BERT, the multi-exit model) becomes one graph per layer: the Transformer
+layer, the pooling and the layer's head (DACT module or exit), taking the hidden states (the first: the token ids,
+embedded in the same graph), the additive attention bias and the pooling weights of a batch of any size and length,
+and giving the next hidden states and the head's outputs. Between `run` calls the halting recurrence and the bound run in NumPy (float64),
 and rows that halt leave the batch, as in the torch model. A plain classifier (the full-depth reference) is one graph,
 which is what a user who deploys it on ONNX Runtime would run. The token-reduction models stay on torch.
 
 Graphs are exported with `torch.onnx.export` from the model's own modules on first use and kept in a cache folder
 keyed by a fingerprint of the weights and the config (`graph_key`); a manifest records each graph's sha256, and a graph
 whose bytes do not match is never loaded (the set is rebuilt). `dact export --format onnx` writes the same set beside
-a shipped model. `quantization="int8"` applies ONNX Runtime's dynamic quantization to the layer graphs.
+a shipped model. `quantization="int8"` applies ONNX Runtime's dynamic quantization to the graphs' linears.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from torch import nn
 
 from .methods import family_of
 
-ENGINE_VERSION = "1"  # part of every cache key: a change to the graphs' inputs or outputs changes it
+ENGINE_VERSION = "3"  # part of every cache key: a change to the graphs' inputs or outputs changes it
 OPSET = 17
 NEG = -1e4  # additive attention bias of a padding key (BERT's own extended-mask value is the dtype's minimum)
 MANIFEST = "manifest.json"
@@ -79,28 +79,28 @@ def _sha256(data: bytes) -> str:
 # The modules that are exported: each is a few lines on top of the trained model's own modules.
 
 
-class _Embeddings(nn.Module):
-    def __init__(self, embeddings: nn.Module):
-        super().__init__()
-        self.embeddings = embeddings
-
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
-        return self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
-
-
 class _LayerStep(nn.Module):
-    """One layer of a layer-by-layer model and its head: hidden (B, T, H), attention_bias (B, 1, 1, T), pooling_weights
-    (B, 1, T) -> the next hidden states and the head's outputs on the pooled vector."""
+    """One layer of a layer-by-layer model and its head: the hidden states (B, T, H) (the first layer: the token ids
+    and token types (B, T), embedded here, which saves the engine a run), attention_bias (B, 1, 1, T) and
+    pooling_weights (B, 1, T) -> the next hidden states and the head's outputs on the pooled vector."""
 
-    def __init__(self, layer: nn.Module, head: nn.Module, pooling: str):
+    def __init__(self, layer: nn.Module, head: nn.Module, pooling: str, embeddings: nn.Module | None = None):
         super().__init__()
-        self.layer, self.head, self.pooling = layer, head, pooling
+        self.layer, self.head, self.pooling, self.embeddings = layer, head, pooling, embeddings
 
-    def forward(self, hidden: torch.Tensor, attention_bias: torch.Tensor, pooling_weights: torch.Tensor):
+    def run_layer(self, inputs: tuple, attention_bias: torch.Tensor, pooling_weights: torch.Tensor):
+        if self.embeddings is not None:
+            input_ids, token_type_ids = inputs
+            hidden = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, H)
+        else:
+            (hidden,) = inputs
         hidden = self.layer(hidden, attention_bias)  # (B, T, H)
         pooled = hidden[:, 0] if self.pooling == "cls" else torch.bmm(pooling_weights, hidden).squeeze(1)  # (B, H)
-        head = self.head(pooled)
-        return (hidden, *head) if isinstance(head, tuple) else (hidden, head)
+        return hidden, self.head(pooled)
+
+    def forward(self, *inputs):
+        hidden, head = self.run_layer(inputs[:-2], *inputs[-2:])
+        return (hidden, *head) if isinstance(head, tuple) else (hidden, head)  # (B, T, H), the head's (B, ...)
 
 
 class _FullClassifier(nn.Module):
@@ -126,21 +126,23 @@ def _graph_specs(model: nn.Module) -> list[tuple[str, nn.Module, tuple, list[str
         axes = {name: {0: "batch", 1: "length"} for name in ("input_ids", "attention_mask", "token_type_ids")}
         return [("model.onnx", _FullClassifier(eager), (ids, ids, torch.zeros_like(ids)),
                  ["input_ids", "attention_mask", "token_type_ids"], ["logits"], {**axes, "logits": {0: "batch"}})]
-    specs = [("embeddings.onnx", _Embeddings(eager.bert.embeddings), (ids, torch.zeros_like(ids)),
-              ["input_ids", "token_type_ids"], ["hidden"],
-              {"input_ids": {0: "batch", 1: "length"}, "token_type_ids": {0: "batch", 1: "length"},
-               "hidden": {0: "batch", 1: "length"}})]
-    heads = eager.dact if family == "dact-bert" else eager.exits
-    head_outputs = ["layer_prob", "halting_prob"] if family == "dact-bert" else ["exit_logits"]
+    dact = family == "dact-bert"
+    heads = eager.dact if dact else eager.exits
+    head_outputs = ["layer_prob", "halting_prob"] if dact else ["exit_logits"]
+    batch_axes = {name: {0: "batch"} for name in head_outputs}
     hidden = torch.zeros(2, 5, config.hidden_size)  # (B, T, H)
-    bias = torch.zeros(2, 1, 1, 5)  # (B, 1, 1, T)
-    weights = torch.full((2, 1, 5), 0.2)  # (B, 1, T)
+    masks = (torch.zeros(2, 1, 1, 5), torch.full((2, 1, 5), 0.2))  # attention_bias (B, 1, 1, T), pooling (B, 1, T)
+    specs = []
     for n, (layer, head) in enumerate(zip(eager.bert.encoder.layer, heads)):
-        specs.append((f"layer_{n + 1}.onnx", _LayerStep(layer, head, config.pooling), (hidden, bias, weights),
-                      ["hidden", "attention_bias", "pooling_weights"], ["next_hidden", *head_outputs],
-                      {"hidden": {0: "batch", 1: "length"}, "attention_bias": {0: "batch", 3: "length"},
-                       "pooling_weights": {0: "batch", 2: "length"}, "next_hidden": {0: "batch", 1: "length"},
-                       **{name: {0: "batch"} for name in head_outputs}}))
+        first = n == 0
+        step = _LayerStep(layer, head, config.pooling, eager.bert.embeddings if first else None)
+        inputs = ["input_ids", "token_type_ids"] if first else ["hidden"]
+        args = (ids, torch.zeros_like(ids)) if first else (hidden,)
+        axes = {name: {0: "batch", 1: "length"} for name in inputs}
+        specs.append((f"layer_{n + 1}.onnx", step, (*args, *masks),
+                      [*inputs, "attention_bias", "pooling_weights"], ["next_hidden", *head_outputs],
+                      {**axes, "attention_bias": {0: "batch", 3: "length"}, "pooling_weights": {0: "batch", 2: "length"},
+                       "next_hidden": {0: "batch", 1: "length"}, **batch_axes}))
     return specs
 
 
@@ -161,7 +163,7 @@ def build_graphs(model: nn.Module, folder: Path, quantization: str | None, progr
             warnings.simplefilter("ignore")  # the exporter's notes on traced shapes and deprecations
             torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs, dynamic_axes=axes,
                               opset_version=OPSET, dynamo=False)
-        if quantization == "int8" and name != "embeddings.onnx":
+        if quantization == "int8":
             _quantize_int8(path)
         graphs[name] = _sha256(path.read_bytes())
         if progress:
@@ -180,7 +182,8 @@ def _quantize_int8(path: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice on static quantization's pre-processing at every call
     try:
-        quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
+        # the linears, as torch's dynamic quantization does; the embedding tables stay float
+        quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
     finally:
         root.setLevel(level)
     quantized.replace(path)
@@ -301,15 +304,13 @@ class ORTModel:
 
 
 class ORTLayerModel(ORTModel):
-    """A layer-by-layer model on the engine: embeddings, then one `run` per layer on the rows still going."""
+    """A layer-by-layer model on the engine: one `run` per layer (the first embeds the tokens) on the rows still going."""
 
-    def _embed(self, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
-        return self.sessions["embeddings"].run(None, {"input_ids": ids, "token_type_ids": types})[0]  # (B, T, H)
-
-    def _layer(self, n: int, hidden: np.ndarray, bias: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
-        """Layer n (0-based) and its head: [next hidden (R, T, H), head outputs (R, ...)]."""
+    def _layer(self, n: int, rows: "_Rows", **extra) -> list[np.ndarray]:
+        """Layer n (0-based) and its head on the running rows: [next hidden (R, T, H), head outputs (R, ...)]."""
+        feeds = {"input_ids": rows.ids, "token_type_ids": rows.types} if n == 0 else {"hidden": rows.hidden}
         return self.sessions[f"layer_{n + 1}"].run(
-            None, {"hidden": hidden, "attention_bias": bias, "pooling_weights": weights})
+            None, {**feeds, "attention_bias": rows.bias, "pooling_weights": rows.weights, **extra})
 
     @staticmethod
     def layer_inputs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -319,34 +320,41 @@ class ORTLayerModel(ORTModel):
         weights = (real / np.maximum(real.sum(axis=1, keepdims=True), 1.0))[:, None, :]  # (R, 1, T)
         return bias, weights
 
-    @staticmethod
-    def trim(hidden: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Drop the padding columns that no running row needs (inputs are right-padded)."""
-        length = int(mask.sum(axis=1).max())
-        return (hidden[:, :length], mask[:, :length]) if length < mask.shape[1] else (hidden, mask)
-
 
 @dataclass
 class _Rows:
-    """The rows still running: their indices in the batch, hidden states, mask and the inputs the layers take."""
+    """The rows still running: their indices in the batch (None: every row), their inputs (the token ids before the
+    first layer, the hidden states after it), mask, and the attention bias and pooling weights the layers take."""
 
-    index: np.ndarray  # (R,)
-    hidden: np.ndarray  # (R, T, H)
+    index: np.ndarray | None  # (R,)
+    ids: np.ndarray | None  # (R, T)
+    types: np.ndarray | None  # (R, T)
+    hidden: np.ndarray | None  # (R, T, H)
     mask: np.ndarray  # (R, T)
     bias: np.ndarray  # (R, 1, 1, T)
     weights: np.ndarray  # (R, 1, T)
 
     @classmethod
-    def start(cls, hidden: np.ndarray, mask: np.ndarray) -> "_Rows":
-        return cls(np.arange(hidden.shape[0]), hidden, mask, *ORTLayerModel.layer_inputs(mask))
+    def start(cls, ids: np.ndarray, types: np.ndarray, mask: np.ndarray) -> "_Rows":
+        return cls(None, ids, types, None, mask, *ORTLayerModel.layer_inputs(mask))
 
     def keep(self, keep: np.ndarray) -> "_Rows":
-        hidden, mask = ORTLayerModel.trim(self.hidden[keep], self.mask[keep])
-        return _Rows(self.index[keep], hidden, mask, *ORTLayerModel.layer_inputs(mask))
+        """The rows marked in `keep` (R,), without the padding columns none of them needs (inputs are right-padded)."""
+        index = np.flatnonzero(keep) if self.index is None else self.index[keep]
+        hidden, mask = self.hidden[keep], self.mask[keep]
+        length = int(mask.sum(axis=1).max())
+        hidden, mask = hidden[:, :length], mask[:, :length]
+        return _Rows(index, None, None, hidden, mask, *ORTLayerModel.layer_inputs(mask))
+
+    def write(self, target: np.ndarray, layer: int | None, value) -> None:
+        """target[rows, layer] = value (layer None: target[rows] = value)."""
+        where = slice(None) if self.index is None else self.index
+        target[(where,) if layer is None else (where, layer)] = value
 
 
 class ORTDactBertForSequenceClassification(ORTLayerModel):
-    """DACT-BERT on the engine: per layer y_n and h_n from the graph, then a_n, p_n and the bound in float64."""
+    """DACT-BERT on the engine: each layer's graph gives y_n and h_n; between runs a_n, p_n and the bound are computed
+    in float64 (the torch model's operations, the halting module's formula) and halted rows leave the batch."""
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, halt_early: bool = False,
                 halting_bound: str | None = None, halting_relaxation: float | None = None, **extra):
@@ -363,33 +371,33 @@ class ORTDactBertForSequenceClassification(ORTLayerModel):
         halting_probs = np.full((batch, num_layers), np.nan, dtype=np.float32)  # (B, N)
         acc_probs = np.full((batch, num_layers, num_classes), np.nan)  # (B, N, C)
         remaining_probs = np.full((batch, num_layers), np.nan)  # (B, N)
-        probs = np.zeros((batch, num_classes))  # (B, C)
+        halts = np.ones((batch, num_layers), dtype=bool)  # (B, N): the bound holds after layer n (always after N)
         exit_layer = np.full(batch, num_layers, dtype=np.int64)  # (B,)
-        rows = _Rows.start(self._embed(ids, types), mask)
+        rows = _Rows.start(ids, types, mask)
         acc_prob, remaining_prob = np.zeros((batch, num_classes)), np.ones(batch)  # a_0 (R, C), p_0 (R,)
         for n in range(num_layers):
-            rows.hidden, layer_prob, halting_prob = self._layer(n, rows.hidden, rows.bias, rows.weights)
+            rows.hidden, layer_prob, halting_prob = self._layer(n, rows)  # (R, T, H), (R, C), (R,)
             # a_n = a_{n-1} + p_{n-1} (y_n - a_{n-1});  p_n = h_n p_{n-1}  (the torch model's order of operations)
             acc_prob = acc_prob + remaining_prob[:, None] * (layer_prob.astype(np.float64) - acc_prob)  # (R, C)
             remaining_prob = halting_prob.astype(np.float64) * remaining_prob  # (R,)
-            layer_probs[rows.index, n], halting_probs[rows.index, n] = layer_prob, halting_prob
-            acc_probs[rows.index, n], remaining_probs[rows.index, n] = acc_prob, remaining_prob
+            rows.write(layer_probs, n, layer_prob)
+            rows.write(halting_probs, n, halting_prob)
+            rows.write(acc_probs, n, acc_prob)
+            rows.write(remaining_probs, n, remaining_prob)
             if n + 1 == num_layers:
-                probs[rows.index] = acc_prob
                 break
-            if not halt_early:
-                continue
             halt = _halts(acc_prob, remaining_prob, (num_layers - n - 1) * relaxation, bound)  # (R,)
-            if halt.any():
-                probs[rows.index[halt]] = acc_prob[halt]
-                exit_layer[rows.index[halt]] = n + 1
-                if halt.all():
-                    break
-                keep = ~halt
-                rows, acc_prob, remaining_prob = rows.keep(keep), acc_prob[keep], remaining_prob[keep]
-        if not halt_early:  # the exit halting would take, read off the trace
-            exit_layer = _exit_layers(acc_probs, remaining_probs, bound, relaxation)
-            probs = acc_probs[:, -1]
+            rows.write(halts, n, halt)
+            if not halt_early or not halt.any():
+                continue
+            exit_layer[np.flatnonzero(halt) if rows.index is None else rows.index[halt]] = n + 1
+            if halt.all():
+                break
+            keep = ~halt
+            rows, acc_prob, remaining_prob = rows.keep(keep), acc_prob[keep], remaining_prob[keep]
+        if not halt_early:  # the exit halting would take, read off the trace: the first layer whose bound holds
+            exit_layer = halts.argmax(axis=1) + 1
+        probs = acc_probs[np.arange(batch), exit_layer - 1]  # (B, C): a at the exit
         logits = np.log(np.maximum(probs, 1e-12)).astype(np.float32)  # (B, C)
         return DactBertOutput(
             logits=torch.from_numpy(logits), probs=torch.from_numpy(probs),
@@ -400,18 +408,11 @@ class ORTDactBertForSequenceClassification(ORTLayerModel):
 
 
 def _halts(acc_prob: np.ndarray, remaining_prob: np.ndarray, layers_left: float, bound: str) -> np.ndarray:
-    """The halting bound on NumPy arrays: a_n (R, C), p_n (R,) -> bool (R,), through the one formula."""
+    """The halting bound on NumPy arrays: a_n (R, C), p_n (R,) -> bool (R,), through the halting module's formula."""
     from .halting import bound_margin
 
     top2 = np.sort(acc_prob, axis=-1)[:, -2:]  # (R, 2): runner-up, top
     return bound_margin(top2[:, 1], top2[:, 0], remaining_prob, layers_left, bound) > 0
-
-
-def _exit_layers(acc_probs: np.ndarray, remaining_probs: np.ndarray, bound: str, relaxation: float) -> np.ndarray:
-    from .halting import exit_layers_from_trace
-
-    return exit_layers_from_trace(torch.from_numpy(acc_probs), torch.from_numpy(remaining_probs), bound,
-                                  relaxation).numpy()
 
 
 class ORTMultiExitBertForSequenceClassification(ORTLayerModel):
@@ -426,19 +427,17 @@ class ORTMultiExitBertForSequenceClassification(ORTLayerModel):
         rule = ExitRule.resolve(self.config, exit_rule, exit_layer, exit_threshold, exit_patience)
         batch, num_layers, num_classes = ids.shape[0], self.num_layers, self.config.num_labels
         layer_logits = np.full((batch, num_layers, num_classes), np.nan, dtype=np.float32)  # (B, N, C)
-        logits = np.zeros((batch, num_classes), dtype=np.float32)  # (B, C)
         exits = np.full(batch, num_layers, dtype=np.int64)  # (B,)
-        rows = _Rows.start(self._embed(ids, types), mask)
+        rows = _Rows.start(ids, types, mask)
         state = ExitState(rule, num_layers, batch, torch.device("cpu"))
         for n in range(num_layers):
-            rows.hidden, z = self._layer(n, rows.hidden, rows.bias, rows.weights)  # (R, T, H), (R, C)
-            layer_logits[rows.index, n] = z
-            if not halt_early:
+            rows.hidden, z = self._layer(n, rows)  # (R, T, H), (R, C)
+            rows.write(layer_logits, n, z)
+            if not halt_early or n + 1 == num_layers:
                 continue
             stop = state.step(n + 1, torch.from_numpy(z)).numpy()  # (R,)
             if stop.any():
-                logits[rows.index[stop]] = z[stop]
-                exits[rows.index[stop]] = n + 1
+                exits[np.flatnonzero(stop) if rows.index is None else rows.index[stop]] = n + 1
                 if stop.all():
                     break
                 keep = ~stop
@@ -446,7 +445,7 @@ class ORTMultiExitBertForSequenceClassification(ORTLayerModel):
                 rows = rows.keep(keep)
         if not halt_early:
             exits = exit_layers_from_logits(rule, torch.from_numpy(layer_logits)).numpy()
-            logits = layer_logits[np.arange(batch), exits - 1]
+        logits = layer_logits[np.arange(batch), exits - 1]  # (B, C)
         return MultiExitOutput(logits=torch.from_numpy(logits), prediction=torch.from_numpy(logits.argmax(axis=-1)),
                                exit_layer=torch.from_numpy(exits), layer_logits=torch.from_numpy(layer_logits))
 
