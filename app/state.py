@@ -179,11 +179,13 @@ def setting_controls(key: str) -> tuple[str, float]:
     session state for an undrawn slider came back drawn at the slider's own default (0), which the next
     unrelated click then applied."""
     cols = st.columns([1, 2])
+    # the default only where session state holds no value: given both, Streamlit logs a warning on every run
+    default = {} if f"{key}_relax" in st.session_state else {"value": 1.0}
     bound = cols[0].radio("Halting bound", ["tight", "paper"], horizontal=True, key=f"{key}_bound",
                           persist_state="session",
                           help="Both guarantee that the halted prediction equals the full-depth prediction; "
                           "the tight bound halts at the same layer or earlier.")
-    relaxation = cols[1].slider("Relaxation factor (1 = exact)", 0.0, 1.0, value=1.0, step=0.05,
+    relaxation = cols[1].slider("Relaxation factor (1 = exact)", 0.0, 1.0, step=0.05, **default,
                                 key=f"{key}_relax", persist_state="session",
                                 help="Scales the number of layers left in the bound: lower halts earlier.")
     if relaxation < 1.0:
