@@ -8,6 +8,7 @@ package imports only the standard library; the commands themselves live in `dact
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields
 
 from .train_config import TrainConfig
@@ -204,6 +205,8 @@ def _positive_int(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # the command line as given, so that `dact bench` and `dact report` can record how their output was made
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from dact_core.cli import run  # torch and transformers load here, once the arguments are known to be good
 
     return run(args)

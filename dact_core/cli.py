@@ -84,11 +84,19 @@ def cmd_bench(args) -> int:
                 "throughput_examples": args.throughput_examples, "rounds": args.rounds,
                 "device": str(reference.device), "runtime": engine, "timer": "interleaved",
                 "timer_block": args.timer_block, "timer_statistic": ROUND_STATISTIC, "quantize": args.quantize}
-    summary = write_outputs(results, Path(args.output_dir), args.title, settings)
+    summary = write_outputs(results, Path(args.output_dir), args.title, settings, command=_command_line(args))
     print(table_markdown(summary))
     print(json.dumps(targets(results), indent=2))
     print(f"wrote {args.output_dir}/bench.json, bench.csv, bench.md and the plots")
     return 0
+
+
+def _command_line(args) -> str | None:
+    """The command as a user would type it again (`dact` and its arguments, quoted for a POSIX shell)."""
+    import shlex
+
+    argv = getattr(args, "argv", None)  # set by the entry point; absent where a caller built the arguments itself
+    return None if argv is None else shlex.join(["dact", *argv])
 
 
 def cmd_export(args) -> int:
