@@ -1,4 +1,4 @@
-"""The `dact` command's entry point (also `python -m dact_core`): train, eval, predict, bench, export, app.
+"""The `dact` command's entry point (also `python -m dact_core`): train, eval, predict, bench, report, export, app.
 
 It parses the arguments before importing anything heavy: `import dact_core` imports torch and transformers to
 register the model types (seconds), which `dact --help` and a mistyped option should not wait for. This
@@ -159,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--timer-block", type=int, default=10,
                     help="inputs each point runs in its turn (1: every point on each input in turn; a point's ratio "
                     "then moves with the points timed beside it)")
+
+    rp = sub.add_parser("report", help="one Markdown page of bench result folders: tables, figures, findings in words")
+    rp.add_argument("folders", nargs="+", metavar="RESULT_FOLDER", help="folders that `dact bench` wrote")
+    rp.add_argument("--output", required=True,
+                    help="the Markdown page to write, e.g. docs/results.md; its figures go into the folder of the same "
+                    "name beside it (docs/results/)")
 
     ex = sub.add_parser("export", help="write a trained model as a compact checkpoint for shipping")
     ex.add_argument("--model", required=True, help="trained model folder")

@@ -99,6 +99,16 @@ def _command_line(args) -> str | None:
     return None if argv is None else shlex.join(["dact", *argv])
 
 
+def cmd_report(args) -> int:
+    from .report import load_bench, write_report
+
+    benches = [load_bench(folder) for folder in args.folders]
+    figures = write_report(benches, Path(args.output), command=_command_line(args))
+    print(f"wrote {args.output} ({len(benches)} result folders) and {len(figures)} figures in "
+          f"{Path(args.output).with_suffix('')}")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .export import export_model, export_onnx
 
@@ -360,7 +370,7 @@ def cmd_predict(args) -> int:
 def run(args) -> int:
     """Run a parsed command; a usage error (bad data, model folder, setting) is one line on stderr and exit code 2."""
     handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "app": cmd_app,
-                "bench": cmd_bench, "export": cmd_export}
+                "bench": cmd_bench, "report": cmd_report, "export": cmd_export}
     try:
         return handlers[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as err:  # DataError is a ValueError
