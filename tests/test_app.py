@@ -69,6 +69,17 @@ def test_dataset_page_hub_error_is_a_message(app, monkeypatch):
     assert any("could not load hub data set" in e.value for e in app.error)
 
 
+def _compare_page(tiny_model_dir, monkeypatch, results_dir) -> AppTest:
+    """The Compare page on the tiny model, over the results in `results_dir`."""
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("DACT_RESULTS_DIR", str(results_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception
+    return at
+
+
 def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, tmp_path):
     import json
 
@@ -79,12 +90,7 @@ def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, 
     (tmp_path / "bench-x" / "bench.json").write_text(json.dumps({"title": "t", "targets": {"x": 1}, "points": [
         {"method": "reference", "setting": "full depth", "accuracy": 0.9, "avg_layers": 6, "speedup_batch1": 1,
          "speedup_batch32": 1, "flops_ratio": 1}]}))
-    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
-    monkeypatch.setenv("DACT_RESULTS_DIR", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("views/compare.py").run()
-    assert not at.exception
+    at = _compare_page(tiny_model_dir, monkeypatch, tmp_path)
     assert at.selectbox(key="cmp_results").options == ["t", "sweep_x"]  # bench runs first, by their titles
     at.selectbox(key="cmp_results").set_value("sweep_x").run()
     assert not at.exception and len(at.dataframe) == 1
@@ -115,12 +121,7 @@ def test_compare_page_opens_on_the_indexed_result_with_its_findings_in_words(tin
         (tmp_path / name).mkdir()
         (tmp_path / name / "bench.json").write_text(json.dumps(record))
     (tmp_path / "index.json").write_text(json.dumps(["bench-b", "bench-a"]))
-    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
-    monkeypatch.setenv("DACT_RESULTS_DIR", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("views/compare.py").run()
-    assert not at.exception
+    at = _compare_page(tiny_model_dir, monkeypatch, tmp_path)
     box = at.selectbox(key="cmp_results")
     assert box.options == ["Run B", "Run A"] and box.value == "bench-b"  # the index's order; index.json is no result
     text = [m.value for m in at.markdown]
@@ -130,10 +131,7 @@ def test_compare_page_opens_on_the_indexed_result_with_its_findings_in_words(tin
     text = [m.value for m in at.markdown]
     assert any("no difference shown" in t for t in text) and not any("less accurate" in t for t in text), text
     monkeypatch.setenv("DACT_RESULTS_DEFAULT", "bench-a")  # names the result to open on, over the index
-    again = AppTest.from_file(APP, default_timeout=120)
-    again.run()
-    again.switch_page("views/compare.py").run()
-    assert again.selectbox(key="cmp_results").value == "bench-a"
+    assert _compare_page(tiny_model_dir, monkeypatch, tmp_path).selectbox(key="cmp_results").value == "bench-a"
 
 
 def test_bench_caption_says_how_the_bench_was_timed(monkeypatch):
