@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from dact_core import report
 from dact_core.inspector import DactInspector, TokenInspector, inspector_for
 from dact_core.loading import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model, weights_fingerprint
 from dact_core.methods import FAMILIES
@@ -146,11 +147,23 @@ def examples(label_names: list[str] | None = None) -> pd.DataFrame:
 @st.cache_data(max_entries=16)
 def results(folder: str) -> dict[str, dict]:
     """Every `dact bench` run (first, in reverse name order: bench-sst2-shipped before bench-sst2) and every
-    sweep file."""
+    sweep file; the folder's index.json orders them (`report.ordered_names`) and is none of them."""
     benches = sorted(Path(folder).glob("*/bench.json"), key=lambda p: p.parent.name, reverse=True)
     found = {p.parent.name: p for p in benches}
-    found.update({p.stem: p for p in sorted(Path(folder).glob("*.json"))})
+    found.update({p.stem: p for p in sorted(Path(folder).glob("*.json")) if p.name != report.INDEX_FILE})
     return {name: json.loads(path.read_text()) for name, path in found.items()}
+
+
+def ordered_results(folder: str, names: list[str]) -> tuple[list[str], str | None]:
+    """The results in the order of the folder's index.json (unlisted ones after), and the one to open first:
+    the one DACT_RESULTS_DEFAULT names, else the index's first. A malformed index is a warning, and ignored."""
+    try:
+        index = report.read_index(folder)
+    except ValueError as err:
+        st.warning(str(err))
+        index = []
+    ordered = report.ordered_names(names, index)
+    return ordered, report.default_name(ordered, index, os.environ.get(report.DEFAULT_ENV))
 
 
 def bench_caption(bench: dict) -> str:

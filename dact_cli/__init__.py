@@ -1,4 +1,4 @@
-"""The `dact` command's entry point (also `python -m dact_core`): train, eval, predict, bench, export, app.
+"""The `dact` command's entry point (also `python -m dact_core`): train, eval, predict, bench, report, export, app.
 
 It parses the arguments before importing anything heavy: `import dact_core` imports torch and transformers to
 register the model types (seconds), which `dact --help` and a mistyped option should not wait for. This
@@ -8,6 +8,7 @@ package imports only the standard library; the commands themselves live in `dact
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields
 
 from .train_config import TrainConfig
@@ -159,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="inputs each point runs in its turn (1: every point on each input in turn; a point's ratio "
                     "then moves with the points timed beside it)")
 
+    rp = sub.add_parser("report", help="one Markdown page of bench result folders: tables, figures, findings in words")
+    rp.add_argument("folders", nargs="+", metavar="RESULT_FOLDER", help="folders that `dact bench` wrote")
+    rp.add_argument("--output", required=True,
+                    help="the Markdown page to write, e.g. docs/results.md; its figures go into the folder of the same "
+                    "name beside it (docs/results/)")
+
     ex = sub.add_parser("export", help="write a trained model as a compact checkpoint for shipping")
     ex.add_argument("--model", required=True, help="trained model folder")
     ex.add_argument("--output-dir", required=True, help="a new or empty folder (never the model folder)")
@@ -204,6 +211,8 @@ def _positive_int(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # the command line as given, so that `dact bench` and `dact report` can record how their output was made
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from dact_core.cli import run  # torch and transformers load here, once the arguments are known to be good
 
     return run(args)

@@ -248,14 +248,11 @@ def results_table(results: list[PointResult]) -> pd.DataFrame:
     return pd.DataFrame([{k: v for k, v in asdict(r).items() if k != "correct"} for r in results])
 
 
-def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, setting) and recipe: the mean over seeds, with the accuracy's spread (sample std) and
-    count; where several seeds are averaged the interval ends are left empty. Models of one method and setting that share a seed (or record none) are different recipes, not seeds:
-    then every model of that method and setting keeps its own row (seeds are no longer averaged there), its setting
-    followed by the shortest end of its folder's path that tells it apart."""
-    numeric = [c for c in table.columns
-               if c not in ("method", "setting", "source", "seed", "paired_reference", "weights_sha256")]
-    table = table.copy()
+def recipe_settings(table: pd.DataFrame) -> pd.Series:
+    """Each model row's setting as `seed_summary` names its row: the setting itself where the models of a method and
+    setting are seeds of one recipe, else followed by the shortest end of the model's folder path that tells it apart
+    (so that a reader of bench.json can find a summary row's models)."""
+    settings = table["setting"].copy()
     # seeds are averaged only where every model of a setting records a seed of its own; else they are recipes
     seeds = table.groupby(["method", "setting"], sort=False)["seed"]
     own_seeds = seeds.transform(lambda s: bool(s.notna().all() and s.nunique() == len(s))).astype(bool)
@@ -264,7 +261,18 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
         parts = [Path(str(source)).parts for source in rows["source"]]
         depth = next((d for d in range(1, 1 + max(map(len, parts))) if len({p[-d:] for p in parts}) == len(parts)), None)
         names = ["/".join(p[-depth:]) for p in parts] if depth else [f"model {i + 1}" for i in range(len(parts))]
-        table.loc[rows.index, "setting"] = [f"{setting} ({name})" for name in names]  # the shortest unique path end
+        settings.loc[rows.index] = [f"{setting} ({name})" for name in names]  # the shortest unique path end
+    return settings
+
+
+def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, setting) and recipe: the mean over seeds, with the accuracy's spread (sample std) and
+    count; where several seeds are averaged the interval ends are left empty. Models of one method and setting that share a seed (or record none) are different recipes, not seeds:
+    then every model of that method and setting keeps its own row (seeds are no longer averaged there), its setting
+    followed by the shortest end of its folder's path that tells it apart."""
+    numeric = [c for c in table.columns
+               if c not in ("method", "setting", "source", "seed", "paired_reference", "weights_sha256")]
+    table = table.assign(setting=recipe_settings(table))
     grouped = table.groupby(["method", "setting"], sort=False)
     summary = grouped[numeric].mean().reset_index()
     summary["accuracy_std"] = grouped["accuracy"].std(ddof=1).fillna(0.0).values
@@ -455,8 +463,10 @@ def _rounded(value: float) -> float | None:
     return None if np.isnan(value) else round(float(value), 3)
 
 
-def write_outputs(results: list[PointResult], out_dir: Path, title: str, settings: dict | None = None) -> pd.DataFrame:
-    """bench.csv (every model), bench.json, bench.md (mean over seeds) and the plots; returns the summary table."""
+def write_outputs(results: list[PointResult], out_dir: Path, title: str, settings: dict | None = None,
+                  command: str | None = None) -> pd.DataFrame:
+    """bench.csv (every model), bench.json, bench.md (mean over seeds) and the plots; returns the summary table.
+    command: the command line that ran the bench, kept in bench.json so that `dact report` can say how to rerun it."""
     import plotly.express as px
 
     table = results_table(results)
@@ -464,8 +474,8 @@ def write_outputs(results: list[PointResult], out_dir: Path, title: str, setting
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "bench.csv", index=False)
     points = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")  # JSON has no NaN
-    record = {"title": title, "settings": settings or {}, "points": points,
-              "models": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
+    record = {"title": title, **({"command": command} if command else {}), "settings": settings or {},
+              "points": points, "models": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
               "targets": targets(results)}
     (out_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
     (out_dir / "bench.md").write_text(table_markdown(summary))

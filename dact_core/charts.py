@@ -725,7 +725,8 @@ def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] |
     if x == "avg_layers":
         table = table[~table.method.map(_base_method).isin(TOKEN_METHODS)]
     table = table.assign(acc=100 * table.accuracy)
-    ref = table[table.method == "reference"]
+    # a reference timed only (untrained head) has no accuracy: the floor then follows the measured points
+    ref = table[(table.method == "reference") & table.acc.notna()]
     floor = (float(ref.acc.iloc[0]) - floor_points_below_reference) if len(ref) else float(table.acc.min())
     top, bottom = table.acc.copy(), table.acc.copy()
     if {"accuracy_diff_low", "accuracy_diff_high"} <= set(table.columns):  # room for the interval bars

@@ -84,10 +84,28 @@ def cmd_bench(args) -> int:
                 "throughput_examples": args.throughput_examples, "rounds": args.rounds,
                 "device": str(reference.device), "runtime": engine, "timer": "interleaved",
                 "timer_block": args.timer_block, "timer_statistic": ROUND_STATISTIC, "quantize": args.quantize}
-    summary = write_outputs(results, Path(args.output_dir), args.title, settings)
+    summary = write_outputs(results, Path(args.output_dir), args.title, settings, command=_command_line(args))
     print(table_markdown(summary))
     print(json.dumps(targets(results), indent=2))
     print(f"wrote {args.output_dir}/bench.json, bench.csv, bench.md and the plots")
+    return 0
+
+
+def _command_line(args) -> str | None:
+    """The command as a user would type it again (`dact` and its arguments, quoted for a POSIX shell)."""
+    import shlex
+
+    argv = getattr(args, "argv", None)  # set by the entry point; absent where a caller built the arguments itself
+    return None if argv is None else shlex.join(["dact", *argv])
+
+
+def cmd_report(args) -> int:
+    from .report import load_bench, write_report
+
+    benches = [load_bench(folder) for folder in args.folders]
+    figures = write_report(benches, Path(args.output), command=_command_line(args))
+    print(f"wrote {args.output} ({len(benches)} result folders) and {len(figures)} figures in "
+          f"{Path(args.output).with_suffix('')}")
     return 0
 
 
@@ -352,7 +370,7 @@ def cmd_predict(args) -> int:
 def run(args) -> int:
     """Run a parsed command; a usage error (bad data, model folder, setting) is one line on stderr and exit code 2."""
     handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "app": cmd_app,
-                "bench": cmd_bench, "export": cmd_export}
+                "bench": cmd_bench, "report": cmd_report, "export": cmd_export}
     try:
         return handlers[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as err:  # DataError is a ValueError

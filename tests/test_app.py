@@ -69,6 +69,17 @@ def test_dataset_page_hub_error_is_a_message(app, monkeypatch):
     assert any("could not load hub data set" in e.value for e in app.error)
 
 
+def _compare_page(tiny_model_dir, monkeypatch, results_dir) -> AppTest:
+    """The Compare page on the tiny model, over the results in `results_dir`."""
+    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("DACT_RESULTS_DIR", str(results_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception
+    return at
+
+
 def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, tmp_path):
     import json
 
@@ -79,13 +90,8 @@ def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, 
     (tmp_path / "bench-x" / "bench.json").write_text(json.dumps({"title": "t", "targets": {"x": 1}, "points": [
         {"method": "reference", "setting": "full depth", "accuracy": 0.9, "avg_layers": 6, "speedup_batch1": 1,
          "speedup_batch32": 1, "flops_ratio": 1}]}))
-    monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
-    monkeypatch.setenv("DACT_RESULTS_DIR", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("views/compare.py").run()
-    assert not at.exception
-    assert at.selectbox(key="cmp_results").options == ["bench-x", "sweep_x"]  # bench runs first
+    at = _compare_page(tiny_model_dir, monkeypatch, tmp_path)
+    assert at.selectbox(key="cmp_results").options == ["t", "sweep_x"]  # bench runs first, by their titles
     at.selectbox(key="cmp_results").set_value("sweep_x").run()
     assert not at.exception and len(at.dataframe) == 1
     at.selectbox(key="cmp_results").set_value("bench-x").run()
@@ -93,6 +99,39 @@ def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, 
     at.radio(key="cmp_axis").set_value("speedup_batch1").run()
     assert not at.exception
     assert at.caption[0].value == "t (earlier timer: a median of per-example times, paths timed one after the other)"
+    assert not at.subheader  # no targets, and no sentence where there is only the reference
+
+
+def test_compare_page_opens_on_the_indexed_result_with_its_findings_in_words(tiny_model_dir, monkeypatch, tmp_path):
+    import json
+
+    def bench(title, diff, low, high):
+        return {"title": title, "settings": {"runtime": "onnx", "device": "cpu"}, "points": [
+            {"method": "reference", "setting": "full depth", "accuracy": 0.9, "avg_layers": 6, "flops_ratio": 1,
+             "speedup_batch1": 1, "speedup_batch32": 1},
+            {"method": "DACT-BERT", "setting": "tau=0.07", "accuracy": 0.9 + diff, "avg_layers": 2.5,
+             "flops_ratio": 0.45, "speedup_batch1": 1.8, "speedup_batch32": 1.6, "accuracy_diff": diff,
+             "accuracy_diff_low": low, "accuracy_diff_high": high},
+            {"method": "DeeBERT", "setting": "S=0.3", "accuracy": 0.908, "avg_layers": 3.0, "flops_ratio": 0.5,
+             "speedup_batch1": 1.7, "speedup_batch32": 1.5, "accuracy_diff": 0.008, "accuracy_diff_low": 0.002,
+             "accuracy_diff_high": 0.014}]}
+
+    runs = {"bench-a": bench("Run A", -0.014, -0.03, 0.002), "bench-b": bench("Run B", -0.01, -0.02, -0.004)}
+    for name, record in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "bench.json").write_text(json.dumps(record))
+    (tmp_path / "index.json").write_text(json.dumps(["bench-b", "bench-a"]))
+    at = _compare_page(tiny_model_dir, monkeypatch, tmp_path)
+    box = at.selectbox(key="cmp_results")
+    assert box.options == ["Run B", "Run A"] and box.value == "bench-b"  # the index's order; index.json is no result
+    text = [m.value for m in at.markdown]
+    assert any("less accurate than the reference" in t and t.startswith("**DACT") for t in text), text
+    assert any("DeeBERT at S=0.3" in t and "0.8 points more accurate than the reference" in t for t in text), text
+    box.set_value("bench-a").run()
+    text = [m.value for m in at.markdown]
+    assert any("no difference shown" in t for t in text) and not any("less accurate" in t for t in text), text
+    monkeypatch.setenv("DACT_RESULTS_DEFAULT", "bench-a")  # names the result to open on, over the index
+    assert _compare_page(tiny_model_dir, monkeypatch, tmp_path).selectbox(key="cmp_results").value == "bench-a"
 
 
 def test_bench_caption_says_how_the_bench_was_timed(monkeypatch):

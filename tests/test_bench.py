@@ -115,6 +115,8 @@ def test_bench_command(tmp_path, bench_inputs, capsys, monkeypatch):
     # the reference was also timed as eager PyTorch: every point has its speed-up against it
     assert np.isfinite(table[["speedup_batch1_vs_torch", "speedup_batch32_vs_torch"]]).all().all()
     assert "NaN" not in (out / "bench.json").read_text()
+    # the command line that wrote the folder, for `dact report` to show how to rerun it
+    assert summary["command"].startswith("dact bench --data ") and "--timer-block 2" in summary["command"]
 
 
 def test_paired_interval_and_status():

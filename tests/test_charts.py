@@ -128,6 +128,17 @@ def test_bench_figure():
     assert list(by_speed[0].x) == [1.3, 1.9]
 
 
+def test_bench_figure_draws_every_point_beside_a_reference_that_is_only_timed():
+    points = [
+        {"method": "reference", "setting": "same size, untrained head", "accuracy": None, "avg_layers": 6},
+        {"method": "DACT-BERT", "setting": "tau=0.07", "accuracy": 0.8888, "avg_layers": 2.85},
+        {"method": "DACT-BERT int8", "setting": "tau=0.07", "accuracy": 0.8888, "avg_layers": 3.01},
+    ]
+    traces = {t.name: t for t in charts.bench_figure(points).data}
+    assert list(traces["DACT-BERT"].x) == [2.85] and list(traces["DACT-BERT int8"].x) == [3.01]
+    assert list(traces["reference"].x) == []  # no accuracy to draw
+
+
 def test_bench_figure_bars_of_several_seeds_are_their_spread():
     interval = dict(accuracy_diff=-0.01, accuracy_diff_low=-0.03, accuracy_diff_high=0.01)
     points = [

@@ -3,19 +3,28 @@
 import streamlit as st
 
 import state
-from dact_core import charts
+from dact_core import charts, report
 
 st.title("Accuracy against compute")
-results = state.results(state.results_dir())
+folder = state.results_dir()
+results = state.results(folder)
 if not results:
     st.info("No results yet: `python scripts/sst2_sweep.py` writes assets/results/sst2_sweep.json and "
             "`dact bench` writes a benchmark folder there.")
     st.stop()
 
-name = st.selectbox("Results", list(results), key="cmp_results")
+names, first = state.ordered_results(folder, list(results))
+titles = report.display_titles(results)
+name = st.selectbox("Results", names, index=names.index(first), format_func=titles.get, key="cmp_results")
 res = results[name]
 if "points" in res:  # a `dact bench` run: every method, accuracy against compute and measured speed
     st.caption(state.bench_caption(res))
+    # what the numbers say, in words: a difference only where its interval shows one
+    found = report.findings(report.bench_from_record(name, res))
+    if found.headline:
+        st.markdown(f"**{report.markdown_text(found.headline)}**")
+    if found.claims:
+        st.markdown("\n".join(f"- {report.markdown_text(claim)}" for claim in found.claims))
     points = res["points"]
     methods = list(dict.fromkeys(p["method"] for p in points if p["method"] != "reference"))
     c1, c2 = st.columns([3, 2])
@@ -36,8 +45,6 @@ if "points" in res:  # a `dact bench` run: every method, accuracy against comput
             help="That speed-up over its ideal N / layers (1: halting costs nothing beyond the layers it skips)"),
         "speedup batch1 vs torch": st.column_config.NumberColumn(
             help="Batch-1 speed-up against the reference as eager PyTorch float32: the engine and halting together")})
-    st.subheader("Targets")
-    st.dataframe(charts.targets_table(res.get("targets", {})), width="stretch", hide_index=True)
     st.stop()
 fig = charts.sweep_figure(res)
 st.plotly_chart(fig, key="cmp_sweep", width="stretch")

@@ -1,0 +1,192 @@
+"""`dact report` and the findings in words, on small result folders written here (no model runs)."""
+
+import json
+
+import pytest
+
+from dact_core import report
+
+
+def _point(method, setting, accuracy, layers, speed, diff=None, low=None, high=None, seeds=1, **extra):
+    return {"method": method, "setting": setting, "accuracy": accuracy, "avg_layers": layers,
+            "flops_ratio": layers / 6, "speedup_batch1": speed, "speedup_batch32": speed * 0.9,
+            "accuracy_diff": diff, "accuracy_diff_low": low, "accuracy_diff_high": high, "seeds": seeds, **extra}
+
+
+def _model(method, setting, source, seed, diff, low, high, paired, accuracy=0.9):
+    return {"method": method, "setting": setting, "source": source, "seed": seed, "accuracy": accuracy,
+            "accuracy_diff": diff, "accuracy_diff_low": low, "accuracy_diff_high": high, "paired_reference": paired}
+
+
+TRAINED = {
+    "title": "SST-2 dev: a trained reference",
+    "command": "dact bench --data dev.tsv --reference runs/ref --dact runs/dact --multi-exit runs/multi --output-dir o",
+    "settings": {"runtime": "onnx", "device": "cpu", "num_examples": 872, "threads": 2, "data": "dev.tsv"},
+    "targets": {"dact_batch1_efficiency": {"status": "missed"}},  # older benches: never shown
+    "points": [
+        _point("reference", "full depth", 0.90, 6.0, 1.0, 0.0, 0.0, 0.0),
+        _point("DACT-BERT", "tau=0.07", 0.886, 2.85, 1.70, -0.014, -0.030, 0.002),  # interval includes zero
+        _point("DeeBERT", "S=0.3", 0.908, 3.0, 1.9, 0.008, 0.002, 0.014),  # excludes zero: DeeBERT ahead
+        _point("PABEE", "t=1", 0.85, 2.1, 2.5, -0.05, -0.07, -0.03),  # excludes zero: the reference ahead
+    ],
+}
+
+TIMING_ONLY = {
+    "title": "SST-2 dev on ONNX Runtime", "settings": {"runtime": "onnx", "device": "cpu", "quantize": "int8"},
+    "points": [
+        _point("reference", "same size, untrained head", None, 6.0, 1.0, speedup_batch1_vs_torch=2.0),
+        _point("DACT-BERT", "tau=0.07", 0.8888, 2.85, 1.70, speedup_batch1_vs_torch=3.4),
+        _point("reference int8", "same size, untrained head", None, 6.0, 1.0, speedup_batch1_vs_torch=4.3),
+        _point("DACT-BERT int8", "tau=0.07", 0.8888, 3.01, 1.40, 0.0, -0.0103, 0.0103, speedup_batch1_vs_torch=6.0),
+    ],
+    "models": [
+        _model("reference", "same size, untrained head", "", None, None, None, None, "", accuracy=None),
+        _model("DACT-BERT", "tau=0.07", "models/dact", None, None, None, None, "", accuracy=0.8888),
+        _model("reference int8", "same size, untrained head", "", None, None, None, None, "", accuracy=None),
+        _model("DACT-BERT int8", "tau=0.07", "models/dact", None, 0.0, -0.0103, 0.0103, "models/dact", 0.8888),
+    ],
+}
+
+
+def _write(folder, record):
+    folder.mkdir(parents=True)
+    (folder / "bench.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_a_difference_is_claimed_only_where_its_interval_excludes_zero():
+    found = report.findings(report.bench_from_record("trained", TRAINED))
+    assert found.headline == (
+        "DACT-BERT at tau=0.07 runs 2.85 of 6 layers on average (48% of the full-depth FLOPs), 1.70x faster at batch "
+        "size 1 than the full-depth reference on ONNX Runtime on the CPU; its accuracy differs from the reference by "
+        "\u22121.4 points [\u22123.0, +0.2]: no difference shown.")
+    assert found.claims == [
+        "DeeBERT at S=0.3 (3.00 layers on average, 1.90x faster at batch size 1): 0.8 points more accurate than the "
+        "reference [+0.2, +1.4].",
+        "PABEE at t=1 (2.10 layers on average, 2.50x faster at batch size 1): 5.0 points less accurate than the "
+        "reference [\u22127.0, \u22123.0]."]
+    assert found.no_difference is None and found.not_compared is None
+
+
+def test_a_point_whose_interval_includes_zero_is_no_difference_shown():
+    record = {**TRAINED, "points": [TRAINED["points"][0], TRAINED["points"][2],
+                                    _point("static", "k=3", 0.895, 3.0, 2.0, -0.005, -0.02, 0.01)]}
+    found = report.findings(report.bench_from_record("b", record))
+    assert found.headline.startswith("DeeBERT at S=0.3 runs")  # no DACT-BERT: the first other method
+    assert found.claims == []
+    assert found.no_difference == ("No difference in accuracy shown from the reference for static at k=3 (each "
+                                   "interval includes zero).")
+
+
+def test_an_unmeasured_accuracy_enters_no_sentence_and_reads_not_measured():
+    bench = report.bench_from_record("onnx", TIMING_ONLY)
+    found = report.findings(bench)
+    assert found.headline == (
+        "DACT-BERT at tau=0.07 runs 2.85 of 6 layers on average (48% of the full-depth FLOPs), 1.70x faster at batch "
+        "size 1 than the same-size model at full depth on ONNX Runtime on the CPU (3.40x faster than that model in "
+        "eager PyTorch float32); its accuracy, 88.9%, is not compared with a reference: the full-depth model here has "
+        "an untrained head and is only timed.")
+    # the int8 copy against its own float model, not against the reference
+    assert found.no_difference == ("No difference in accuracy shown from the same model in float32 for DACT-BERT int8 "
+                                   "at tau=0.07 (each interval includes zero).")
+    assert not any("nan" in line.lower() for line in found.lines())
+    rows = report.table_markdown(bench).splitlines()[2:]
+    assert rows[0].startswith("| reference | same size, untrained head | not measured | not measured | 6.00 |")
+    assert "| 88.88 | not compared |" in rows[1]
+    assert "+0.00 \\[\u22121.03, +1.03\\] vs float32" in rows[3]
+    assert rows[1].endswith("| 3.40 |")  # the speed-up against eager PyTorch, where the bench timed it
+    assert "nan" not in report.table_markdown(bench).lower()
+
+
+def test_several_seeds_are_claimed_only_where_every_seed_agrees():
+    def record(highs):
+        models = [_model("reference", "full depth", f"runs/ref{s}", s, 0.0, 0.0, 0.0, f"runs/ref{s}") for s in (42, 43)]
+        models += [_model("DACT-BERT", "tau=0.1", f"runs/dact{s}", s, -0.01, -0.02, high, f"runs/ref{s}")
+                   for s, high in zip((42, 43), highs)]
+        return {"title": "seeds", "settings": {}, "models": models, "points": [
+            _point("reference", "full depth", 0.9, 6.0, 1.0, seeds=2),
+            # an older summary kept the mean of the seeds' interval ends: not an interval, never read
+            _point("DACT-BERT", "tau=0.1", 0.89, 2.1, 2.5, -0.01, -0.02, -0.001, seeds=2)]}
+
+    agree = report.findings(report.bench_from_record("a", record([-0.004, -0.003])))
+    assert agree.headline.endswith(
+        "it is 1.0 points less accurate than its own seed's reference on average over 2 seeds, and less accurate in "
+        "each seed ([\u22122.0, \u22120.4], [\u22122.0, \u22120.3]).")
+    assert "on PyTorch on the CPU" in agree.headline  # benches before --runtime ran on PyTorch
+    split = report.findings(report.bench_from_record("b", record([-0.004, 0.003])))
+    assert "no difference shown from its own seed's reference" in split.headline
+    assert "less accurate" not in split.headline
+    table = report.table_markdown(report.bench_from_record("b", record([-0.004, 0.003])))
+    assert "\u22121.00 (mean of 2 seeds)" in table
+
+
+def test_the_page_lists_each_folder_s_command_title_figures_and_plots(tmp_path):
+    trained = _write(tmp_path / "results" / "bench-trained", TRAINED)
+    (trained / "accuracy_vs_layers.html").write_text("<html></html>")
+    onnx = _write(tmp_path / "results" / "bench-onnx", {**TIMING_ONLY, "title": "<b>ONNX</b> | run"})
+    page = tmp_path / "docs" / "results.md"
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "bench-gone-accuracy-vs-layers.png").write_bytes(b"old")
+    command = "dact report results/bench-trained results/bench-onnx --output docs/results.md"
+    figures = report.write_report([report.load_bench(trained), report.load_bench(onnx)], page, command=command)
+    text = page.read_text()
+    assert command in text
+    assert "generated" in text
+    assert TRAINED["command"] in text  # the command that wrote the folder
+    assert "The command that produced it is not recorded" in text  # the folder that kept none
+    assert "## SST-2 dev: a trained reference" in text
+    assert "## &lt;b&gt;ONNX&lt;/b&gt; \\| run" in text and "<b>" not in text  # a title is text, not HTML
+    assert "targets" not in text.lower() and "missed" not in text
+    assert sorted(p.name for p in figures) == [
+        "bench-onnx-accuracy-vs-layers.png", "bench-onnx-accuracy-vs-speedup-batch1.png",
+        "bench-trained-accuracy-vs-layers.png", "bench-trained-accuracy-vs-speedup-batch1.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in figures)
+    assert "(results/bench-trained-accuracy-vs-layers.png)" in text
+    assert "(../results/bench-trained/accuracy_vs_layers.html)" in text  # the interactive plot, where there is one
+    assert "bench-onnx/accuracy_vs_layers.html" not in text
+    assert not (tmp_path / "docs" / "results" / "bench-gone-accuracy-vs-layers.png").exists()  # no stale figure
+    assert "nan" not in text.lower()
+
+
+def test_dact_report_command(tmp_path, capsys, monkeypatch):
+    from dact_core.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "bench-trained", TRAINED)
+    assert main(["report", "bench-trained", "--output", "docs/results.md"]) == 0
+    text = (tmp_path / "docs" / "results.md").read_text()
+    assert "dact report bench-trained --output docs/results.md" in text  # the page names the command that wrote it
+    assert (tmp_path / "docs" / "results" / "bench-trained-accuracy-vs-layers.png").exists()
+    (tmp_path / "empty").mkdir()
+    capsys.readouterr()
+    assert main(["report", "bench-trained", "empty", "--output", "docs/results.md"]) == 2
+    err = capsys.readouterr().err
+    assert err == "dact report: error: empty: no bench.json (not a folder that `dact bench` wrote)\n"
+
+
+def test_the_results_order_and_the_result_opened_first(tmp_path):
+    names = ["bench-z", "bench-b", "sweep"]
+    assert report.read_index(tmp_path) == []
+    (tmp_path / "index.json").write_text(json.dumps(["bench-b", "bench-missing", "bench-z"]))
+    index = report.read_index(tmp_path)
+    assert report.ordered_names(names, index) == ["bench-b", "bench-z", "sweep"]
+    assert report.default_name(names, index) == "bench-b"
+    assert report.default_name(names, index, "sweep") == "sweep"
+    assert report.default_name(names, index, "nope") == "bench-b"
+    assert report.default_name(names, []) == "bench-z"
+    assert report.display_titles({"a": {"title": "Run"}, "b": {"title": "Run"}, "c": {}}) == {
+        "a": "Run (a)", "b": "Run (b)", "c": "c"}
+    (tmp_path / "index.json").write_text("{not json")
+    with pytest.raises(ValueError, match="index.json: not valid JSON"):
+        report.read_index(tmp_path)
+
+
+@pytest.mark.parametrize("folder", ["bench-sst2-onnx", "bench-agnews-default"])
+def test_the_shipped_results_read_in_words(folder):
+    """The canonical folders as committed: their findings are whole sentences with no NaN in them."""
+    from pathlib import Path
+
+    bench = report.load_bench(Path(__file__).resolve().parents[1] / "assets" / "results" / folder)
+    found = report.findings(bench)
+    assert found.headline and found.headline.startswith("DACT-BERT at ")
+    assert not any("nan" in line.lower() for line in found.lines())
