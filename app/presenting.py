@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 import state
+import url_state
 
 # Present opens on a sentence with something to step through: the shipped SST-2 model runs 4 of its 6 layers on this
 # one (tight bound, guarantee on; tests/test_present.py checks it), reading "tedious" before "mesmerizing"
@@ -57,9 +58,9 @@ def open_deck(url_taken: set[str], default: str) -> None:
     if url_deck and seen.get("deck") != url_deck:
         seen["deck"] = url_deck
         ss["present_deck"], ss["present_slide"] = url_deck, 0
-        if state.shared("text") not in url_deck:  # the URL's text, when given, says which sentence is shown
-            state.set_shared("text", url_deck[0])
-    text = state.shared("text")
+        if url_state.shared("text") not in url_deck:  # the URL's text, when given, says which sentence is shown
+            url_state.set_shared("text", url_deck[0])
+    text = url_state.shared("text")
     deck = ss.setdefault("present_deck", [text or default])
     slide = max(0, min(ss.get("present_slide", 0), len(deck) - 1))
     if text and deck and deck[slide] != text:
@@ -71,22 +72,22 @@ def open_deck(url_taken: set[str], default: str) -> None:
     ss["present_slide"] = slide
     if deck and ss.get("present_shown") != deck[slide]:
         ss["present_shown"], ss["present_layer"], ss["present_playing"] = deck[slide], 1, False
-    if "layer" in url_taken and state.shared("layer"):
-        ss["present_layer"] = state.shared("layer")
+    if "layer" in url_taken and url_state.shared("layer"):
+        ss["present_layer"] = url_state.shared("layer")
 
 
 def typed() -> None:
     """The text area changed: its lines are the new deck, shown from its first sentence."""
     deck = sentences(st.session_state["present_text"])
     st.session_state["present_deck"], st.session_state["present_slide"] = deck, 0
-    state.set_shared("text", deck[0] if deck else "")
+    url_state.set_shared("text", deck[0] if deck else "")
 
 
 def _show(slide: int, layer: int) -> None:
     ss = st.session_state
     ss["present_slide"], ss["present_layer"] = slide, layer
     ss["present_shown"] = ss["present_deck"][slide]
-    state.set_shared("text", ss["present_shown"])
+    url_state.set_shared("text", ss["present_shown"])
 
 
 def can_step(delta: int, n_layers: int) -> bool:

@@ -1,5 +1,5 @@
-"""Everything the pages share: the models (loaded once), evaluation and bounded caches, session state,
-the shipped files. Pages keep only widgets and call in here."""
+"""What pages share: the models (loaded once), evaluation and bounded caches, the shipped files. The choices
+every page shares live in url_state.py. Pages keep only widgets and call in here."""
 
 from __future__ import annotations
 
@@ -240,79 +240,6 @@ def download_figure_data(fig, name: str, key: str) -> None:
     # built only when clicked: on every rerun it would be work and a stored file for each chart
     st.download_button("Chart data (CSV)", lambda: figure_csv(fig), file_name=f"{name}.csv", mime="text/csv",
                        key=key)
-
-
-# ---- state that lasts: shared between pages, and in the URL (bookmarks, shared links, reload) ----------
-
-URL_STATE = {"model": "default", "text": None, "layer": None, "bound": "tight", "relax": 1.0}
-
-
-def _parse(name: str, raw: str):
-    if name == "layer":
-        return int(raw) if raw.isdigit() else None
-    if name == "relax":
-        try:
-            return min(1.0, max(0.0, float(raw)))
-        except ValueError:
-            return 1.0
-    if name == "bound":
-        return raw if raw in ("tight", "paper") else "tight"
-    return raw
-
-
-def shared(name: str):
-    """The value every page shows for `name` (model, text, layer, bound, relax)."""
-    return st.session_state.get(f"shared_{name}", URL_STATE[name])
-
-
-def set_shared(name: str, value) -> None:
-    st.session_state[f"shared_{name}"] = value
-
-
-def load_url_state(widgets: dict[str, str]) -> set[str]:
-    """Take what the URL says (once per distinct URL), then seed this page's widgets from the shared values.
-    Returns the names taken from the URL on this run.
-
-    widgets maps a shared name to this page's widget key. Streamlit forgets a widget's value when a page
-    without it runs, so each page re-seeds its widgets from the shared values on every run.
-    """
-    seen = st.session_state.setdefault("_url_seen", {})
-    taken = set()
-    for name in URL_STATE:
-        raw = st.query_params.get(name)
-        if raw is not None and seen.get(name) != raw:
-            seen[name] = raw
-            taken.add(name)
-            set_shared(name, _parse(name, raw))
-            if name in widgets:
-                st.session_state.pop(widgets[name], None)
-    for name, key in widgets.items():
-        if key not in st.session_state and shared(name) is not None:
-            st.session_state[key] = shared(name)
-    return taken
-
-
-def save_url_state(**values) -> None:
-    """Remember the current values for every page and write them to the URL (only those that changed)."""
-    seen = st.session_state.setdefault("_url_seen", {})
-    for name, value in values.items():
-        set_shared(name, value)
-        raw = None if value is None else str(value)
-        if raw is not None and st.query_params.get(name) != raw:
-            st.query_params[name] = raw
-        seen[name] = raw
-
-
-def model_id(path: str | None) -> str:
-    """How the URL names a model: "default" (the DACT-BERT model) or the folder name of another."""
-    return "default" if path is None else Path(path).name
-
-
-def model_label_for(choices: dict[str, str | None], ident: str) -> str:
-    for label, path in choices.items():
-        if model_id(path) == ident:
-            return label
-    return next(iter(choices))
 
 
 # ---- the Data set page: demo data, traces files, instant setting changes, the explorer table ------------

@@ -3,14 +3,14 @@
 import streamlit as st
 
 import state
+import url_state
 from dact_core import charts
 from dact_core.inspector import DactInspector
 
 st.title("Inspect one input")
 models = state.model_choices()
-state.load_url_state({"text": "inspect_text", "bound": "inspect_bound", "relax": "inspect_relax",
-                      "layer": "inspect_upto"})
-st.session_state.setdefault("inspect_model", state.model_label_for(models, state.shared("model")))
+url_state.load({"text": "inspect_text", "bound": "inspect_bound", "relax": "inspect_relax", "layer": "inspect_upto"})
+st.session_state.setdefault("inspect_model", url_state.model_label_for(models, url_state.shared("model")))
 top = st.columns([3, 4, 1], vertical_alignment="bottom")
 model_label = top[0].selectbox("Model", list(models), key="inspect_model",
                                help="DACT-BERT halts whole inputs early; AdapLeR and token gates drop tokens "
@@ -75,7 +75,7 @@ def show_token_method():
     fig = charts.tokens_per_layer_figure(trace)
     st.plotly_chart(fig, key="fig_tokens_per_layer", width="stretch")
     state.download_figure_data(fig, "tokens_per_layer", key="dl_tokens_per_layer")
-    state.save_url_state(model=state.model_id(path), text=text)
+    url_state.save(model=url_state.model_id(path), text=text)
 
 
 def dact_summary(trace, upto: int) -> None:
@@ -143,7 +143,7 @@ def show_dact():
             state.download_figure_data(fig, name, key=f"dl_{name}")
     with st.expander("Per-layer table", expanded=False):
         st.dataframe(charts.layer_table(trace), hide_index=True, width="stretch")
-    state.save_url_state(model=state.model_id(path), text=text, layer=upto, bound=bound, relax=relaxation)
+    url_state.save(model=url_state.model_id(path), text=text, layer=upto, bound=bound, relax=relaxation)
 
     st.subheader("Two inputs side by side")
     other = st.text_input("Compare with (an edit of the text, for example)", key="inspect_other",

@@ -5,14 +5,15 @@ import streamlit as st
 
 import presenting
 import state
+import url_state
 from dact_core import charts
 
 # the top bar's height, then as little space between the rows as reads well
 st.html("<style>.block-container{padding-top:3.6rem;padding-bottom:0} .block-container [data-testid=stVerticalBlock]"
         "{gap:0.35rem} [data-testid=stMetricValue]{font-size:1.8rem}</style>")
 models = state.model_choices()
-url_taken = state.load_url_state({"bound": "present_bound", "relax": "present_relax"})
-path = models.get(state.model_label_for(models, state.shared("model")))
+url_taken = url_state.load({"bound": "present_bound", "relax": "present_relax"})
+path = models.get(url_state.model_label_for(models, url_state.shared("model")))
 path = path if state.model_type(path) == "dact-bert" else None  # Present shows DACT-BERT models only
 inspector = state.inspector_or_stop(path)
 presenting.open_deck(url_taken, presenting.opening_example(inspector.label_names))
@@ -76,8 +77,8 @@ if not trace.guarantee_holds:
     note = f"**Relaxation {relaxation:g} < 1: no guarantee.** " + note
 st.caption(note)
 # Present shows DACT-BERT models only: a token model chosen on Inspect stays the shared choice
-state.save_url_state(**({"model": state.model_id(path)} if path is not None else {}), text=deck[slide], layer=layer,
-                     bound=bound, relax=relaxation)
+url_state.save(**({"model": url_state.model_id(path)} if path is not None else {}), text=deck[slide], layer=layer,
+               bound=bound, relax=relaxation)
 if len(deck) > 1:
     if st.query_params.get_all("deck") != deck:
         st.query_params["deck"] = deck
