@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-import state
+import sources
 import url_state
 
 # Present opens on a sentence with something to step through: the shipped SST-2 model runs 4 of its 6 layers on this
@@ -45,7 +45,7 @@ def sentences(raw: str) -> list[str]:
 
 
 def opening_example(label_names: list[str]) -> str:
-    return OPENING_EXAMPLES.get(tuple(sorted(label_names))) or state.examples(label_names).sentence.iloc[0]
+    return OPENING_EXAMPLES.get(tuple(sorted(label_names))) or sources.examples(label_names).sentence.iloc[0]
 
 
 def open_deck(url_taken: set[str], default: str) -> None:

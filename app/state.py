@@ -1,5 +1,5 @@
-"""What pages share: the models (loaded once), evaluation and bounded caches, the shipped files. The choices
-every page shares live in url_state.py. Pages keep only widgets and call in here."""
+"""What pages share: the models (loaded once), evaluation and bounded caches. The choices every page shares live
+in url_state.py, the data the pages read in sources.py. Pages keep only widgets and call in here."""
 
 from __future__ import annotations
 
@@ -12,23 +12,13 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from dact_core import report
 from dact_core.inspector import DactInspector, TokenInspector, inspector_for
-from dact_core.loading import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model, weights_fingerprint
+from dact_core.loading import ASSETS_DIR, DEFAULT_MODEL_DIR, load_model
 from dact_core.methods import FAMILIES
-
-MAX_ROWS = 20_000
-EXAMPLES_FILE = ASSETS_DIR / "examples.tsv"
-
 
 def device() -> str | None:
     """DACT_DEVICE (set by `dact app --device`) names the device; unset means CUDA when present, else CPU."""
     return os.environ.get("DACT_DEVICE") or None
-
-
-def results_dir() -> str:
-    """DACT_RESULTS_DIR names another results folder; unset means assets/results."""
-    return os.environ.get("DACT_RESULTS_DIR") or str(ASSETS_DIR / "results")
 
 
 def model_path() -> str | None:
@@ -129,43 +119,6 @@ def cached_attribution(path: str | None, text: str, layer: int, target: int, n_s
     return get_inspector(path, None, "torch").attribute(text, target=target, layer=layer, n_steps=n_steps)
 
 
-@st.cache_data(max_entries=4)
-def all_examples() -> pd.DataFrame:
-    return pd.read_csv(EXAMPLES_FILE, sep="\t", dtype=str, keep_default_na=False)
-
-
-def examples(label_names: list[str] | None = None) -> pd.DataFrame:
-    """The curated examples of the task whose labels the model predicts (all of them when none matches)."""
-    frame = all_examples()
-    if label_names:
-        for _, rows in frame.groupby("task", sort=False):
-            if set(rows.label[rows.label != ""]) <= set(label_names):
-                return rows.reset_index(drop=True)
-    return frame
-
-
-@st.cache_data(max_entries=16)
-def results(folder: str) -> dict[str, dict]:
-    """Every `dact bench` run (first, in reverse name order: bench-sst2-shipped before bench-sst2) and every
-    sweep file; the folder's index.json orders them (`report.ordered_names`) and is none of them."""
-    benches = sorted(Path(folder).glob("*/bench.json"), key=lambda p: p.parent.name, reverse=True)
-    found = {p.parent.name: p for p in benches}
-    found.update({p.stem: p for p in sorted(Path(folder).glob("*.json")) if p.name != report.INDEX_FILE})
-    return {name: json.loads(path.read_text()) for name, path in found.items()}
-
-
-def ordered_results(folder: str, names: list[str]) -> tuple[list[str], str | None]:
-    """The results in the order of the folder's index.json (unlisted ones after), and the one to open first:
-    the one DACT_RESULTS_DEFAULT names, else the index's first. A malformed index is a warning, and ignored."""
-    try:
-        index = report.read_index(folder)
-    except ValueError as err:
-        st.warning(str(err))
-        index = []
-    ordered = report.ordered_names(names, index)
-    return ordered, report.default_name(ordered, index, os.environ.get(report.DEFAULT_ENV))
-
-
 def bench_caption(bench: dict) -> str:
     """A bench's title and how it was timed (unless the title names the timer's blocks and statistic): benches before the
     interleaved timer took a median of per-example times, those before timer blocks ran every point on each
@@ -244,72 +197,6 @@ def download_figure_data(fig, name: str, key: str) -> None:
 
 # ---- the Data set page: demo data, traces files, instant setting changes, the explorer table ------------
 
-DATA_DIR = ASSETS_DIR / "data"
-DEMO_SETS = {  # file -> what it is (source and licence: assets/data/README.md)
-    "sst2-dev.tsv": "SST-2 dev, 872 sentences (GLUE; Socher et al. 2013)",
-    "agnews-test-sample.tsv": "AG News test, 2,000 rows, 500 per class (Zhang et al. 2015)",
-}
-DEMO_LABELS = {"sst2-dev.tsv": ["negative", "positive"], "agnews-test-sample.tsv": ["World", "Sports", "Business",
-                                                                                   "Sci/Tech"]}
-
-
-def demo_set(label_names: list[str]) -> Path | None:
-    """The shipped demo data of the model's task (same label names), if there is one."""
-    for name, labels in DEMO_LABELS.items():
-        if set(labels) == set(label_names) and (DATA_DIR / name).exists():
-            return DATA_DIR / name
-    return None
-
-
-def server_folders() -> list[Path]:
-    """The folders whose files the Data set page may read by path: DACT_SERVER_PATHS, an os.pathsep-separated list
-    (`dact app --allow-server-paths FOLDER`). None unless the person starting the app names them."""
-    raw = os.environ.get("DACT_SERVER_PATHS", "")
-    return [Path(folder).expanduser().resolve() for folder in raw.split(os.pathsep) if folder.strip()]
-
-
-def server_paths_allowed() -> bool:
-    return bool(server_folders())
-
-
-def hub_allowed() -> bool:
-    """Whether a visitor may have the server download a hub data set: only when the person starting the app says so
-    (DACT_ALLOW_HUB=1); `streamlit run app/main.py` alone keeps the server offline."""
-    return os.environ.get("DACT_ALLOW_HUB") == "1"
-
-
-def check_hub_name(name: str) -> None:
-    from dact_core.data import DataError, LOCAL_FORMATS
-
-    looks_like_path = name.startswith(("/", ".", "~")) or "\\" in name or Path(name).suffix.lower() in LOCAL_FORMATS
-    if looks_like_path or Path(name).exists():
-        raise DataError(f"{name!r} is not a hub name (like glue/sst2); upload a file instead")
-
-
-@st.cache_data(max_entries=2, show_spinner="Reading the traces...")
-def read_uploaded_traces(name: str, raw: bytes) -> pd.DataFrame:
-    import tempfile
-
-    from dact_core.explore import read_traces
-
-    with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / Path(name).name
-        target.write_bytes(raw)
-        return read_traces(target)
-
-
-def read_traces_path(where: str) -> pd.DataFrame:
-    from dact_core.explore import read_traces
-
-    folders = server_folders()
-    target = Path(where).expanduser().resolve()  # resolved: `..` and links cannot leave an allowed folder
-    if not any(target.is_relative_to(folder) for folder in folders):
-        raise ValueError(f"{where}: not inside the folders this app may read ({', '.join(map(str, folders))})")
-    if not target.exists():
-        raise ValueError(f"{where}: no such file or folder on the server")
-    return read_traces(target)
-
-
 def rehalt_cached(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.DataFrame:
     """The table under another setting, by arithmetic on the stored a_n and p_n (no model call); the last few
     results stay in the session, so going back and forth is instant."""
@@ -340,22 +227,6 @@ def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
         if column in table:
             table[column] = table[column].round(3)
     return table
-
-
-def shipped_point(bench: dict) -> tuple[str, str] | None:
-    """(method, setting) of the shipped DACT-BERT model in a bench run, if the run measured its current weights:
-    the recorded fingerprint of the measured weights must match, so a run of an earlier shipped model (or one
-    recorded without fingerprints) marks nothing."""
-    shipped = shipped_fingerprint()
-    for model in bench.get("models", []):
-        if model.get("method") == "DACT-BERT" and shipped and model.get("weights_sha256") == shipped:
-            return ("DACT-BERT", model["setting"])
-    return None
-
-
-@st.cache_data(show_spinner=False)
-def shipped_fingerprint() -> str:
-    return weights_fingerprint(DEFAULT_MODEL_DIR)
 
 
 def sweep_table(res: dict):

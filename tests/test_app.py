@@ -370,7 +370,7 @@ def test_dataset_opens_traces_of_dact_eval_without_the_model(app, tmp_path, tiny
 
 def test_the_shipped_point_is_found_by_the_measured_weights_not_by_its_setting_or_folder(monkeypatch):
     monkeypatch.syspath_prepend(str(Path(APP).parent))
-    import state
+    import sources
     from dact_core.loading import DEFAULT_MODEL_DIR, weights_fingerprint
 
     def bench(**dact):
@@ -379,10 +379,10 @@ def test_the_shipped_point_is_found_by_the_measured_weights_not_by_its_setting_o
 
     shipped = weights_fingerprint(DEFAULT_MODEL_DIR)
     assert len(shipped) == 64
-    assert state.shipped_point(bench(source="runs/sst2/dact", weights_sha256=shipped)) == ("DACT-BERT", "tau=0.07")
+    assert sources.shipped_point(bench(source="runs/sst2/dact", weights_sha256=shipped)) == ("DACT-BERT", "tau=0.07")
     # the shipped folder, measured when it held other weights (or with no fingerprint recorded): not the shipped model
-    assert state.shipped_point(bench(source="assets/models/dact-sst2", weights_sha256="0" * 64)) is None
-    assert state.shipped_point(bench(source="assets/models/dact-sst2")) is None
+    assert sources.shipped_point(bench(source="assets/models/dact-sst2", weights_sha256="0" * 64)) is None
+    assert sources.shipped_point(bench(source="assets/models/dact-sst2")) is None
 
 
 def test_inspect_headline_follows_the_layer_slider(app):

@@ -2,18 +2,19 @@
 
 import streamlit as st
 
+import sources
 import state
 from dact_core import charts, report
 
 st.title("Accuracy against compute")
-folder = state.results_dir()
-results = state.results(folder)
+folder = sources.results_dir()
+results = sources.results(folder)
 if not results:
     st.info("No results yet: `python scripts/sst2_sweep.py` writes assets/results/sst2_sweep.json and "
             "`dact bench` writes a benchmark folder there.")
     st.stop()
 
-names, first = state.ordered_results(folder, list(results))
+names, first = sources.ordered_results(folder, list(results))
 titles = report.display_titles(results)
 name = st.selectbox("Results", names, index=names.index(first), format_func=titles.get, key="cmp_results")
 res = results[name]
@@ -35,7 +36,7 @@ if "points" in res:  # a `dact bench` run: every method, accuracy against comput
                                  "speedup_batch32": "speed-up b=32", "flops_ratio": "FLOPs"}.get)
     if axis == "avg_layers" and any(m.removesuffix(" int8") in charts.TOKEN_METHODS for m in shown):
         st.caption("Token methods run every layer: they appear against FLOPs and time, not against layers.")
-    fig = charts.bench_figure(points, axis, shown, highlight=state.shipped_point(res))
+    fig = charts.bench_figure(points, axis, shown, highlight=sources.shipped_point(res))
     st.plotly_chart(fig, key="cmp_bench", width="stretch")
     state.download_figure_data(fig, f"{name}_{axis}", "dl_bench")
     st.dataframe(state.bench_table(points), width="stretch", hide_index=True, column_config={

@@ -4,6 +4,7 @@ import json
 
 import streamlit as st
 
+import sources
 import state
 from dact_core import charts, explore
 from dact_core.data import (DataError, check_label_column, header_looks_like_data, load_task, match_labels,
@@ -13,18 +14,18 @@ st.title("Explore a data set")
 inspector = state.inspector_or_stop()
 path = state.model_path()
 label_names = inspector.label_names
-demo = state.demo_set(label_names)
-sources = (["Demo data"] if demo else []) + ["Curated sentences", "Upload a CSV/TSV file", "Traces of dact eval",
+demo = sources.demo_set(label_names)
+offered = (["Demo data"] if demo else []) + ["Curated sentences", "Upload a CSV/TSV file", "Traces of dact eval",
                                              "Hub data set"]
-source = st.radio("Data", sources, horizontal=True, key="ds_source")
+source = st.radio("Data", offered, horizontal=True, key="ds_source")
 
 task, traces = None, None
 try:
     if source == "Demo data":
-        st.caption(f"{demo.name}: {state.DEMO_SETS[demo.name]}")
+        st.caption(f"{demo.name}: {sources.DEMO_SETS[demo.name]}")
         task = load_task(str(demo), label_names=label_names)
     elif source == "Curated sentences":
-        frame = state.examples(label_names)
+        frame = sources.examples(label_names)
         frame = frame[frame.label != ""]
         st.caption(f"{len(frame)} curated sentences with labels ({', '.join(frame.category.unique())}).")
         task = task_from_pandas(frame, "curated sentences", "sentence", "label", label_names)
@@ -38,8 +39,8 @@ try:
                                     value=header_looks_like_data(frame), key=f"ds_no_header_{upload.file_id}")
             if no_header:
                 frame = read_table(upload.name, upload.getvalue(), header=False)
-            if len(frame) > state.MAX_ROWS:
-                raise DataError(f"{upload.name}: {len(frame):,} rows; the app analyses at most {state.MAX_ROWS:,} "
+            if len(frame) > sources.MAX_ROWS:
+                raise DataError(f"{upload.name}: {len(frame):,} rows; the app analyses at most {sources.MAX_ROWS:,} "
                                 "(`dact eval` writes traces for any size, which this page opens)")
             st.markdown(f"**Preview** ({len(frame):,} rows read{', the first row as data' if no_header else ''}; "
                         "the first 5 below). Say which columns hold the text and the labels:")
@@ -89,16 +90,16 @@ try:
     elif source == "Traces of dact eval":
         upload = st.file_uploader("traces.parquet or traces.csv written by `dact eval`", type=["parquet", "csv"],
                                   key="ds_traces")
-        folders = ", ".join(map(str, state.server_folders()))
+        folders = ", ".join(map(str, sources.server_folders()))
         where = st.text_input("...or a path on the server (a file or a folder of shards)", key="ds_traces_path",
-                              persist_state="session", disabled=not state.server_paths_allowed(),
+                              persist_state="session", disabled=not sources.server_paths_allowed(),
                               help=f"Files inside {folders}." if folders else
                               "Start the app with `dact app --allow-server-paths FOLDER` to read files in FOLDER.")
         if upload is not None:
-            traces = state.read_uploaded_traces(upload.name, upload.getvalue())
-        elif where and state.server_paths_allowed():
-            traces = state.read_traces_path(where)
-    elif not state.hub_allowed():
+            traces = sources.read_uploaded_traces(upload.name, upload.getvalue())
+        elif where and sources.server_paths_allowed():
+            traces = sources.read_traces_path(where)
+    elif not sources.hub_allowed():
         st.info("Hub data sets are off: a visitor could make the server download a whole data set. Whoever starts "
                 "the app turns them on with DACT_ALLOW_HUB=1; until then, upload a file.", icon=":material/cloud_off:")
     else:
@@ -106,11 +107,11 @@ try:
         name = c1.text_input("Hub name (e.g. glue/sst2)", key="ds_hub_name", persist_state="session")
         split = c2.text_input("Split", value="validation", key="ds_hub_split", persist_state="session")
         if name and st.button("Load", key="ds_hub_load"):
-            state.check_hub_name(name)
+            sources.check_hub_name(name)
             st.session_state["ds_hub_task"] = (name, split)
         if st.session_state.get("ds_hub_task"):
             name, split = st.session_state["ds_hub_task"]
-            task = load_task(name, split=split, label_names=label_names, max_rows=state.MAX_ROWS,
+            task = load_task(name, split=split, label_names=label_names, max_rows=sources.MAX_ROWS,
                              require_labels=False)
 except (DataError, ValueError) as err:
     st.error(str(err))

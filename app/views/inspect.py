@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import sources
 import state
 import url_state
 from dact_core import charts
@@ -23,7 +24,7 @@ quantization = "int8" if top[2].toggle("int8", key="inspect_int8",
 inspector = state.inspector_or_stop(path, dact_only=False, quantization=quantization)
 is_dact = isinstance(inspector, DactInspector)
 
-examples = state.examples(inspector.label_names)
+examples = sources.examples(inspector.label_names)
 if "open_text" in st.session_state:  # sent here from the Data set page
     st.session_state["inspect_text"] = st.session_state.pop("open_text")
 if st.session_state.get("inspect_task") != inspector.label_names:  # a model of another task: one of its examples
