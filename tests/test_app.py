@@ -299,11 +299,11 @@ def test_switching_model_after_picking_an_example(tiny_model_dir, tiny_token_mod
 
 
 def test_inspect_page_int8(app):
-    import state
+    import models
 
     app.toggle(key="inspect_int8").set_value(True).run()
     assert not app.exception
-    model = state.get_inspector(None, "int8").model
+    model = models.get_inspector(None, "int8").model
     assert model.runtime == "onnx" and model.quantization == "int8"  # the page ran the int8 engine
     labels = {m.label: m.value for m in app.metric}
     assert labels["Halted == full depth"] == "yes"  # against the int8 model's own full depth

@@ -168,18 +168,18 @@ def test_dact_app_passes_a_hub_name_on_and_a_folder_by_its_path(launched, tiny_m
 
 def test_the_app_s_thread_count_is_fixed_at_start_up(tiny_model_dir):
     code = ("import sys, torch\n"
-            "from app import state\n"
+            "from app import models\n"
             "seen = []\n"
-            "inspector = state.get_inspector(sys.argv[1], None)  # the one cached_trace uses\n"
+            "inspector = models.get_inspector(sys.argv[1], None)  # the one cached_trace uses\n"
             "for module in inspector.model.modules():  # whichever of them the inference path calls\n"
             "    module.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))\n"
-            "state.cached_trace(sys.argv[1], 'a great film', 'tight', 1.0)\n"
+            "models.cached_trace(sys.argv[1], 'a great film', 'tight', 1.0)\n"
             "print(sorted(set(seen)), torch.get_num_threads())\n")
     done = _python(code, str(tiny_model_dir), DACT_THREADS="3", DACT_RUNTIME="torch")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[3] 3"
-    engine = ("import sys\nfrom app import state\n"
-              "print(state.get_inspector(sys.argv[1], None).model.threads)\n")  # the ONNX Runtime sessions' pool
+    engine = ("import sys\nfrom app import models\n"
+              "print(models.get_inspector(sys.argv[1], None).model.threads)\n")  # the ONNX Runtime sessions' pool
     done = _python(engine, str(tiny_model_dir), DACT_THREADS="3")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "3"

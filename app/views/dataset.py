@@ -4,6 +4,7 @@ import json
 
 import streamlit as st
 
+import models
 import sources
 import state
 from dact_core import charts, explore
@@ -11,8 +12,8 @@ from dact_core.data import (DataError, check_label_column, header_looks_like_dat
                             propose_columns, read_table, task_from_pandas)
 
 st.title("Explore a data set")
-inspector = state.inspector_or_stop()
-path = state.model_path()
+inspector = models.inspector_or_stop()
+path = models.model_path()
 label_names = inspector.label_names
 demo = sources.demo_set(label_names)
 offered = (["Demo data"] if demo else []) + ["Curated sentences", "Upload a CSV/TSV file", "Traces of dact eval",
@@ -122,9 +123,9 @@ if task is None and traces is None:
 
 bound, relaxation = state.setting_controls("ds")
 if traces is None:
-    _, traces = state.evaluate_cached(task, path, "tight", 1.0)  # once; other settings by arithmetic below
+    _, traces = models.evaluate_cached(task, path, "tight", 1.0)  # once; other settings by arithmetic below
 if explore.has_layer_trace(traces):
-    traces = state.rehalt_cached(traces, bound, relaxation)
+    traces = models.rehalt_cached(traces, bound, relaxation)
 else:
     st.info("These traces hold no per-layer values (a token or early-exit method): the bound cannot be changed.")
 n_layers = max(explore.num_layers_of(traces), int(traces["exit_layer"].max()))

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import models
 import sources
 import state
 import url_state
@@ -9,19 +10,19 @@ from dact_core import charts
 from dact_core.inspector import DactInspector
 
 st.title("Inspect one input")
-models = state.model_choices()
+model_choices = models.model_choices()
 url_state.load({"text": "inspect_text", "bound": "inspect_bound", "relax": "inspect_relax", "layer": "inspect_upto"})
-st.session_state.setdefault("inspect_model", url_state.model_label_for(models, url_state.shared("model")))
+st.session_state.setdefault("inspect_model", url_state.model_label_for(model_choices, url_state.shared("model")))
 top = st.columns([3, 4, 1], vertical_alignment="bottom")
-model_label = top[0].selectbox("Model", list(models), key="inspect_model",
+model_label = top[0].selectbox("Model", list(model_choices), key="inspect_model",
                                help="DACT-BERT halts whole inputs early; AdapLeR and token gates drop tokens "
                                "layer by layer.")
-path = models[model_label]
+path = model_choices[model_label]
 quantization = "int8" if top[2].toggle("int8", key="inspect_int8",
                                        help="Dynamic int8 quantization of the Linear layers (CPU): faster; the "
                                        "halting guarantee then holds against the int8 model's own full-depth "
                                        "answer.") else None
-inspector = state.inspector_or_stop(path, dact_only=False, quantization=quantization)
+inspector = models.inspector_or_stop(path, dact_only=False, quantization=quantization)
 is_dact = isinstance(inspector, DactInspector)
 
 examples = sources.examples(inspector.label_names)
@@ -55,7 +56,7 @@ if not text.strip():
 
 
 def show_token_method():
-    trace = state.cached_token_trace(path, text, quantization)
+    trace = models.cached_token_trace(path, text, quantization)
     if trace.truncated:
         st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
     warn_if_mostly_unknown(trace.tokens, inspector.tokenizer.unk_token)
@@ -116,7 +117,7 @@ def warn_if_mostly_unknown(tokens: list[str], unknown: str | None) -> None:
 
 
 def show_dact():
-    trace = state.cached_trace(path, text, bound, relaxation, quantization)
+    trace = models.cached_trace(path, text, bound, relaxation, quantization)
     if trace.truncated:
         st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
     warn_if_mostly_unknown(trace.tokens, inspector.tokenizer.unk_token)
@@ -151,7 +152,7 @@ def show_dact():
                           persist_state="session",
                           placeholder="e.g. not bad at all")
     if other.strip():
-        other_trace = state.cached_trace(path, other, bound, relaxation, quantization)
+        other_trace = models.cached_trace(path, other, bound, relaxation, quantization)
         for column, t in zip(st.columns(2), (trace, other_trace)):
             with column:
                 st.markdown(f"**{charts.html.escape(t.text)}**")
@@ -170,8 +171,8 @@ def show_dact():
                                persist_state="session")
     if st.toggle("Compute attributions (a few seconds on a CPU)", key="ig_on", persist_state="session"):
         with st.spinner("Attributing..."):
-            final = state.cached_attribution(path, text, n_layers, trace.prediction, n_steps)
-            at_exit = state.cached_attribution(path, text, trace.exit_layer, trace.prediction, n_steps)
+            final = models.cached_attribution(path, text, n_layers, trace.prediction, n_steps)
+            at_exit = models.cached_attribution(path, text, trace.exit_layer, trace.prediction, n_steps)
         st.markdown(f"**Final answer** (a_{n_layers}, class *{trace.prediction_name}*)")
         st.html(charts.attribution_html(final))
         st.markdown(f"**Answer at the exit layer** (a_{trace.exit_layer}, class *{trace.prediction_name}*)")

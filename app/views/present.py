@@ -3,19 +3,19 @@ text or a deck of sentences, and the layer it shows, which buttons, keys (a pres
 
 import streamlit as st
 
+import models
 import presenting
-import state
 import url_state
 from dact_core import charts
 
 # the top bar's height, then as little space between the rows as reads well
 st.html("<style>.block-container{padding-top:3.6rem;padding-bottom:0} .block-container [data-testid=stVerticalBlock]"
         "{gap:0.35rem} [data-testid=stMetricValue]{font-size:1.8rem}</style>")
-models = state.model_choices()
+model_choices = models.model_choices()
 url_taken = url_state.load({"bound": "present_bound", "relax": "present_relax"})
-path = models.get(url_state.model_label_for(models, url_state.shared("model")))
-path = path if state.model_type(path) == "dact-bert" else None  # Present shows DACT-BERT models only
-inspector = state.inspector_or_stop(path)
+path = model_choices.get(url_state.model_label_for(model_choices, url_state.shared("model")))
+path = path if models.model_type(path) == "dact-bert" else None  # Present shows DACT-BERT models only
+inspector = models.inspector_or_stop(path)
 presenting.open_deck(url_taken, presenting.opening_example(inspector.label_names))
 deck = st.session_state["present_deck"]
 if presenting.sentences(st.session_state.get("present_text", "")) != deck:
@@ -32,7 +32,7 @@ if not deck:
     top[0].info("Type a sentence, or one per line for a deck, under *Text and setting*.")
     st.stop()
 
-traces = [state.cached_trace(path, sentence, bound, relaxation) for sentence in deck]
+traces = [models.cached_trace(path, sentence, bound, relaxation) for sentence in deck]
 slide = st.session_state["present_slide"]
 trace = traces[slide]
 n_layers = trace.num_layers
