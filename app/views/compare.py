@@ -3,7 +3,7 @@
 import streamlit as st
 
 import sources
-import state
+import widgets
 from dact_core import charts, report
 
 st.title("Accuracy against compute")
@@ -19,7 +19,7 @@ titles = report.display_titles(results)
 name = st.selectbox("Results", names, index=names.index(first), format_func=titles.get, key="cmp_results")
 res = results[name]
 if "points" in res:  # a `dact bench` run: every method, accuracy against compute and measured speed
-    st.caption(state.bench_caption(res))
+    st.caption(widgets.bench_caption(res))
     # what the numbers say, in words: a difference only where its interval shows one
     found = report.findings(report.bench_from_record(name, res))
     if found.headline:
@@ -38,8 +38,8 @@ if "points" in res:  # a `dact bench` run: every method, accuracy against comput
         st.caption("Token methods run every layer: they appear against FLOPs and time, not against layers.")
     fig = charts.bench_figure(points, axis, shown, highlight=sources.shipped_point(res))
     st.plotly_chart(fig, key="cmp_bench", width="stretch")
-    state.download_figure_data(fig, f"{name}_{axis}", "dl_bench")
-    st.dataframe(state.bench_table(points), width="stretch", hide_index=True, column_config={
+    widgets.download_figure_data(fig, f"{name}_{axis}", "dl_bench")
+    st.dataframe(widgets.bench_table(points), width="stretch", hide_index=True, column_config={
         "speedup batch1": st.column_config.NumberColumn(
             help="Batch-1 speed-up against the full-depth reference on the same engine and precision"),
         "efficiency batch1": st.column_config.NumberColumn(
@@ -49,11 +49,11 @@ if "points" in res:  # a `dact bench` run: every method, accuracy against comput
     st.stop()
 fig = charts.sweep_figure(res)
 st.plotly_chart(fig, key="cmp_sweep", width="stretch")
-state.download_figure_data(fig, name, "dl_cmp")
+widgets.download_figure_data(fig, name, "dl_cmp")
 if res.get("note"):
     st.caption(res["note"])
 
-table = state.sweep_table(res)
+table = widgets.sweep_table(res)
 if table is not None:
     st.dataframe(table, width="stretch", hide_index=True)
 with st.expander("Raw JSON"):

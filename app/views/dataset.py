@@ -6,7 +6,7 @@ import streamlit as st
 
 import models
 import sources
-import state
+import widgets
 from dact_core import charts, explore
 from dact_core.data import (DataError, check_label_column, header_looks_like_data, load_task, match_labels,
                             propose_columns, read_table, task_from_pandas)
@@ -121,7 +121,7 @@ except (DataError, ValueError) as err:
 if task is None and traces is None:
     st.stop()
 
-bound, relaxation = state.setting_controls("ds")
+bound, relaxation = widgets.setting_controls("ds")
 if traces is None:
     _, traces = models.evaluate_cached(task, path, "tight", 1.0)  # once; other settings by arithmetic below
 if explore.has_layer_trace(traces):
@@ -200,7 +200,7 @@ box = [p.get("customdata") for p in _selected("ds_scatter", "points")]
 if box:
     shown = shown[shown.index.isin([b for b in box if b is not None])]
     st.caption(f"{len(set(box))} examples selected in the scatter.")
-table = state.explorer_table(shown)
+table = widgets.explorer_table(shown)
 page_size = 100
 pages = max(1, (len(table) + page_size - 1) // page_size)
 page = st.number_input(f"Page (of {pages}; {len(table):,} rows)", 1, pages, 1, key="ds_page") if pages > 1 else 1

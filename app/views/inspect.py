@@ -4,8 +4,8 @@ import streamlit as st
 
 import models
 import sources
-import state
 import url_state
+import widgets
 from dact_core import charts
 from dact_core.inspector import DactInspector
 
@@ -48,7 +48,7 @@ top[1].selectbox("Curated example", choices, key="inspect_example", on_change=_u
 text = st.text_area("Text", key="inspect_text", height=90,
                     help=f"Any length: the model reads the first {inspector.max_length} word pieces.")
 if is_dact:
-    bound, relaxation = state.setting_controls("inspect")
+    bound, relaxation = widgets.setting_controls("inspect")
 
 if not text.strip():
     st.info("Type a sentence (or pick a curated example) to see how the model reads it layer by layer.")
@@ -71,12 +71,12 @@ def show_token_method():
                "[CLS] always stays (the classifier reads it).")
     fig = charts.token_survival_figure(trace)
     st.plotly_chart(fig, key="fig_survival", width="stretch")
-    state.download_figure_data(fig, "token_survival", key="dl_survival")
+    widgets.download_figure_data(fig, "token_survival", key="dl_survival")
     layer = st.slider("The text as this layer sees it", 1, n_layers, n_layers, key="inspect_token_layer")
     st.html(charts.survival_html(trace, layer))
     fig = charts.tokens_per_layer_figure(trace)
     st.plotly_chart(fig, key="fig_tokens_per_layer", width="stretch")
-    state.download_figure_data(fig, "tokens_per_layer", key="dl_tokens_per_layer")
+    widgets.download_figure_data(fig, "tokens_per_layer", key="dl_tokens_per_layer")
     url_state.save(model=url_state.model_id(path), text=text)
 
 
@@ -142,7 +142,7 @@ def show_dact():
     for i, (name, fig) in enumerate(figures):
         with (left if i % 2 == 0 else right):
             st.plotly_chart(fig, key=f"fig_{name}", width="stretch", theme=None)
-            state.download_figure_data(fig, name, key=f"dl_{name}")
+            widgets.download_figure_data(fig, name, key=f"dl_{name}")
     with st.expander("Per-layer table", expanded=False):
         st.dataframe(charts.layer_table(trace), hide_index=True, width="stretch")
     url_state.save(model=url_state.model_id(path), text=text, layer=upto, bound=bound, relax=relaxation)

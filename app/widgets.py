@@ -1,6 +1,5 @@
-"""What several pages show the same way: the inference-setting controls, the chart-data download, and results and
-traces as readable tables. The models live in models.py, the choices every page shares in url_state.py, the data
-the pages read in sources.py."""
+"""The widgets several pages draw the same way (the inference-setting controls, the chart-data download) and the
+formatting of what the pages show as tables: benchmark results, sweeps and data-set traces with readable columns."""
 
 from __future__ import annotations
 
@@ -8,31 +7,13 @@ import pandas as pd
 import streamlit as st
 
 
-def bench_caption(bench: dict) -> str:
-    """A bench's title and how it was timed (unless the title names the timer's blocks and statistic): benches before the
-    interleaved timer took a median of per-example times, those before timer blocks ran every point on each
-    input in turn, and those before the round median summed each input's rounds."""
-    settings = bench.get("settings", {})
-    if not settings.get("timer"):
-        timer = "earlier timer: a median of per-example times, paths timed one after the other"
-    else:
-        block = settings.get("timer_block", 1)
-        timer = f"timer: {settings['timer']}, " + (f"blocks of {block} inputs" if block > 1 else "input by input")
-        if settings.get("timer_statistic"):
-            timer += f", {settings['timer_statistic']}"
-    title = bench.get("title", "")
-    statistic = settings.get("timer_statistic")
-    named = "block" in title and (not statistic or statistic in title)  # the title already says how it was timed
-    return title if named else f"{title} ({timer})"
-
-
 def setting_controls(key: str) -> tuple[str, float]:
     """The inference setting, with a visible note whenever the guarantee no longer holds.
 
     A run that stops before the controls (no data yet, a token model) does not draw them; persist_state keeps
     their values through such runs, and the defaults are given to the widgets themselves: a value written into
-    session state for an undrawn slider came back drawn at the slider's own default (0), which the next
-    unrelated click then applied."""
+    session state for an undrawn slider comes back drawn at the slider's own default (0), which the next
+    unrelated click would then apply."""
     cols = st.columns([1, 2])
     # the default only where session state holds no value: given both, Streamlit logs a warning on every run
     default = {} if f"{key}_relax" in st.session_state else {"value": 1.0}
@@ -57,40 +38,24 @@ def download_figure_data(fig, name: str, key: str) -> None:
                        key=key)
 
 
-EXPLORER_COLUMNS = {"text": "Text", "label_name": "Gold", "prediction_name": "Prediction", "confidence": "Confidence",
-                    "margin": "Margin", "exit_layer": "Exit layer", "num_tokens": "Tokens",
-                    "agrees_with_full_depth": "Agrees with full depth", "correct": "Correct",
-                    "truncated": "Cut"}
+# ---- results and traces as readable tables ----
 
-
-def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
-    """The columns a reader wants, with readable names."""
-    present = [c for c in EXPLORER_COLUMNS if c in traces]
-    table = traces[present].rename(columns=EXPLORER_COLUMNS)
-    for column in ("Confidence", "Margin"):
-        if column in table:
-            table[column] = table[column].round(3)
-    return table
-
-
-def sweep_table(res: dict):
-    """A sweep file's reference and DACT points as one table (accuracy in %); numbers stay numbers (a column of
-    numbers and blanks cannot be sent to the browser as it is), and a value a row lacks shows as a blank cell."""
-    rows = []
-    if res.get("reference"):
-        rows.append({"model": "full-depth reference",
-                     **{k: v for k, v in res["reference"].items() if not isinstance(v, dict)}})
-    for point in res.get("dact", []):
-        rows.append({"model": f"DACT tau={point['ponder_penalty']:g}"
-                     + (" (the sweep's choice)" if point.get("model") == res.get("default_model") else ""),
-                     **{k: v for k, v in point.items() if not isinstance(v, dict)}})
-    if not rows:
-        return None
-    table = pd.DataFrame(rows)
-    for column in [c for c in table.columns if "accuracy" in c]:
-        table[column] = (100 * table[column]).round(2)
-    table = table.round(3).rename(columns=lambda c: c.replace("accuracy", "accuracy (%)"))
-    return table.style.format(lambda v: f"{v:g}" if isinstance(v, float) else v, na_rep="")
+def bench_caption(bench: dict) -> str:
+    """A bench's title and how it was timed (unless the title names the timer's blocks and statistic). The settings
+    say how: a bench that names no timer took a median of per-example times, one that names no timer block ran
+    every point on each input in turn, and one that names no statistic summed each input's rounds."""
+    settings = bench.get("settings", {})
+    if not settings.get("timer"):
+        timer = "earlier timer: a median of per-example times, paths timed one after the other"
+    else:
+        block = settings.get("timer_block", 1)
+        timer = f"timer: {settings['timer']}, " + (f"blocks of {block} inputs" if block > 1 else "input by input")
+        if settings.get("timer_statistic"):
+            timer += f", {settings['timer_statistic']}"
+    title = bench.get("title", "")
+    statistic = settings.get("timer_statistic")
+    named = "block" in title and (not statistic or statistic in title)  # the title already says how it was timed
+    return title if named else f"{title} ({timer})"
 
 
 def bench_table(points: list[dict]) -> pd.DataFrame:
@@ -119,3 +84,39 @@ def bench_table(points: list[dict]) -> pd.DataFrame:
     if "seeds" in table:
         out["seeds"] = table.seeds
     return out.astype(object).fillna("")
+
+
+def sweep_table(res: dict):
+    """A sweep file's reference and DACT points as one table (accuracy in %); numbers stay numbers (a column of
+    numbers and blanks cannot be sent to the browser as it is), and a value a row lacks shows as a blank cell."""
+    rows = []
+    if res.get("reference"):
+        rows.append({"model": "full-depth reference",
+                     **{k: v for k, v in res["reference"].items() if not isinstance(v, dict)}})
+    for point in res.get("dact", []):
+        rows.append({"model": f"DACT tau={point['ponder_penalty']:g}"
+                     + (" (the sweep's choice)" if point.get("model") == res.get("default_model") else ""),
+                     **{k: v for k, v in point.items() if not isinstance(v, dict)}})
+    if not rows:
+        return None
+    table = pd.DataFrame(rows)
+    for column in [c for c in table.columns if "accuracy" in c]:
+        table[column] = (100 * table[column]).round(2)
+    table = table.round(3).rename(columns=lambda c: c.replace("accuracy", "accuracy (%)"))
+    return table.style.format(lambda v: f"{v:g}" if isinstance(v, float) else v, na_rep="")
+
+
+EXPLORER_COLUMNS = {"text": "Text", "label_name": "Gold", "prediction_name": "Prediction", "confidence": "Confidence",
+                    "margin": "Margin", "exit_layer": "Exit layer", "num_tokens": "Tokens",
+                    "agrees_with_full_depth": "Agrees with full depth", "correct": "Correct",
+                    "truncated": "Cut"}
+
+
+def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
+    """The columns a reader wants, with readable names."""
+    present = [c for c in EXPLORER_COLUMNS if c in traces]
+    table = traces[present].rename(columns=EXPLORER_COLUMNS)
+    for column in ("Confidence", "Margin"):
+        if column in table:
+            table[column] = table[column].round(3)
+    return table
