@@ -221,13 +221,9 @@ PRESENT_FONT = dict(size=20)
 SKIPPED_COLOR = "rgba(120,120,120,0.18)"
 
 
-def _present_margin(trace: ExampleTrace) -> np.ndarray:
-    return trace.margin_tight if trace.bound == "tight" else trace.margin_paper
-
-
 def present_margin_range(trace: ExampleTrace) -> list[float]:
     """A y-range that holds the margin of every layer, so the axis never rescales while stepping."""
-    margin = _present_margin(trace)
+    margin = trace.margin
     low, high = float(min(margin.min(), 0.0)), float(max(margin.max(), 0.0))
     pad = 0.08 * (high - low or 1.0)
     return [low - pad, high + pad]
@@ -240,7 +236,7 @@ def _present_traces(trace: ExampleTrace, layer: int) -> list[go.BaseTraceType]:
     ran = list(range(1, min(layer, exit_layer) + 1))
     skipped = list(range(exit_layer + 1, layer + 1))
     name = trace.label_names[c]
-    margin = _present_margin(trace).tolist()
+    margin = trace.margin.tolist()
     low, high = present_margin_range(trace)
 
     def skip_bar(base: float, top: float, axis: int) -> go.Bar:
@@ -282,7 +278,7 @@ def present_numbers(trace: ExampleTrace, layer: int) -> dict[str, tuple[str, str
     copy both show these, so the numbers and the figure always describe the same layer."""
     shown = min(layer, trace.exit_layer)  # past the exit nothing changes: the answer is frozen
     answer = trace.acc_probs[shown - 1]
-    margin = float(_present_margin(trace)[shown - 1])
+    margin = float(trace.margin[shown - 1])
     return {
         "Layer": (f"{layer} of {trace.num_layers}", ""),
         "Answer so far": (f"{trace.label_names[int(answer.argmax())]} {answer.max():.2f}", ""),

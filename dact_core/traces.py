@@ -76,6 +76,11 @@ class ExampleTrace:
         return self.relaxation == 1.0
 
     @property
+    def margin(self) -> np.ndarray:
+        """(N,) the margin of the bound this trace halted under (`bound`): > 0 where it holds."""
+        return self.margin_tight if self.bound == "tight" else self.margin_paper
+
+    @property
     def prediction_name(self) -> str:
         return self.label_names[self.prediction]
 

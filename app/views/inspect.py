@@ -157,12 +157,11 @@ def show_dact():
             with column:
                 st.markdown(f"**{charts.html.escape(t.text)}**")
                 st.html(charts.tokens_html(t.tokens, t.num_tokens, t.max_length))
-                margin = t.margin_tight if t.bound == "tight" else t.margin_paper
                 c = st.columns(3)
                 c[0].metric("Answer", t.prediction_name, f"{t.acc_probs[t.exit_layer - 1].max():.2f}",
                             delta_color="off", delta_arrow="off")
                 c[1].metric("Exit layer", f"{t.exit_layer} of {t.num_layers}")
-                c[2].metric("Margin at the exit", f"{margin[t.exit_layer - 1]:+.2f}")
+                c[2].metric("Margin at the exit", f"{t.margin[t.exit_layer - 1]:+.2f}")
 
     st.subheader("Which tokens drive the answer")
     st.caption("Integrated Gradients (captum) on the word embeddings of the float model; green supports the "
