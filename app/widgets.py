@@ -31,7 +31,7 @@ def setting_controls(key: str) -> tuple[str, float]:
 
 
 def download_figure_data(fig, name: str, key: str) -> None:
-    from dact_core.charts import figure_csv
+    from dact_core.tables import figure_csv
 
     # built only when clicked: on every rerun it would be work and a stored file for each chart
     st.download_button("Chart data (CSV)", lambda: figure_csv(fig), file_name=f"{name}.csv", mime="text/csv",

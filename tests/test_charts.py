@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_model
-from dact_core import charts
+from dact_core import charts, tables
 from dact_core.inspector import DactInspector, InputError, TokenAttribution
 
 
@@ -38,7 +38,7 @@ def test_inspect_figures(inspector):
         fig = build(trace)
         assert fig.layout.xaxis.dtick == 1
         assert any(shape.x0 == trace.exit_layer for shape in fig.layout.shapes)  # the exit marker
-        assert "series,x,y" in charts.figure_csv(fig)
+        assert "series,x,y" in tables.figure_csv(fig)
     evolution = charts.answer_evolution_figure(trace, upto_layer=2)
     assert all(len(t.x) == 2 for t in evolution.data)
     colours = {t.name: t.line.color for t in evolution.data}
@@ -172,7 +172,7 @@ def test_token_survival_charts():
     assert (kept.name, removed.name) == ("kept", "removed")
     assert len(kept.x) == 12 and len(removed.x) == 3 and set(removed.y) == {2, 3}
     assert list(fig.layout.xaxis.ticktext) == ["[CLS]", "<b>bold</b>", "film", "s", "[SEP]"]
-    assert "removed,1,2" in charts.figure_csv(fig).replace("\r", "")
+    assert "removed,1,2" in tables.figure_csv(fig).replace("\r", "")
     # a long input wraps into bands of 32 tokens, each token as wide as in the first band
     long = dataclasses.replace(trace, tokens=["[CLS]", *[f"w{i}" for i in range(126)], "[SEP]"],
                                kept=np.ones((3, 128), bool))
@@ -241,11 +241,11 @@ def test_bench_figure_reads_well():
     dact = next(t for t in by_flops.data if t.name == "DACT-BERT")
     np.testing.assert_allclose(dact.error_y.array, [0.5, 0.5])  # interval of the difference, in points
     np.testing.assert_allclose(charts.pareto_front(np.array([1.0, 2, 3]), np.array([3.0, 2, 4]), True), [0, 2])
-    table = charts.targets_table({"x_y": {"status": "met", "worst": 0.9},
+    table = tables.targets_table({"x_y": {"status": "met", "worst": 0.9},
                                   "rows": [{"a": 1, "seed": None, "status": "missed"}]})
     assert list(table.status) == ["met", "missed"] and table.detail[1] == "a 1, status missed"
     # int8 rows: met only when both the speed-up and the accuracy are
-    both = charts.targets_table({"int8": [{"speedup_status": "met", "accuracy_status": "not distinguishable"},
+    both = tables.targets_table({"int8": [{"speedup_status": "met", "accuracy_status": "not distinguishable"},
                                           {"speedup_status": "met", "accuracy_status": "met"},
                                           {"speedup_status": "missed", "accuracy_status": "not distinguishable"}]})
     assert list(both.status) == ["not distinguishable", "met", "missed"]

@@ -6,7 +6,7 @@ import models
 import sources
 import url_state
 import widgets
-from dact_core import charts
+from dact_core import charts, tables
 from dact_core.inspector import DactInspector
 
 st.title("Inspect one input")
@@ -144,7 +144,7 @@ def show_dact():
             st.plotly_chart(fig, key=f"fig_{name}", width="stretch", theme=None)
             widgets.download_figure_data(fig, name, key=f"dl_{name}")
     with st.expander("Per-layer table", expanded=False):
-        st.dataframe(charts.layer_table(trace), hide_index=True, width="stretch")
+        st.dataframe(tables.layer_table(trace), hide_index=True, width="stretch")
     url_state.save(model=url_state.model_id(path), text=text, layer=upto, bound=bound, relax=relaxation)
 
     st.subheader("Two inputs side by side")

@@ -6,7 +6,7 @@ import streamlit as st
 import models
 import presenting
 import url_state
-from dact_core import charts
+from dact_core import charts, tables
 
 # the top bar's height, then as little space between the rows as reads well
 st.html("<style>.block-container{padding-top:3.6rem;padding-bottom:0} .block-container [data-testid=stVerticalBlock]"
@@ -48,7 +48,7 @@ if charts.reads_note(trace):  # beside the text, where the screen has room for i
     right.caption(charts.reads_note(trace))
 
 playing = st.session_state["present_playing"]
-numbers = charts.present_numbers(trace, layer)
+numbers = tables.present_numbers(trace, layer)
 widths = [1.15, 1.0, 0.85, 1.0, 1.6, 0.7, 1.2] + ([1.1] if len(deck) > 1 else [])  # the last: the deck's position
 cols = st.columns(widths, vertical_alignment="center")
 cols[0].button("◀ previous", on_click=presenting.step, args=(-1, n_layers), key="present_prev", width="stretch",
