@@ -1,11 +1,11 @@
 """dact_core: DACT-BERT (adaptive depth for BERT), its halting inference, training and evaluation.
 
-Importing the package registers its model types with transformers' Auto classes, the ecosystem's convention:
-after `import dact_core`, `AutoModelForSequenceClassification.from_pretrained(folder)` and
+Importing the package registers its model types with transformers' Auto classes, the ecosystem's convention: after
+`import dact_core`, `AutoModelForSequenceClassification.from_pretrained(folder)` and
 `pipeline("text-classification", model=folder)` load a trained folder. That imports torch and transformers; where
-they are not installed the registration is skipped, so that `dact_core.traces`, `dact_core.charts` and
-`dact_core.tables` (NumPy, pandas and plotly only) still import. The `dact` command parses its arguments in
-`dact_cli` before importing this package.
+they are not installed the registration is skipped, so that `dact_core.traces` and its builders (`dact_core.charts`,
+`dact_core.tables`, `dact_core.markup`: NumPy, pandas and plotly only) still import. The `dact` command parses its
+arguments in `dact_cli` before importing this package.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chart builders are plain functions of traces: testable without Streamlit or a browser."""
+"""Chart, table and HTML builders are plain functions of traces: testable without Streamlit or a browser."""
 
 import dataclasses
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_model
-from dact_core import charts, tables
+from dact_core import charts, markup, tables
 from dact_core.inspector import DactInspector, InputError, TokenAttribution
 
 
@@ -57,9 +57,18 @@ def test_attribution_html_escapes_user_text():
     attribution = TokenAttribution(tokens=["[CLS]", "<script>", "##x", "&", "[SEP]"],
                                    scores=np.array([0.0, 0.5, -0.2, 0.1, 0.0]), target=0, layer=2,
                                    convergence_delta=0.0)
-    html = charts.attribution_html(attribution)
+    html = markup.attribution_html(attribution)
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
     assert "[CLS]" not in html
+
+
+def test_text_and_present_html_escape_user_text(inspector):
+    trace = dataclasses.replace(inspector.trace("a film"), text="<b>bold</b> & co", tokens=["[CLS]", "<i>", "[SEP]"])
+    pieces = markup.tokens_html(trace.tokens, trace.num_tokens, trace.max_length)
+    assert "<i>" not in pieces and "&lt;i&gt;" in pieces
+    for page in (markup.present_text_html(trace), markup.offline_html(trace)):
+        assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; co" in page
+        assert "<i>" not in page and "&lt;i&gt;" in page
 
 
 def test_attributions_with_captum(inspector):
@@ -186,11 +195,11 @@ def test_token_survival_charts():
 
 
 def test_survival_html_escapes_and_strikes_removed_tokens():
-    html = charts.survival_html(token_trace(), 3)
+    html = markup.survival_html(token_trace(), 3)
     assert "<b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     assert html.count("line-through") == 2  # the two tokens removed before layer 3
     assert "films" not in html and ">film</span><span" in html  # word pieces join without a space
-    assert charts.survival_html(token_trace(), 1).count("line-through") == 0
+    assert markup.survival_html(token_trace(), 1).count("line-through") == 0
 
 
 def test_stepping_reveals_nothing_early(inspector):
@@ -212,7 +221,7 @@ def test_stepping_reveals_nothing_early(inspector):
     present = charts.present_figure(trace, 1)
     assert len(present.frames) == trace.num_layers and all(len(f.data) == len(present.data) for f in present.frames)
     assert max(present.data[1].x) == 1  # nothing after layer 1 is drawn
-    html = charts.offline_html(trace)
+    html = markup.offline_html(trace)
     assert 'src="http' not in html and "Plotly.addFrames" in html  # plotly.js inline, frames included
 
 

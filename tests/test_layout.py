@@ -15,9 +15,9 @@ def _python(code: str, **env) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_traces_charts_and_tables_import_without_torch():
+def test_traces_and_their_builders_import_without_torch():
     code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
-            "import dact_core.traces, dact_core.charts, dact_core.tables\n"
+            "import dact_core.traces, dact_core.charts, dact_core.tables, dact_core.markup\n"
             "print('ok')")
     done = _python(code)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -1,12 +1,14 @@
 """Inspect one input layer by layer: DACT-BERT's halting, or which tokens a token method keeps."""
 
+import html
+
 import streamlit as st
 
 import models
 import sources
 import url_state
 import widgets
-from dact_core import charts, tables
+from dact_core import charts, markup, tables
 from dact_core.inspector import DactInspector
 
 st.title("Inspect one input")
@@ -73,7 +75,7 @@ def show_token_method():
     st.plotly_chart(fig, key="fig_survival", width="stretch")
     widgets.download_figure_data(fig, "token_survival", key="dl_survival")
     layer = st.slider("The text as this layer sees it", 1, n_layers, n_layers, key="inspect_token_layer")
-    st.html(charts.survival_html(trace, layer))
+    st.html(markup.survival_html(trace, layer))
     fig = charts.tokens_per_layer_figure(trace)
     st.plotly_chart(fig, key="fig_tokens_per_layer", width="stretch")
     widgets.download_figure_data(fig, "tokens_per_layer", key="dl_tokens_per_layer")
@@ -121,7 +123,7 @@ def show_dact():
     if trace.truncated:
         st.warning(f"The text has {trace.num_tokens} tokens; only the first {trace.max_length} were used.")
     warn_if_mostly_unknown(trace.tokens, inspector.tokenizer.unk_token)
-    st.html(charts.tokens_html(trace.tokens, trace.num_tokens, trace.max_length))
+    st.html(markup.tokens_html(trace.tokens, trace.num_tokens, trace.max_length))
     n_layers = trace.num_layers
     st.session_state.setdefault("inspect_upto", n_layers)
     st.session_state["inspect_upto"] = max(1, min(int(st.session_state["inspect_upto"]), n_layers))
@@ -155,8 +157,8 @@ def show_dact():
         other_trace = models.cached_trace(path, other, bound, relaxation, quantization)
         for column, t in zip(st.columns(2), (trace, other_trace)):
             with column:
-                st.markdown(f"**{charts.html.escape(t.text)}**")
-                st.html(charts.tokens_html(t.tokens, t.num_tokens, t.max_length))
+                st.markdown(f"**{html.escape(t.text)}**")
+                st.html(markup.tokens_html(t.tokens, t.num_tokens, t.max_length))
                 c = st.columns(3)
                 c[0].metric("Answer", t.prediction_name, f"{t.acc_probs[t.exit_layer - 1].max():.2f}",
                             delta_color="off", delta_arrow="off")
@@ -173,9 +175,9 @@ def show_dact():
             final = models.cached_attribution(path, text, n_layers, trace.prediction, n_steps)
             at_exit = models.cached_attribution(path, text, trace.exit_layer, trace.prediction, n_steps)
         st.markdown(f"**Final answer** (a_{n_layers}, class *{trace.prediction_name}*)")
-        st.html(charts.attribution_html(final))
+        st.html(markup.attribution_html(final))
         st.markdown(f"**Answer at the exit layer** (a_{trace.exit_layer}, class *{trace.prediction_name}*)")
-        st.html(charts.attribution_html(at_exit))
+        st.html(markup.attribution_html(at_exit))
 
 
 if is_dact:

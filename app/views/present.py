@@ -6,7 +6,7 @@ import streamlit as st
 import models
 import presenting
 import url_state
-from dact_core import charts, tables
+from dact_core import charts, markup, tables
 
 # the top bar's height, then as little space between the rows as reads well
 st.html("<style>.block-container{padding-top:3.6rem;padding-bottom:0} .block-container [data-testid=stVerticalBlock]"
@@ -39,13 +39,13 @@ n_layers = trace.num_layers
 layer = st.session_state["present_layer"] = max(1, min(int(st.session_state["present_layer"]), n_layers))
 
 # built only when clicked: the page embeds plotly.js, too much work to redo on every rerun
-top[2].download_button("Offline copy", lambda: charts.offline_html(traces), file_name="dact-bert-present.html",
+top[2].download_button("Offline copy", lambda: markup.offline_html(traces), file_name="dact-bert-present.html",
                        mime="text/html", key="present_download", icon=":material/download:", width="stretch",
                        help="One HTML file with every sentence, its numbers and its layers; plays without a network")
 with top[0]:
-    st.html(charts.present_text_html(trace))
-if charts.reads_note(trace):  # beside the text, where the screen has room for it
-    right.caption(charts.reads_note(trace))
+    st.html(markup.present_text_html(trace))
+if markup.reads_note(trace):  # beside the text, where the screen has room for it
+    right.caption(markup.reads_note(trace))
 
 playing = st.session_state["present_playing"]
 numbers = tables.present_numbers(trace, layer)
