@@ -260,6 +260,39 @@ def test_bench_figure_reads_well():
     assert list(both.status) == ["not distinguishable", "met", "missed"]
 
 
+def test_bench_caption_says_how_the_bench_was_timed():
+    by_input = {"title": "SST-2", "settings": {"timer": "interleaved"}}  # before timer blocks: no timer_block
+    assert tables.bench_caption(by_input) == "SST-2 (timer: interleaved, input by input)"
+    blocks = {"title": "SST-2", "settings": {"timer": "interleaved", "timer_block": 10}}
+    assert tables.bench_caption(blocks) == "SST-2 (timer: interleaved, blocks of 10 inputs)"
+    assert tables.bench_caption({**blocks, "title": "SST-2; timer in blocks of 10"}) == "SST-2; timer in blocks of 10"
+    median = {"title": "SST-2", "settings": {"timer": "interleaved", "timer_block": 10, "timer_statistic": "median of rounds"}}
+    assert tables.bench_caption(median) == "SST-2 (timer: interleaved, blocks of 10 inputs, median of rounds)"
+    named = "SST-2; timer in blocks of 10, median of rounds"
+    assert tables.bench_caption({**median, "title": named}) == named
+    assert tables.bench_caption({**median, "title": "SST-2; timer in blocks of 10"}) == (
+        "SST-2; timer in blocks of 10 (timer: interleaved, blocks of 10 inputs, median of rounds)")
+    assert tables.bench_caption({**by_input, "title": "SST-2, interleaved timer"}) == (
+        "SST-2, interleaved timer (timer: interleaved, input by input)")
+
+
+def test_bench_table_of_several_seeds_shows_means_not_averaged_intervals():
+    points = [{"method": "reference", "setting": "full depth", "accuracy": 0.89, "accuracy_std": 0.011, "seeds": 3,
+               "accuracy_diff": -0.007, "accuracy_diff_low": -0.02, "accuracy_diff_high": 0.0},  # against seed 42's
+              {"method": "DACT-BERT", "setting": "tau=0.07", "accuracy": 0.8907, "accuracy_std": 0.0054, "seeds": 3,
+               "accuracy_diff": -0.0008, "accuracy_diff_low": -0.02, "accuracy_diff_high": 0.02},
+              {"method": "AdapLeR", "setting": "phi=0.002", "accuracy": 0.88, "accuracy_std": 0.0, "seeds": 1,
+               "accuracy_diff": -0.01, "accuracy_diff_low": -0.015, "accuracy_diff_high": -0.005}]
+    table = tables.bench_table(points).set_index("setting")
+    column = "vs reference (points, 95% CI)"
+    assert table.loc["full depth", column] == "" and table.loc["tau=0.07", column] == "-0.08 (mean of 3 seeds)"
+    assert table.loc["phi=0.002", column] == "-1.00 [-1.50, -0.50]"
+    assert table.loc["tau=0.07", "spread (points)"] == "± 0.54" and table.loc["phi=0.002", "spread (points)"] == ""
+    assert "speedup batch1 vs torch" not in table  # a bench from before that column
+    points[1]["speedup_batch1_vs_torch"] = 3.4612
+    assert tables.bench_table(points).set_index("setting").loc["tau=0.07", "speedup batch1 vs torch"] == 3.46
+
+
 def test_charts_keep_labels_apart_at_a_narrow_width(inspector):
     """At 1280 px: the accuracy line had the histogram's counts under it, the selective-prediction line the bars'
     percentages; the margin chart's axis title fell off its left edge (no template, so no automatic margin)."""

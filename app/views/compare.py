@@ -4,7 +4,7 @@ import streamlit as st
 
 import sources
 import widgets
-from dact_core import charts, report
+from dact_core import charts, report, tables
 
 st.title("Accuracy against compute")
 folder = sources.results_dir()
@@ -19,7 +19,7 @@ titles = report.display_titles(results)
 name = st.selectbox("Results", names, index=names.index(first), format_func=titles.get, key="cmp_results")
 res = results[name]
 if "points" in res:  # a `dact bench` run: every method, accuracy against compute and measured speed
-    st.caption(widgets.bench_caption(res))
+    st.caption(tables.bench_caption(res))
     # what the numbers say, in words: a difference only where its interval shows one
     found = report.findings(report.bench_from_record(name, res))
     if found.headline:
@@ -39,7 +39,7 @@ if "points" in res:  # a `dact bench` run: every method, accuracy against comput
     fig = charts.bench_figure(points, axis, shown, highlight=sources.shipped_point(res))
     st.plotly_chart(fig, key="cmp_bench", width="stretch")
     widgets.download_figure_data(fig, f"{name}_{axis}", "dl_bench")
-    st.dataframe(widgets.bench_table(points), width="stretch", hide_index=True, column_config={
+    st.dataframe(tables.bench_table(points), width="stretch", hide_index=True, column_config={
         "speedup batch1": st.column_config.NumberColumn(
             help="Batch-1 speed-up against the full-depth reference on the same engine and precision"),
         "efficiency batch1": st.column_config.NumberColumn(
@@ -53,7 +53,7 @@ widgets.download_figure_data(fig, name, "dl_cmp")
 if res.get("note"):
     st.caption(res["note"])
 
-table = widgets.sweep_table(res)
+table = tables.sweep_table(res)
 if table is not None:
     st.dataframe(table, width="stretch", hide_index=True)
 with st.expander("Raw JSON"):

@@ -7,7 +7,7 @@ import streamlit as st
 import models
 import sources
 import widgets
-from dact_core import charts, explore
+from dact_core import charts, explore, tables
 from dact_core.data import (DataError, check_label_column, header_looks_like_data, load_task, match_labels,
                             propose_columns, read_table, task_from_pandas)
 
@@ -200,7 +200,7 @@ box = [p.get("customdata") for p in _selected("ds_scatter", "points")]
 if box:
     shown = shown[shown.index.isin([b for b in box if b is not None])]
     st.caption(f"{len(set(box))} examples selected in the scatter.")
-table = widgets.explorer_table(shown)
+table = tables.explorer_table(shown)
 page_size = 100
 pages = max(1, (len(table) + page_size - 1) // page_size)
 page = st.number_input(f"Page (of {pages}; {len(table):,} rows)", 1, pages, 1, key="ds_page") if pages > 1 else 1
