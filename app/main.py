@@ -1,6 +1,6 @@
 """DACT-BERT Inspector: `dact app` (or `streamlit run app/main.py`).
 
-The pages live in app/views/, not app/pages/: Streamlit would treat a pages/ folder as the old
+The pages live in app/views/, not app/pages/: Streamlit would treat a pages/ folder as its
 file-based navigation and serve a page's URL without running this script first."""
 
 import streamlit as st

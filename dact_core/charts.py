@@ -29,7 +29,7 @@ GRID_COLOR = "#EBF0F8"  # plotly_white's grid
 
 def _layout_dict(title: str, y_title: str, num_layers: int, y_range=None) -> dict:
     """The per-layer charts' layout, complete in itself: the app draws the Inspect charts without Streamlit's theme
-    (merging it in the browser cost tens of ms per change of text), so title, legend and grid are set here."""
+    (the browser would merge it in on every change of text), so title, legend and grid are set here."""
     axis = dict(gridcolor=GRID_COLOR, zeroline=False, automargin=True)  # without a template: room for the titles
     return dict(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=17)), font=FONT,
@@ -47,8 +47,8 @@ def _layout(fig: go.Figure, title: str, y_title: str, num_layers: int, y_range=N
 
 def _per_layer_figure(traces: list, title: str, y_title: str, num_layers: int, y_range, lines=()) -> go.Figure:
     """A figure built in one call, with no plotly template (validating one copies it whole): plotly validates a whole
-    figure several times faster than the same figure assembled with add_* and update_layout (about 3 ms against 16
-    here), and the Inspect page draws four on every change of text. `lines`: (shape, annotation) pairs."""
+    figure several times faster than the same figure assembled with add_* and update_layout, and the Inspect page
+    draws four on every change of text. `lines`: (shape, annotation) pairs."""
     layout = dict(_layout_dict(title, y_title, num_layers, y_range), template={},
                   shapes=[shape for shape, _ in lines], annotations=[annotation for _, annotation in lines])
     return go.Figure(data=traces, layout=layout)
@@ -357,7 +357,7 @@ def exit_histogram_figure(traces: pd.DataFrame, num_layers: int, highlight=None,
         acc = traces.groupby("exit_layer")["correct"].mean().reindex(range(1, num_layers + 1))
         fig.add_scatter(x=acc.index, y=acc.values, name="accuracy at this exit", yaxis="y2", mode="lines+markers",
                         line=dict(color="#2ca02c", width=3))
-        # the accuracy gets a band of its own above the bars: laid over them, its line crossed their counts
+        # the accuracy gets a band of its own above the bars: laid over them, its line would cross their counts
         fig.update_layout(yaxis=dict(domain=[0, 0.62]),
                           yaxis2=dict(title="accuracy", domain=[0.72, 1], anchor="x", side="right", range=[0, 1.05],
                                       tickformat=".0%", dtick=0.5, gridcolor=GRID_COLOR, automargin=True))
@@ -371,7 +371,7 @@ def accuracy_by_exit_figure(table: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=table.exit_layer, y=table.accuracy, name="accuracy of examples exiting here", marker_color="#2ca02c",
                 opacity=0.6, text=[f"{v:.0%}" if v == v else "" for v in table.accuracy], textposition="inside",
-                insidetextanchor="start")  # at the bars' feet: on top, the line's markers covered them
+                insidetextanchor="start")  # at the bars' feet: on top, the line's markers would cover them
     fig.add_scatter(x=table.exit_layer, y=table.accuracy_answered, name="accuracy of all answered by layer k",
                     mode="lines+markers", line=dict(color="#111", width=3),
                     text=[f"{v:.0%} answered" for v in table.answered_share], hovertemplate="%{y:.1%}, %{text}")

@@ -207,7 +207,7 @@ page = st.number_input(f"Page (of {pages}; {len(table):,} rows)", 1, pages, 1, k
 view = table.iloc[(page - 1) * page_size : page * page_size]
 # the key follows the rows shown: a row picked on one page or under one filter never stands for another row
 view_key = f"ds_table_{page}_{hash(tuple(view.index))}"
-# a bounded text column leaves the other columns their room (at 1280 px "Correct" was cut off)
+# a bounded text column leaves the other columns their room (at 1280 px "Correct" would be cut off)
 picked = st.dataframe(view, key=view_key, on_select="rerun", selection_mode="multi-row", width="stretch",
                       hide_index=True, column_config={"Text": st.column_config.TextColumn(width=380)})
 st.caption("Pick rows to ring them in the scatter; the histogram shades what the table holds.")
