@@ -224,7 +224,7 @@ def _setting(args) -> dict:
 
 def cmd_eval(args) -> int:
     from .evaluate import distributed_rank, evaluate, merge_shards, save_result, shard, write_traces
-    from .loading import load_model
+    from .loading import load_model, resolve_model
     from .methods import family_of
 
     rank, world = distributed_rank()
@@ -275,6 +275,10 @@ def cmd_eval(args) -> int:
     if torch_model is not None:
         print(_torch_differences(result.traces))
     if args.output_dir:
+        # (the data file is `source`); which model, which rows and the command that made these numbers, for whatever
+        # reads them later (`dact export`'s model card)
+        result.metrics.update(model=resolve_model(args.model), split=args.split, max_rows=args.max_rows,
+                              command=_command_line(args))
         traces_path = save_result(result, Path(args.output_dir), args.traces_format)
         print(f"wrote {Path(args.output_dir) / 'metrics.json'} and {traces_path}")
     return 0
