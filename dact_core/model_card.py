@@ -23,7 +23,7 @@ WHAT = {  # each family in a few words, by model_type
     "dact-bert": "it stops running layers once the answer it has accumulated can no longer change (Differentiable "
                  "Adaptive Computation Time, Eyzaguirre et al.)",
     "multi-exit-bert": "an answer head after every layer, and an exit rule that decides where to stop",
-    "adapler-bert": "it removes tokens as the layers go (AdapLeR), so later layers run on fewer tokens",
+    "adapler-bert": "it removes tokens as the layers go, so later layers run on fewer tokens",
     "token-gate-bert": "trainable gates remove tokens as the layers go, so later layers run on fewer tokens",
 }
 METRICS_KEYS = ("num_examples", "num_layers", "avg_layers", "model_type", "source")  # in every `dact eval` metrics.json
@@ -142,14 +142,14 @@ def _guarantee(model_type: str, config) -> str:
                 f"that layer {layers} would not give.")
     if model_type in ("adapler-bert", "token-gate-bert"):
         return (f"No guarantee: it runs all {layers} layers but drops tokens on the way, so its answer may differ "
-                "from the same model's on every token.")
+                "from the one it would give keeping every token.")
     return f"It runs all {layers} layers for every input: there is no early answer to guarantee."
 
 
 def _table(evaluations: list[dict], drops_tokens: bool) -> str:
     has_agreement = any("agree_with_full_depth" in m for m in evaluations)
     head = (["data", "examples", "accuracy (%)", "average layers run"] + (["halted == full depth"] if has_agreement else [])
-            + (["average tokens at layers 1 to N"] if drops_tokens else []))
+            + ([f"average tokens at layers 1 to {evaluations[0]['num_layers']}"] if drops_tokens else []))
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in evaluations:
         data = f"`{m['source']}`" + (f" ({m['split']})" if m.get("split") else "")
@@ -194,18 +194,21 @@ def card_text(model_dir: str | Path, evaluations: list[dict], record: dict | Non
         backbone += f" from `{base_model}`"
     elif record and record["train_config"].get("backbone"):
         backbone += f", trained from the checkpoint `{record['train_config']['backbone']}`"
+    notes = (model_dir / NOTES_FILE).is_file()
     if record and record.get("command"):
         training = f"Trained with (from its training record, training_config.json):\n\n    {record['command']}\n"
+        if notes:
+            training += f"\nHow it was chosen and benchmarked: [{NOTES_FILE}]({NOTES_FILE}).\n"
+    elif notes:
+        training = (f"No training record (training_config.json) was given for this card; [{NOTES_FILE}]({NOTES_FILE}) "
+                    "says how the model was trained, chosen and benchmarked.\n")
     else:
         training = "No training record (training_config.json) was given, so this card does not say how it was trained.\n"
-    notes = model_dir / NOTES_FILE
-    if notes.is_file():
-        training += f"\nHow it was trained, chosen and benchmarked: [{NOTES_FILE}]({NOTES_FILE}).\n"
     where = str(model_dir)
     body = [
         f"# {name}",
         "",
-        f"A {method} text classifier" + (f" (trained at {knob})" if knob else "") + f" on {backbone}: "
+        f"{'An' if method[:1].lower() in 'aeiou' else 'A'} {method} text classifier" + (f" (trained at {knob})" if knob else "") + f" on {backbone}: "
         f"{WHAT.get(raw.get('model_type'), WHAT['bert'])}. Made with the DACT-BERT Inspector project's `dact` command. "
         f"Labels: {', '.join(f'{i} {label}' for i, label in enumerate(labels))}.",
         "",
