@@ -29,6 +29,13 @@ WHAT = {  # each family in a few words, by model_type
 METRICS_KEYS = ("num_examples", "num_layers", "avg_layers", "model_type", "source")  # in every `dact eval` metrics.json
 
 
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+
+
 def read_evaluations(eval_dirs, model_type: str | None) -> list[dict]:
     """The metrics.json of each `dact eval` output folder, checked to be an evaluation of a model of this type (when
     given)."""
@@ -39,10 +46,7 @@ def read_evaluations(eval_dirs, model_type: str | None) -> list[dict]:
             raise ValueError(f"--eval-dir {folder}: no such folder")
         if not path.is_file():
             raise ValueError(f"--eval-dir {folder}: no metrics.json; pass a folder that `dact eval --output-dir` wrote")
-        try:
-            metrics = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        metrics = _read_json(path)
         missing = [key for key in METRICS_KEYS if not isinstance(metrics, dict) or key not in metrics]
         if missing:
             raise ValueError(f"{path}: not a `dact eval` metrics file (no {', '.join(missing)})")
@@ -59,10 +63,7 @@ def read_training_record(path: str | Path | None) -> dict | None:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such training record (a training_config.json that `dact train` wrote)")
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    record = _read_json(path)
     if not isinstance(record, dict) or not isinstance(record.get("train_config"), dict):
         raise ValueError(f"{path}: not a `dact train` record (no train_config)")
     return record
