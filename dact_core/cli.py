@@ -125,7 +125,8 @@ def cmd_export(args) -> int:
                                    else "no evaluation attached"))
         return 0
     if not args.output_dir:
-        raise ValueError("--output-dir is required (or --card-only, which writes only the model card into the --model folder)")
+        raise ValueError("--output-dir is required (or --card-only, which writes only the model card into the --model "
+                         "folder)")
     summary = export_model(args.model, args.output_dir, float16=not args.float32,
                            share_backbone_weights=not args.no_shared_weights, overwrite=args.overwrite,
                            eval_dirs=args.eval_dirs, training_config=args.training_config, command=argv)

@@ -149,7 +149,8 @@ def _guarantee(model_type: str, config) -> str:
 
 def _table(evaluations: list[dict], drops_tokens: bool) -> str:
     has_agreement = any("agree_with_full_depth" in m for m in evaluations)
-    head = (["data", "examples", "accuracy (%)", "average layers run"] + (["halted == full depth"] if has_agreement else [])
+    head = (["data", "examples", "accuracy (%)", "average layers run"]
+            + (["halted == full depth"] if has_agreement else [])
             + ([f"average tokens at layers 1 to {evaluations[0]['num_layers']}"] if drops_tokens else []))
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in evaluations:
@@ -209,7 +210,8 @@ def card_text(model_dir: str | Path, evaluations: list[dict], record: dict | Non
     body = [
         f"# {name}",
         "",
-        f"{'An' if method[:1].lower() in 'aeiou' else 'A'} {method} text classifier" + (f" (trained at {knob})" if knob else "") + f" on {backbone}: "
+        f"{'An' if method[:1].lower() in 'aeiou' else 'A'} {method} text classifier"
+        + (f" (trained at {knob})" if knob else "") + f" on {backbone}: "
         f"{WHAT.get(raw.get('model_type'), WHAT['bert'])}. Made with the DACT-BERT Inspector project's `dact` command. "
         f"Labels: {', '.join(f'{i} {label}' for i, label in enumerate(labels))}.",
         "",

@@ -112,7 +112,8 @@ def test_card_numbers_come_from_the_evaluation(tiny_model_dir, tiny_eval, tmp_pa
     assert metrics["source"].endswith("dev.tsv") and metrics["model"] == str(tiny_model_dir)
     assert metrics["command"].startswith(f"dact eval --model {tiny_model_dir} --data ")
     (tiny_model_dir / "training_config.json").write_text(json.dumps(
-        {"train_config": {"backbone": None, "data": "glue/sst2"}, "command": "dact train --data glue/sst2 --output-dir x"}))
+        {"train_config": {"backbone": None, "data": "glue/sst2"},
+         "command": "dact train --data glue/sst2 --output-dir x"}))
     out = tmp_path / "exported"
     assert main(["export", "--model", str(tiny_model_dir), "--output-dir", str(out), "--eval-dir", str(tiny_eval)]) == 0
     assert "1 evaluation(s) attached" in capsys.readouterr().out
@@ -126,7 +127,8 @@ def test_card_numbers_come_from_the_evaluation(tiny_model_dir, tiny_eval, tmp_pa
     assert values["halted_equals_full_depth"] == metrics["agree_with_full_depth"] / metrics["num_examples"] == 1.0
     assert front["model-index"][0]["results"][0]["metrics"][0]["value"] == metrics["accuracy"]
     # the body's table is made from the same metrics, with the command that measured them and the training command
-    assert f"| {metrics['num_examples']} | {100 * metrics['accuracy']:.2f} | {metrics['avg_layers']:.2f} of 4" in card.text
+    row = f"| {metrics['num_examples']} | {100 * metrics['accuracy']:.2f} | {metrics['avg_layers']:.2f} of 4"
+    assert row in card.text
     assert metrics["command"] in card.text and "dact train --data glue/sst2 --output-dir x" in card.text
     assert "0 negative, 1 positive" in card.text and "load_model(" in card.text
 
