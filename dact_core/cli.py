@@ -113,14 +113,14 @@ def cmd_export(args) -> int:
     from .export import export_model, export_onnx
     from .model_card import write_model_card
 
-    argv = getattr(args, "argv", None)  # set by the command line's parser; the card names the command that wrote it
+    command = _command_line(args)  # the card names the command that wrote it
     if args.card_only:
         given = [option for option, value in (("--output-dir", args.output_dir), ("--overwrite", args.overwrite),
                                                ("--float32", args.float32), ("--format onnx", args.format == "onnx"),
                                                ("--no-shared-weights", args.no_shared_weights)) if value]
         if given:
             raise ValueError(f"--card-only writes README.md into the --model folder and nothing else; drop {given[0]}")
-        path = write_model_card(args.model, args.eval_dirs, args.training_config, argv)
+        path = write_model_card(args.model, args.eval_dirs, args.training_config, command)
         print(f"wrote {path}: " + (f"{len(args.eval_dirs)} evaluation(s) attached" if args.eval_dirs
                                    else "no evaluation attached"))
         return 0
@@ -129,7 +129,7 @@ def cmd_export(args) -> int:
                          "folder)")
     summary = export_model(args.model, args.output_dir, float16=not args.float32,
                            share_backbone_weights=not args.no_shared_weights, overwrite=args.overwrite,
-                           eval_dirs=args.eval_dirs, training_config=args.training_config, command=argv)
+                           eval_dirs=args.eval_dirs, training_config=args.training_config, command=command)
     shared = ", ".join(summary["shared_from_backbone"]) or "none"
     print(f"wrote {summary['output_dir']}: weights {summary['weights_mb']} MB "
           f"({'float16' if summary['float16'] else 'float32'}); read from the backbone at load time: {shared}")

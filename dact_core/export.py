@@ -25,7 +25,7 @@ def check_output_dir(source: Path, out_dir: Path, overwrite: bool) -> None:
 
 def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = True,
                  share_backbone_weights: bool = True, overwrite: bool = False, eval_dirs=(),
-                 training_config: str | Path | None = None, command: list[str] | None = None) -> dict:
+                 training_config: str | Path | None = None, command: str | None = None) -> dict:
     """Write a trained model folder as a (smaller) checkpoint for shipping.
 
     float16 halves the size (weights load back as float32); share_backbone_weights leaves out every

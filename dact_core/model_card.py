@@ -169,7 +169,7 @@ def _table(evaluations: list[dict], drops_tokens: bool) -> str:
     return "\n".join(rows)
 
 
-def card_text(model_dir: str | Path, evaluations: list[dict], record: dict | None, command: list[str] | None) -> str:
+def card_text(model_dir: str | Path, evaluations: list[dict], record: dict | None, command: str | None) -> str:
     """The card of the model in `model_dir` (its config.json, and NOTES.md when there is one): front matter and body,
     as one Markdown text; the loading example names the folder as `model_dir` gives it."""
     from huggingface_hub import ModelCard, ModelCardData
@@ -247,13 +247,13 @@ def card_text(model_dir: str | Path, evaluations: list[dict], record: dict | Non
                  "DIR --data FILE --output-dir EVAL`, then write the card again with `dact export ... --eval-dir EVAL`.",
                  ""]
     if command:
-        body += ["This card was written by:", "", f"    {shlex.join(command)}", ""]
+        body += ["This card was written by:", "", f"    {command}", ""]
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body))
     return str(card)
 
 
 def write_card(model_dir: str | Path, evaluations: list[dict], record: dict | None,
-               command: list[str] | None = None) -> Path:
+               command: str | None = None) -> Path:
     """Write `model_dir`/README.md, the card of the model in that folder."""
     path = Path(model_dir) / CARD_FILE
     path.write_text(card_text(model_dir, evaluations, record, command))
@@ -261,7 +261,7 @@ def write_card(model_dir: str | Path, evaluations: list[dict], record: dict | No
 
 
 def write_model_card(model_dir: str | Path, eval_dirs=(), training_config: str | Path | None = None,
-                     command: list[str] | None = None) -> Path:
+                     command: str | None = None) -> Path:
     """`dact export --card-only`: write the card alone into the model folder, every input read before it is written.
     The training record defaults to the folder's own training_config.json, where there is one."""
     model_dir = Path(model_dir)

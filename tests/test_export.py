@@ -130,6 +130,7 @@ def test_card_numbers_come_from_the_evaluation(tiny_model_dir, tiny_eval, tmp_pa
     row = f"| {metrics['num_examples']} | {100 * metrics['accuracy']:.2f} | {metrics['avg_layers']:.2f} of 4"
     assert row in card.text
     assert metrics["command"] in card.text and "dact train --data glue/sst2 --output-dir x" in card.text
+    assert f"dact export --model {tiny_model_dir} --output-dir {out} --eval-dir {tiny_eval}" in card.text
     assert "0 negative, 1 positive" in card.text and "load_model(" in card.text
 
 
