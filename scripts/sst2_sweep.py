@@ -5,7 +5,7 @@
 The models come from scripts/train_sst2_sweep.sh. The sweep's default is chosen on the held-out
 validation slice of train.tsv (never on dev): the fewest validation layers among the DACT models
 whose validation accuracy is within 1 point of the reference's. Dev numbers are only reported.
-The shipped model now comes from scripts/train_sst2_default.sh (see its model card).
+The shipped model now comes from scripts/train_sst2_default.sh (see its NOTES.md, beside its model card).
 """
 
 from __future__ import annotations

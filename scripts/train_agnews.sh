@@ -5,7 +5,7 @@
 # length penalties phi, trainable token gates at several sparsity / bi-modal weights lambda:mu),
 # DACT-BERT at several ponder penalties tau, and the multi-exit early-exit model from the backbone.
 # About 3 minutes per epoch on a 2-core CPU (AdapLeR adds 4 for its saliency targets).
-# Then: dact bench (see README) and python scripts/ship_agnews.py --ship.
+# Then: dact bench (see README), python scripts/ship_agnews.py --ship, and scripts/model_cards.sh (the model cards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/agnews/train.tsv}

@@ -25,6 +25,7 @@ export HF_HUB_OFFLINE=1
 [ -f "$OUT/dact-tau0.07/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
   --reference-epochs 0 --output-dir "$OUT/dact-tau0.07"
 dact export --model "$OUT/dact-tau0.07" --output-dir assets/models/dact-sst2 --no-shared-weights --overwrite
+# (that card has no evaluation yet; scripts/model_cards.sh writes it again with SST-2 dev's)
 dact eval --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/default-dev" --overwrite
 cp "$OUT/default-dev/metrics.json" assets/results/sst2-default/metrics.json
 dact eval --model "$OUT/dact/reference" --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/onecmd-reference-dev" \
