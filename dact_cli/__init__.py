@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
 from .train_config import TrainConfig
-
-# `dact_core.methods.TRAIN_METHODS`, named here so that parsing needs no torch (a test keeps the two equal)
-TRAIN_METHODS = ("reference", "dact", "multi-exit", "adapler", "token-gates")
 
 DEVICE_HELP = "cpu, cuda or cuda:N (default: CUDA when present, else the CPU)"
 
@@ -44,19 +41,51 @@ def _add_runtime_args(p: argparse.ArgumentParser, threads_default: int | None = 
                    help="intra-op threads (default: " + (f"{threads_default}" if threads_default else "every core") + ")")
 
 
-def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="a .csv/.tsv/.json/.jsonl/.parquet file, or a hub name (glue/sst2)")
-    p.add_argument("--split", default=None, help="split of a hub data set")
-    p.add_argument("--text-column", action="append", dest="text_columns", help="text column (twice for pairs)")
-    p.add_argument("--label-column", default=None)
-    p.add_argument("--max-rows", type=int, default=None, help="use only the first N rows")
+# the data options of every command that reads a data set: `dact train`'s, from the same table
+DATA_OPTIONS = ("data", "split", "text_columns", "label_column", "max_rows")
+_TYPES = {"str": str, "int": int, "float": float}
 
 
-TRAIN_NUMBERS = (
-    "validation_fraction seed max_length epochs max_steps batch_size learning_rate dact_learning_rate "
-    "weight_decay warmup_ratio eval_steps reference_epochs ponder_penalty halting_bias_init dact_hidden_size "
-    "layer_loss_weight distill_weight distill_temperature knob_learning_rate kl_weight length_weight eta_init gate_sparsity gate_bimodal"
-).split()
+def add_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """One option per `TrainConfig` field (those in `names`, else every field on the command line, in the groups its
+    sections make), in the dataclass's order, from the field's type, default and metadata (see
+    `dact_cli.train_config`)."""
+    group = p
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        if not meta.get("cli", True) or (names is not None and f.name not in names):
+            continue
+        if names is None and "section" in meta:
+            group = p.add_argument_group(meta["section"])
+        flag = meta.get("flag", "--" + f.name.replace("_", "-"))
+        settings = {"dest": f.name, "help": meta["help"]}
+        if f.default is MISSING:
+            settings["required"] = True
+        else:
+            settings["default"] = f.default
+            if f.default is not None and not isinstance(f.default, bool):
+                settings["help"] += " (default: %(default)s)"
+        if "action" in meta:
+            settings["action"] = meta["action"]
+        elif f.type == "bool":
+            if f.default is not False:  # a flag can only switch a setting on
+                raise TypeError(f"TrainConfig.{f.name}: a boolean option must default to False")
+            settings["action"] = "store_true"
+        else:
+            kind = meta.get("type") or _TYPES.get(f.type.removesuffix(" | None"))
+            if kind is None:
+                raise TypeError(f"TrainConfig.{f.name}: give the parser of its type {f.type} (metadata type)")
+            settings["type"] = kind
+        if "choices" in meta:
+            settings["choices"] = meta["choices"]
+        elif settings.get("action") != "store_true":
+            settings["metavar"] = flag.removeprefix("--").replace("-", "_").upper()
+        group.add_argument(flag, **settings)
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of parsed `dact train` arguments: every field on the command line is the option of its name."""
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.metadata.get("cli", True)})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,58 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     tr = sub.add_parser("train", help="fine-tune DACT-BERT with the Hugging Face Trainer")
-    _add_data_args(tr)
-    tr.add_argument("--output-dir", required=True)
-    tr.add_argument("--backbone", default=None, help="BERT checkpoint name or path (default: packaged MiniLM)")
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    helps = {
-        "reference_epochs": "dact: first fine-tune a full-depth reference for this many epochs (kept in "
-        "OUTPUT_DIR/reference) and start DACT-BERT from its encoder; 0 starts from the backbone (default: %(default)s)",
-        "ponder_penalty": "dact: tau, the accuracy / depth trade-off (default: %(default)s)",
-        "layer_loss_weight": "dact: weight of every layer's own cross-entropy, added to the paper's loss "
-        "(default: %(default)s)",
-        "distill_weight": "dact: weight of the mean over layers of KL(reference || y_n), each layer's answer against "
-        "the fine-tuned reference's probabilities (the first stage, or --backbone RUN/reference) (default: %(default)s)",
-        "distill_temperature": "dact: T of that loss: both answers softened to softmax(log p / T), the KL scaled by "
-        "T^2 (default: %(default)s)",
-        "eta_init": "adapler: the thresholds' start: a token is dropped when its score is below eta / (tokens alive); "
-        "learned at --knob-learning-rate, fixed with 0; in [0.01, 1] (default: %(default)s)",
-        "eval_steps": "validate and keep the best checkpoint every this many steps; 0: once per epoch "
-        "(default: %(default)s)",
-    }
-    for name in TRAIN_NUMBERS:
-        kind = int if name in ("seed", "max_length", "max_steps", "batch_size", "eval_steps", "dact_hidden_size") else float
-        tr.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name], help=helps.get(name))
-    tr.add_argument("--pooling", choices=["mean", "cls"], default=defaults["pooling"])
-    tr.add_argument("--label-names", default=None, help="comma-separated names of integer labels 0..C-1")
-    tr.add_argument("--removal-layers", type=_layer_numbers, default=None,
-                    help="adapler: the layers (1-based, comma-separated, e.g. 1,2,3) before which tokens may be "
-                    "dropped; no predictor runs before the others (default: every layer)")
-    tr.add_argument(
-        "--method", choices=TRAIN_METHODS, default="dact",
-        help="dact (default); reference: a plain full-depth BERT classifier, the accuracy to match; "
-        "multi-exit: one classifier per layer for the DeeBERT / PABEE / static early-exit rules; "
-        "adapler / token-gates: token reduction, started from a reference given with --init-from",
-    )
-    tr.add_argument("--init-from", default=None,
-                    help="adapler / token-gates: the fine-tuned reference to start from; dact, multi-exit, reference: "
-                    "a trained model of the same method to train further; dact from a multi-exit model: DACT-BERT "
-                    "whose answers are its exits, with the exits and the encoder frozen: only the DACT modules' hidden "
-                    "layer and halting unit learn (--pooling, --layer-loss-weight, --learning-rate and "
-                    "--freeze-word-embeddings then have no effect)")
+    add_options(tr)
     tr.add_argument("--overwrite", action="store_true", help="write into an output folder that already holds files")
-    tr.add_argument("--resume", action="store_true",
-                    help="continue an interrupted run in --output-dir from its last checkpoint (saved at every "
-                    "validation), with the same settings; a finished reference stage is kept")
-    tr.add_argument(
-        "--freeze-word-embeddings", action="store_true",
-        help="keep the backbone's word embeddings (about half of MiniLM's weights) as they are; `dact export` "
-        "then leaves them out of the compact copy",
-    )
 
     ev = sub.add_parser("eval", help="halting inference over a data set: metrics JSON and per-example traces")
     _add_model_args(ev)
-    _add_data_args(ev)
+    add_options(ev, DATA_OPTIONS)
     ev.add_argument("--output-dir", default=None, help="write metrics.json and traces there")
     ev.add_argument("--traces-format", choices=["parquet", "csv"], default="parquet")
     ev.add_argument("--batch-size", type=int, default=64)
@@ -133,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a second text: the two are one sentence pair (for a model trained on pairs)")
     pr.add_argument("--max-length", type=int, default=128)
     be = sub.add_parser("bench", help="every method at several operating points, measured in one process")
-    _add_data_args(be)
+    add_options(be, DATA_OPTIONS)
     be.add_argument("--reference", nargs="*", default=[],
                     help="the full-depth reference model folder (speed-ups are taken against the first; more are seeds, and "
                     "each model's accuracy is compared with the reference of its own seed when there is one); none: "
@@ -206,13 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="threads of every model run in the server (torch and ONNX Runtime), fixed at start-up "
                     "(default: every core but one, which is left to the browser)")
     return parser
-
-
-def _layer_numbers(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer numbers such as 1,2,3, got {text!r}") from None
 
 
 def _positive_int(text: str) -> int:

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from dact_cli import TRAIN_NUMBERS, _layer_numbers, build_parser  # noqa: F401 - their home before dact_cli
+from dact_cli import train_config
 
 from .loading import CheckpointError
 
@@ -186,7 +186,7 @@ def check_output_dir(path: str | None, overwrite: bool) -> None:
 
 def cmd_train(args) -> int:
     from .evaluate import distributed_rank
-    from .train import TrainConfig, train
+    from .train import train
 
     if args.resume:
         from .train import is_finished
@@ -197,23 +197,7 @@ def cmd_train(args) -> int:
             raise ValueError(f"{args.output_dir}: this run has already finished; nothing to resume")
     else:
         check_output_dir(args.output_dir, args.overwrite)
-    cfg = TrainConfig(
-        data=args.data,
-        output_dir=args.output_dir,
-        backbone=args.backbone,
-        text_columns=args.text_columns,
-        label_column=args.label_column,
-        label_names=args.label_names.split(",") if args.label_names else None,
-        removal_layers=args.removal_layers,
-        max_rows=args.max_rows,
-        freeze_word_embeddings=args.freeze_word_embeddings,
-        pooling=args.pooling,
-        init_from=args.init_from,
-        method=args.method,
-        resume=args.resume,
-        **{name: getattr(args, name) for name in TRAIN_NUMBERS},
-    )
-    metrics = train(cfg)
+    metrics = train(train_config(args))
     if distributed_rank()[0] == 0:
         layers = metrics.get("eval_avg_layers")
         print(f"validation accuracy {metrics['eval_accuracy']:.4f}, average layers {layers:.2f}; "

@@ -284,8 +284,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     tokenizer_source = cfg.init_from or resolve_backbone(cfg.backbone)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
     task = load_task(
-        cfg.data, text_columns=cfg.text_columns, label_column=cfg.label_column, label_names=cfg.label_names,
-        max_rows=cfg.max_rows,
+        cfg.data, split=cfg.split, text_columns=cfg.text_columns, label_column=cfg.label_column,
+        label_names=cfg.label_names, max_rows=cfg.max_rows,
     )
     train_part, valid_part = train_validation_split(task, cfg.validation_fraction, cfg.seed)
     train_set = tokenize(train_part, tokenizer, cfg.max_length)

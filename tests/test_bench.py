@@ -233,7 +233,7 @@ def test_bench_refuses_a_timer_block_below_one(tmp_path, bench_inputs, capsys):
                  "--output-dir", str(tmp_path / "out"), "--rounds", "0"])
     assert code == 2 and "--rounds must be at least 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-    from dact_core.cli import build_parser
+    from dact_cli import build_parser
 
     default = build_parser().parse_args(["bench", "--data", "d", "--reference", "r", "--output-dir", "o"])
     assert default.timer_block == 10

@@ -62,10 +62,36 @@ def test_a_bad_option_is_refused_before_anything_heavy_loads():
 
 
 def test_the_parser_offers_the_registry_s_training_methods():
-    from dact_cli import TRAIN_METHODS
+    from dact_cli import build_parser
     from dact_core.methods import TRAIN_METHODS as registry
 
-    assert TRAIN_METHODS == tuple(registry)
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    method = next(action for action in train._actions if action.dest == "method")
+    assert tuple(method.choices) == tuple(registry)
+
+
+def test_train_options_come_from_the_train_config_with_its_defaults():
+    from dataclasses import asdict, fields
+
+    from dact_cli import build_parser, train_config
+    from dact_cli.train_config import TrainConfig
+
+    def config(*argv):
+        return train_config(build_parser().parse_args(["train", "--data", "d.tsv", "--output-dir", "o", *argv]))
+
+    given = {"command": ["dact"]}  # the only field off the command line
+    assert asdict(config()) | given == asdict(TrainConfig(data="d.tsv", output_dir="o")) | given
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    options = {action.dest for action in train._actions}
+    assert {f.name for f in fields(TrainConfig)} - options == {"command"}
+    assert all(action.help for action in train._actions)
+    cfg = config("--text-column", "premise", "--text-column", "hypothesis", "--label-names", "no,yes",
+                 "--method", "adapler", "--removal-layers", "1,3", "--resume", "--freeze-word-embeddings",
+                 "--eval-steps", "0", "--ponder-penalty", "0.1", "--split", "validation")
+    assert cfg.text_columns == ["premise", "hypothesis"] and cfg.label_names == ["no", "yes"]
+    assert (cfg.method, cfg.removal_layers, cfg.resume, cfg.freeze_word_embeddings) == ("adapler", [1, 3], True, True)
+    assert (cfg.eval_steps, cfg.ponder_penalty, cfg.split) == (0, 0.1, "validation")
+    assert build_parser().parse_args(["train", "--data", "d", "--output-dir", "o", "--overwrite"]).overwrite
 
 
 def test_import_dact_core_registers_the_model_types(tiny_model_dir):
