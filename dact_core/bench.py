@@ -13,10 +13,9 @@ For each operating point (a model and an inference setting from the registry, `m
     default, or torch) at one precision, the reference included, so the headline ratio is against what a user
     would deploy instead: the full-depth model on the same engine and precision. The reference is timed once more,
     in turn with the rest, as eager PyTorch in float32 (`speedup_*_vs_torch`);
-  * a paired bootstrap 95% interval (scipy) for every accuracy difference that a target reads:
-    each point against the reference (the reference of its own seed when the bench has one, so that
-    several seeds are each compared with the reference they started from), DACT-BERT against each
-    early-exit rule at the nearest depth.
+  * each point's accuracy difference against the reference, with a paired bootstrap 95% interval (scipy):
+    against the reference of its own seed when the bench has one, so that several seeds are each compared
+    with the reference they started from.
 Several seeds of one model (the same method and setting) are reported as mean and spread.
 """
 
@@ -35,10 +34,6 @@ from .loading import weights_fingerprint
 from .methods import family_of, infer, methods_of
 from .runner import length_batches, model_device, run, tokenize
 from .timing import interleaved_times, round_median, torch_threads
-
-EFFICIENCY_TARGET = 0.9  # of the ideal batch-1 speed-up
-ACCURACY_MARGIN = 0.01  # "within 1 point"
-
 
 @dataclass
 class OperatingPoint:
@@ -290,17 +285,16 @@ MERGED_COLUMNS = ("method", "setting", "source", "seed", "accuracy", "accuracy_d
                   "speedup_batch32")
 
 
-def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
+def merge_benches(folders: list[str | Path]) -> pd.DataFrame:
     """Every model row of several `dact bench` folders on the same examples (seeds trained at different times), with
-    a `bench` column naming its folder, and the targets that each bench lists per model (the DACT-BERT against
-    DeeBERT / PABEE comparisons, the token methods' and int8 rows), each entry with its bench's name.
+    a `bench` column naming its folder.
 
     Accuracy, layers and FLOPs do not depend on the run; each speed-up stays a ratio taken in its own bench's process
     against that bench's first reference. An accuracy difference is kept only where it was taken against the
     reference of the model's own seed (a reference's, or a model's whose seed had no reference in its bench, was
     taken against another seed's). Every model must record its seed, each seed of a method and setting may come from
     one bench only, and a model (by its weights) may appear in one bench only."""
-    tables, listed, first = [], {}, None
+    tables, first = [], None
     paths = [Path(folder) for folder in folders]
     names = [path.name for path in paths]
     if len(set(names)) < len(names) or len({path.resolve() for path in paths}) < len(paths):
@@ -326,9 +320,6 @@ def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
         foreign = table["method"].eq("reference") | table["paired_reference"].map(seed_of).ne(table["seed"])
         table.loc[foreign, ["accuracy_diff", "accuracy_diff_low", "accuracy_diff_high"]] = np.nan
         tables.append(table.assign(bench=folder.name))
-        for key, rows in record.get("targets", {}).items():
-            if isinstance(rows, list):  # per model; the bench-wide summaries would need the models' timings again
-                listed.setdefault(key, []).extend({"bench": folder.name, **row} for row in rows)
     merged = pd.concat(tables, ignore_index=True)
     twice = merged[merged.duplicated(["method", "setting", "seed"], keep=False)]
     if len(twice):
@@ -338,7 +329,7 @@ def merge_benches(folders: list[str | Path]) -> tuple[pd.DataFrame, dict]:
         again = models[models.duplicated("weights_sha256", keep=False)]
         if len(again):
             raise ValueError(f"the same model is in several benches: {sorted(set(again['source']))}")
-    return merged, listed
+    return merged
 
 
 def seeds_markdown(merged: pd.DataFrame) -> str:
@@ -377,92 +368,6 @@ def seeds_markdown(merged: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def status(low: float, high: float, threshold: float = 0.0) -> str:
-    """met when the whole interval lies at or above the threshold, missed when below, else not distinguishable."""
-    if low >= threshold:
-        return "met"
-    if high < threshold:
-        return "missed"
-    return "not distinguishable"
-
-
-def _label(result: PointResult) -> str:
-    """A point's setting, with its seed when it has one (several seeds share a setting)."""
-    return result.setting if result.seed is None else f"{result.setting} seed {result.seed}"
-
-
-def _labels(points: list[PointResult]) -> list[str]:
-    """`_label` of each point, with its model folder's name where two points would share a label (two recipes of one
-    setting and seed), so that no point's figure overwrites another's in the targets."""
-    labels = [_label(p) for p in points]
-    return [f"{label} ({Path(p.source).name})" if labels.count(label) > 1 else label for label, p in zip(labels, points)]
-
-
-def targets(results: list[PointResult]) -> dict:
-    """The issues' targets, each with its margin, interval and status (met / missed / not distinguishable)."""
-    out: dict = {}
-    ref = results[0]
-    out["reference_accuracy"] = _rounded(100 * ref.accuracy)
-    dact = [r for r in results if r.method == "DACT-BERT"]
-    dact_int8 = [r for r in results if r.method == "DACT-BERT int8"]
-    if dact_int8:
-        out["dact_int8_batch1"] = [
-            {"setting": r.setting, "speedup_batch1": round(r.speedup_batch1, 3),
-             "accuracy_diff_points": round(100 * r.accuracy_diff, 2),
-             "interval_points": [round(100 * r.accuracy_diff_low, 2), round(100 * r.accuracy_diff_high, 2)],
-             "efficiency_batch1": round(r.efficiency_batch1, 3),
-             "efficiency_interval": [round(r.efficiency_batch1_low, 3), round(r.efficiency_batch1_high, 3)],
-             "speedup_batch1_vs_torch": _rounded(r.speedup_batch1_vs_torch),
-             "speedup_status": status(r.efficiency_batch1_low, r.efficiency_batch1_high, EFFICIENCY_TARGET),
-             "accuracy_status": status(r.accuracy_diff_low, r.accuracy_diff_high, -ACCURACY_MARGIN)}
-            for r in dact_int8]
-    for rival in ("DeeBERT", "PABEE"):
-        rows = []
-        for mine in dact:
-            # the rival of the same seed where there is one: seeds differ by more than the methods do
-            theirs = [r for r in results if r.method == rival and r.seed == mine.seed] or [
-                r for r in results if r.method == rival]
-            if not 2.0 <= mine.avg_layers <= 4.0 or not theirs:
-                continue
-            match = min(theirs, key=lambda r: abs(r.avg_layers - mine.avg_layers))
-            diff, low, high = paired_interval(mine.correct, match.correct)
-            rows.append({"dact": mine.setting, "seed": mine.seed, "model": mine.source,
-                         "dact_layers": round(mine.avg_layers, 2),
-                         "rival": match.setting,
-                         "rival_layers": round(match.avg_layers, 2), "accuracy_diff_points": round(100 * diff, 2),
-                         "interval_points": [round(100 * low, 2), round(100 * high, 2)], "status": status(low, high)})
-        if rows:
-            out[f"dact_vs_{rival.lower()}_2_to_4_layers"] = rows
-    if dact:
-        labels = _labels(dact)
-        worst = min(range(len(dact)), key=lambda i: dact[i].efficiency_batch1)
-        statuses = [status(r.efficiency_batch1_low, r.efficiency_batch1_high, EFFICIENCY_TARGET) for r in dact]
-        out["dact_batch1_efficiency"] = {
-            "target": EFFICIENCY_TARGET, "worst": round(dact[worst].efficiency_batch1, 3),
-            "worst_setting": labels[worst],
-            "worst_interval": [round(dact[worst].efficiency_batch1_low, 3), round(dact[worst].efficiency_batch1_high, 3)],
-            "per_setting": {label: round(r.efficiency_batch1, 3) for label, r in zip(labels, dact)},
-            "time_weighted_ideal": {label: round(r.efficiency_batch1_time_weighted, 3) for label, r in zip(labels, dact)},
-            "speedup_batch1_vs_torch": {label: _rounded(r.speedup_batch1_vs_torch) for label, r in zip(labels, dact)},
-            "status": "missed" if "missed" in statuses else ("met" if all(s == "met" for s in statuses)
-                                                             else "not distinguishable")}
-        out["dact_batch32_speedup"] = {label: round(r.speedup_batch32, 2) for label, r in zip(labels, dact)}
-    for method in ("AdapLeR", "token gates"):
-        rows = [r for r in results if r.method == method]
-        if rows:
-            out[f"{method.lower().replace(' ', '_')}_within_1_point"] = [
-                {"setting": r.setting, "model": r.source, "speedup_batch1": round(r.speedup_batch1, 2),
-                 "accuracy_diff_points": round(100 * r.accuracy_diff, 2),
-                 "interval_points": [round(100 * r.accuracy_diff_low, 2), round(100 * r.accuracy_diff_high, 2)],
-                 "accuracy_status": status(r.accuracy_diff_low, r.accuracy_diff_high, -ACCURACY_MARGIN)}
-                for r in rows]
-    return out
-
-
-def _rounded(value: float) -> float | None:
-    return None if np.isnan(value) else round(float(value), 3)
-
-
 def write_outputs(results: list[PointResult], out_dir: Path, title: str, settings: dict | None = None,
                   command: str | None = None) -> pd.DataFrame:
     """bench.csv (every model), bench.json, bench.md (mean over seeds) and the plots; returns the summary table.
@@ -475,8 +380,7 @@ def write_outputs(results: list[PointResult], out_dir: Path, title: str, setting
     table.to_csv(out_dir / "bench.csv", index=False)
     points = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")  # JSON has no NaN
     record = {"title": title, **({"command": command} if command else {}), "settings": settings or {},
-              "points": points, "models": table.astype(object).where(table.notna(), None).to_dict(orient="records"),
-              "targets": targets(results)}
+              "points": points, "models": table.astype(object).where(table.notna(), None).to_dict(orient="records")}
     (out_dir / "bench.json").write_text(json.dumps(record, indent=2) + "\n")
     (out_dir / "bench.md").write_text(table_markdown(summary))
     for x, name in (("avg_layers", "accuracy_vs_layers"), ("speedup_batch1", "accuracy_vs_speedup_batch1")):

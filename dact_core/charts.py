@@ -581,5 +581,3 @@ def bench_figure(points: list[dict], x: str = "avg_layers", methods: list[str] |
     fig.update_xaxes(title=X_LABELS[x], dtick=1 if x == "avg_layers" else None)
     fig.update_yaxes(title="accuracy (%)", range=[low - 0.3, high])
     return fig
-
-

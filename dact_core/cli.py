@@ -25,7 +25,7 @@ def _seed_of(folder: str) -> int | None:
 
 
 def cmd_bench(args) -> int:
-    from .bench import operating_points, run_bench, same_size_reference, table_markdown, targets, write_outputs
+    from .bench import operating_points, run_bench, same_size_reference, table_markdown, write_outputs
     from .data import load_task
     from .loading import default_runtime, load_model, quantize
     from .onnx_runtime import from_torch, supports
@@ -86,7 +86,6 @@ def cmd_bench(args) -> int:
                 "timer_block": args.timer_block, "timer_statistic": ROUND_STATISTIC, "quantize": args.quantize}
     summary = write_outputs(results, Path(args.output_dir), args.title, settings, command=_command_line(args))
     print(table_markdown(summary))
-    print(json.dumps(targets(results), indent=2))
     print(f"wrote {args.output_dir}/bench.json, bench.csv, bench.md and the plots")
     return 0
 

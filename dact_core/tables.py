@@ -115,31 +115,6 @@ def bench_table(points: list[dict]) -> pd.DataFrame:
     return out.astype(object).fillna("")
 
 
-def targets_table(targets: dict) -> pd.DataFrame:
-    """The targets block of a bench run as rows: target, detail, status (met / missed / not distinguishable)."""
-    rows = []
-    for name, value in targets.items():
-        title = name.replace("_", " ")
-        if isinstance(value, list):
-            for item in value:
-                # a row is met only when each of its statuses is (e.g. int8: the speed-up and the accuracy)
-                statuses = [v for k, v in item.items() if k.endswith("status")]
-                status = next((s for s in ("missed", "not distinguishable") if s in statuses),
-                              "met" if statuses and all(v == "met" for v in statuses) else
-                              (statuses[0] if statuses else ""))
-                # a model without a recorded seed (e.g. an exported file) has seed None: nothing to say
-                detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in item.items() if v is not None)
-                rows.append({"target": title, "detail": detail, "status": status})
-        elif isinstance(value, dict):
-            status = value.get("status", value.get("met", ""))
-            status = {True: "met", False: "missed"}.get(status, status)
-            detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items() if k not in ("status", "met"))
-            rows.append({"target": title, "detail": detail, "status": str(status)})
-        else:
-            rows.append({"target": title, "detail": f"{value}", "status": ""})
-    return pd.DataFrame(rows, columns=["target", "detail", "status"])
-
-
 def sweep_table(res: dict):
     """A sweep file's reference and DACT points as one table (accuracy in %); numbers stay numbers (a column of
     numbers and blanks cannot be sent to the browser as it is), and a value a row lacks shows as a blank cell."""

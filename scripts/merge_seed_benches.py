@@ -29,18 +29,11 @@ def main() -> None:
     args = parser.parse_args()
     try:
         check_output_dir(args.output_dir, args.overwrite)
-        merged, listed = merge_benches(args.benches)
+        merged = merge_benches(args.benches)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     markdown = seeds_markdown(merged)
     print(markdown)
-    for key, rows in listed.items():
-        for row in rows:
-            if key.startswith("dact_vs_"):
-                print(f"DACT-BERT {row['dact']} seed {row.get('seed', '?')} ({row['dact_layers']} layers) - "
-                      f"{key.split('_')[2]} {row['rival']} ({row['rival_layers']} layers): "
-                      f"{row['accuracy_diff_points']:+.2f} [{row['interval_points'][0]:+.2f}, "
-                      f"{row['interval_points'][1]:+.2f}] {row['status']}")
     if args.output_dir:
         first = json.loads((Path(args.benches[0]) / "bench.json").read_text())
         names = ", ".join(Path(b).name for b in args.benches)
@@ -48,10 +41,10 @@ def main() -> None:
         # absolute timings from different benches (code, machine) have no common meaning: the ratios stay
         summary = seed_summary(merged.drop(columns="bench")).drop(columns=["latency_ms_batch1", "throughput_batch32"],
                                                                      errors="ignore")
+        # JSON has no NaN: None in its place
         record = {"title": args.title or f"{first.get('title', '')}: seeds merged from {names}", "settings": settings,
                   "points": summary.astype(object).where(summary.notna(), None).to_dict(orient="records"),
-                  "models": merged.astype(object).where(merged.notna(), None).to_dict(orient="records"),  # no NaN in JSON
-                  "targets": listed}
+                  "models": merged.astype(object).where(merged.notna(), None).to_dict(orient="records")}
         text = json.dumps(record, indent=2) + "\n"
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
