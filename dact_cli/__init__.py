@@ -1,4 +1,5 @@
-"""The `dact` command's entry point (also `python -m dact_core`): train, eval, predict, bench, report, export, app.
+"""The `dact` command's entry point (also `python -m dact_core`): train, eval, predict, bench, report, compare-runs,
+export, app.
 
 It parses the arguments before importing anything heavy: `import dact_core` imports torch and transformers to
 register the model types (seconds), which `dact --help` and a mistyped option should not wait for. This
@@ -148,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", required=True,
                     help="the Markdown page to write, e.g. docs/results.md; its figures go into the folder of the same "
                     "name beside it (docs/results/)")
+
+    cr = sub.add_parser("compare-runs", help="two dact eval runs on the same examples: the accuracy difference with a "
+                        "paired 95%% interval, and how often they agree")
+    cr.add_argument("first", metavar="RUN_A", help="a dact eval --output-dir folder (metrics.json and traces)")
+    cr.add_argument("second", metavar="RUN_B", help="another run's folder, on the same labelled examples; the "
+                    "difference is RUN_A's accuracy minus RUN_B's")
 
     ex = sub.add_parser("export", help="write a trained model as a compact checkpoint for shipping")
     ex.add_argument("--model", required=True, help="trained model folder")

@@ -108,6 +108,24 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_compare_runs(args) -> int:
+    from .explore import compare_runs
+
+    c = compare_runs(args.first, args.second)
+    for name, folder, m, accuracy, layers in zip("AB", c.runs, c.metrics, c.accuracy, c.avg_layers):
+        print(f"{name}  {folder}: {m.get('method', 'model')}, accuracy {100 * accuracy:.2f}, "
+              f"{layers:.2f} of {m['num_layers']} layers on average")
+    both_wrong = c.num_examples - c.both_right - c.only_first - c.only_second
+    print(f"{c.num_examples} examples: both right {c.both_right}, only A {c.only_first}, only B {c.only_second}, "
+          f"both wrong {both_wrong}")
+    print(f"same answer on {c.same_answer} of {c.num_examples} ({100 * c.same_answer / c.num_examples:.1f}%)")
+    print(f"accuracy A - B: {100 * c.accuracy_diff:+.2f} points, paired bootstrap 95% interval "
+          f"[{100 * c.accuracy_diff_low:+.2f}, {100 * c.accuracy_diff_high:+.2f}]")
+    if c.accuracy_diff_low <= 0 <= c.accuracy_diff_high:
+        print("the interval holds 0: on these examples neither run is shown to be more accurate")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .export import export_model, export_onnx
     from .model_card import write_model_card
@@ -375,7 +393,7 @@ def cmd_predict(args) -> int:
 def run(args) -> int:
     """Run a parsed command; a usage error (bad data, model folder, setting) is one line on stderr and exit code 2."""
     handlers = {"train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "app": cmd_app,
-                "bench": cmd_bench, "report": cmd_report, "export": cmd_export}
+                "bench": cmd_bench, "report": cmd_report, "compare-runs": cmd_compare_runs, "export": cmd_export}
     try:
         return handlers[args.command](args)
     except (CheckpointError, FileNotFoundError, ValueError) as err:  # DataError is a ValueError

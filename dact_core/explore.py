@@ -2,17 +2,21 @@
 
 A DACT-BERT trace holds a_n and p_n of every layer, and the decision after layer n depends only on
 them, so another bound or relaxation gives new exits and answers by arithmetic on the table: no
-model call. Everything here is vectorised over the rows (a million rows take seconds).
+model call. Everything here is vectorised over the rows (a million rows take seconds). Two runs' traces on the
+same examples compare the same way (`compare_runs`, `dact compare-runs`).
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from .bench import paired_interval
 from .halting import BOUNDS, exit_layers_from_trace, halting_margins
 
 TRACE_SUFFIXES = (".parquet", ".csv")
@@ -113,3 +117,73 @@ def read_traces(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path.name}: not a traces file of `dact eval` (no {', '.join(sorted(missing))} column)")
     return frame
+
+
+# --- two runs of `dact eval` on the same examples -------------------------------------------------------
+
+@dataclass
+class RunComparison:
+    """Two `dact eval` runs on the same labelled examples: `first` minus `second`."""
+
+    runs: tuple[str, str]  # the two output folders
+    metrics: tuple[dict, dict]  # their metrics.json
+    num_examples: int
+    accuracy: tuple[float, float]
+    avg_layers: tuple[float, float]
+    both_right: int
+    only_first: int  # right in the first run only
+    only_second: int
+    same_answer: int  # examples where the two give the same class
+    accuracy_diff: float  # first minus second, with its paired bootstrap 95% interval
+    accuracy_diff_low: float
+    accuracy_diff_high: float
+
+
+def read_run(folder: str | Path) -> tuple[dict, pd.DataFrame]:
+    """metrics.json and the labelled traces of a `dact eval --output-dir` folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such folder (give the --output-dir of a dact eval)")
+    if not (folder / "metrics.json").exists():
+        raise ValueError(f"{folder}: not an output folder of dact eval (no metrics.json)")
+    files = [folder / f"traces{suffix}" for suffix in TRACE_SUFFIXES if (folder / f"traces{suffix}").exists()]
+    if not files:
+        raise ValueError(f"{folder}: no traces.parquet or traces.csv next to metrics.json")
+    if len(files) > 1:  # a run written again in the other format leaves the first file behind
+        raise ValueError(f"{folder}: holds both traces.parquet and traces.csv; remove the one older than metrics.json")
+    metrics, traces = json.loads((folder / "metrics.json").read_text()), read_traces(files[0])
+    if len(traces) != metrics.get("num_examples"):
+        raise ValueError(f"{folder}: {files[0].name} has {len(traces)} rows, metrics.json counts "
+                         f"{metrics.get('num_examples')} examples: not one run's files")
+    if "correct" not in traces or traces["correct"].isna().any():
+        raise ValueError(f"{folder}: the traces have no gold label for every example; run dact eval on labelled data")
+    return metrics, traces.assign(correct=traces["correct"].astype(bool))
+
+
+def compare_runs(first: str | Path, second: str | Path) -> RunComparison:
+    """The accuracy difference of two runs on the same examples, with a paired bootstrap 95% interval, and how
+    often their answers agree. The runs may name the classes differently (one model trained on integer labels, one
+    with names): each run's gold names must then correspond one to one."""
+    (metrics_a, a), (metrics_b, b) = read_run(first), read_run(second)
+    if len(a) != len(b):
+        raise ValueError(f"{first} and {second} are runs on different data: {len(a)} and {len(b)} examples")
+    texts_a, texts_b = a["text"].astype(str).to_numpy(), b["text"].astype(str).to_numpy()
+    if (texts_a != texts_b).any():
+        row = int(np.flatnonzero(texts_a != texts_b)[0])
+        raise ValueError(f"{first} and {second} are runs on different data: example {row} is {texts_a[row]!r} in "
+                         f"the first, {texts_b[row]!r} in the second")
+    gold_a, gold_b = a["label_name"].astype(str), b["label_name"].astype(str)
+    names = dict(zip(gold_a, gold_b))  # the first run's name of each class -> the second's
+    if len(set(names.values())) != len(names) or (gold_a.map(names) != gold_b).any():
+        raise ValueError(f"{first} and {second} give the same texts different gold labels: runs on different data")
+    right_a, right_b = a["correct"].to_numpy(), b["correct"].to_numpy()
+    answers_a = a["prediction_name"].astype(str).map(lambda name: names.get(name, name)).to_numpy()
+    diff, low, high = paired_interval(right_a, right_b)
+    return RunComparison(
+        runs=(str(first), str(second)), metrics=(metrics_a, metrics_b), num_examples=len(a),
+        accuracy=(float(right_a.mean()), float(right_b.mean())),
+        avg_layers=(float(a["exit_layer"].mean()), float(b["exit_layer"].mean())),
+        both_right=int((right_a & right_b).sum()), only_first=int((right_a & ~right_b).sum()),
+        only_second=int((~right_a & right_b).sum()),
+        same_answer=int((answers_a == b["prediction_name"].astype(str).to_numpy()).sum()),
+        accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high)

@@ -155,9 +155,9 @@ for RUN in dact-distill0.5 dact-distill0.5-T4; do
   dact eval --model "$OUT/$RUN" --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/$RUN-dev" --overwrite
 done
 dact eval --model assets/models/dact-sst2 --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/shipped-dev" --overwrite
-python scripts/paired_eval.py "$OUT/dact-distill0.5-dev/traces.parquet" "$OUT/shipped-dev/traces.parquet"
-python scripts/paired_eval.py "$OUT/dact-distill0.5-T4-dev/traces.parquet" "$OUT/shipped-dev/traces.parquet"
-python scripts/paired_eval.py "$OUT/dact-distill0.5-T4-dev/traces.parquet" "$OUT/dact-distill0.5-dev/traces.parquet"
+dact compare-runs "$OUT/dact-distill0.5-dev" "$OUT/shipped-dev"
+dact compare-runs "$OUT/dact-distill0.5-T4-dev" "$OUT/shipped-dev"
+dact compare-runs "$OUT/dact-distill0.5-T4-dev" "$OUT/dact-distill0.5-dev"
 dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
   --dact assets/models/dact-sst2 "$OUT/dact-distill0.5" "$OUT/dact-distill0.5-T4" --multi-exit "$OUT/multi-exit-onecmd" \
   --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.07 without and with distillation from the reference (--distill-weight 0.5, temperature 1 and 4), and a multi-exit model, all from one reference with the same one-epoch budget" \
@@ -174,7 +174,7 @@ done
 for RUN in dact-distill0.5-seed44 onecmd-seed44; do
   dact eval --model "$OUT/$RUN" --data ../shared/data/sst2/dev.tsv --output-dir "$OUT/$RUN-dev" --overwrite
 done
-python scripts/paired_eval.py "$OUT/dact-distill0.5-seed44-dev/traces.parquet" "$OUT/onecmd-seed44-dev/traces.parquet"
+dact compare-runs "$OUT/dact-distill0.5-seed44-dev" "$OUT/onecmd-seed44-dev"
 dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/onecmd-seed44/reference" \
   --dact "$OUT/onecmd-seed44" "$OUT/dact-distill0.5-seed44" --multi-exit "$OUT/multi-exit-onecmd-seed44" \
   --title "SST-2 dev (872), seed 44: DACT-BERT at tau 0.07 without and with distillation from the reference (--distill-weight 0.5), and a multi-exit model, all from one reference with the same one-epoch budget" \

@@ -423,32 +423,6 @@ def test_bench_runs_script_lists_each_run_and_the_mean(tmp_path, monkeypatch, ca
     assert "an older bench without avg_layers, efficiency_batch1" in capsys.readouterr().err
 
 
-def test_paired_eval_script_compares_two_models_on_the_same_examples(tmp_path, monkeypatch, capsys):
-    import runpy
-    import sys
-
-    script = str(Path(__file__).resolve().parents[1] / "scripts" / "paired_eval.py")
-    texts, labels = [f"text {i}" for i in range(100)], [i % 2 for i in range(100)]
-    first = pd.DataFrame(dict(text=texts, label=labels, correct=[i < 90 for i in range(100)], exit_layer=2))
-    second = pd.DataFrame(dict(text=texts, label=labels, correct=[i < 80 for i in range(100)], exit_layer=3))
-    first.to_csv(tmp_path / "a.csv", index=False)
-    second.to_parquet(tmp_path / "b.parquet")
-    monkeypatch.setattr(sys, "argv", ["paired_eval.py", str(tmp_path / "a.csv"), str(tmp_path / "b.parquet")])
-    runpy.run_path(script, run_name="__main__")
-    out = capsys.readouterr().out
-    assert "accuracy 90.00, 2.00 layers" in out and "accuracy 80.00, 3.00 layers" in out
-    assert "both right 80, only the first 10, only the second 0" in out
-    assert "first - second: +10.00 points [+" in out  # ten examples right only in the first: the interval is above 0
-    second.iloc[::-1].to_csv(tmp_path / "shuffled.csv", index=False)  # other order: refused
-    monkeypatch.setattr(sys, "argv", ["paired_eval.py", str(tmp_path / "a.csv"), str(tmp_path / "shuffled.csv")])
-    with pytest.raises(SystemExit, match="not of the same examples"):
-        runpy.run_path(script, run_name="__main__")
-    first.drop(columns="correct").to_csv(tmp_path / "unlabelled.csv", index=False)
-    monkeypatch.setattr(sys, "argv", ["paired_eval.py", str(tmp_path / "unlabelled.csv"), str(tmp_path / "a.csv")])
-    with pytest.raises(SystemExit, match="no correct"):
-        runpy.run_path(script, run_name="__main__")
-
-
 def test_bench_on_onnx_runtime_without_a_trained_reference(tmp_path, bench_inputs, monkeypatch):
     monkeypatch.setenv("DACT_CACHE_DIR", str(tmp_path / "cache"))
     folders, data = bench_inputs

@@ -3,6 +3,7 @@
 import json
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -273,3 +274,60 @@ def test_train_leaves_a_checkpoints_folder_it_did_not_make_alone(tmp_path, tiny_
                  "--output-dir", str(out), "--overwrite"]) == 2
     assert "holds files of another kind" in capsys.readouterr().err
     assert own.read_text() == "mine" and not (out / "model.safetensors").exists()
+
+
+def test_compare_runs_gives_the_paired_difference_of_two_evals(tmp_path, tiny_model_dir, tiny_task, capsys):
+    from dact_core.bench import paired_interval
+
+    first = tmp_path / "a"
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(tiny_task), "--output-dir", str(first)]) == 0
+    capsys.readouterr()
+    metrics = json.loads((first / "metrics.json").read_text())
+    traces = pd.read_parquet(first / "traces.parquet")
+
+    def run(name, frame, **changes):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "metrics.json").write_text(json.dumps({**metrics, "num_examples": len(frame), **changes}))
+        frame.to_csv(folder / "traces.csv", index=False)
+        return folder
+
+    # the second model: wrong on 12 examples the first gets right, and its classes named 0 and 1 (integer labels)
+    flipped, changed = traces.copy(), traces.index[traces["correct"]][:12]
+    flipped.loc[changed, "prediction"] = 1 - flipped.loc[changed, "prediction"]
+    flipped["correct"] = flipped["prediction"] == flipped["label"]
+    flipped["prediction_name"] = flipped["prediction"].astype(str)
+    flipped["label_name"] = flipped["label"].astype(str)
+    second = run("b", flipped, method="plain BERT")
+    assert main(["compare-runs", str(first), str(second)]) == 0
+    printed = capsys.readouterr().out
+    a, b = traces["correct"].to_numpy(), flipped["correct"].to_numpy()
+    diff, low, high = paired_interval(a, b)
+    assert f"accuracy A - B: {100 * diff:+.2f} points, paired bootstrap 95% interval [{100 * low:+.2f}, " \
+           f"{100 * high:+.2f}]" in printed
+    assert f"both right {int((a & b).sum())}, only A {int((a & ~b).sum())}, only B {int((~a & b).sum())}" in printed
+    assert diff == 12 / 96 and "same answer on 84 of 96 (87.5%)" in printed  # classes matched across the runs
+    assert f"B  {second}: plain BERT, accuracy {100 * b.mean():.2f}" in printed
+
+    def refused(folder, message, against=first):
+        assert main(["compare-runs", str(against), str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("dact compare-runs: error: ") and message in err, err
+
+    refused(tmp_path / "missing", "missing: no such folder")
+    refused(tiny_model_dir, "not an output folder of dact eval (no metrics.json)")
+    no_traces = run("no-traces", traces)
+    (no_traces / "traces.csv").unlink()
+    refused(no_traces, "no traces.parquet or traces.csv next to metrics.json")
+    both = run("both", traces)
+    traces.to_parquet(both / "traces.parquet")
+    refused(both, "holds both traces.parquet and traces.csv")
+    refused(run("unlabelled", traces.drop(columns=["label", "label_name", "correct"])), "no gold label")
+    refused(run("shorter", traces.iloc[:90]), "runs on different data: 96 and 90 examples")
+    shuffled = traces.iloc[::-1].reset_index(drop=True)
+    refused(run("shuffled", shuffled), f"runs on different data: example 0 is {traces.text[0]!r} in the first, "
+                                      f"{shuffled.text[0]!r} in the second")
+    relabelled = traces.assign(label_name=np.where(np.arange(96) < 10, "positive", traces["label_name"]))
+    refused(run("relabelled", relabelled), "give the same texts different gold labels")
+    stale = run("stale", traces, num_examples=100)
+    refused(stale, "traces.csv has 96 rows, metrics.json counts 100 examples")
