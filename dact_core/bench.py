@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import TaskData, load_task
+from .data import TaskData
 from .loading import weights_fingerprint
 from .methods import family_of, infer, methods_of
 from .runner import length_batches, model_device, run, tokenize
@@ -145,15 +145,8 @@ def efficiency_interval(ref_seconds: np.ndarray, seconds: np.ndarray, exit_layer
 
 def latency_sample(num_texts: int, count: int) -> np.ndarray:
     """Indices (count,) of the examples timed one by one: a fixed random sample, the same in every bench of a data set
-    and in the scripts that time or profile batch 1."""
+    (so that two benches' batch-1 times are on the same inputs)."""
     return np.random.default_rng(0).permutation(num_texts)[:count]
-
-
-def latency_texts(data: str, model, count: int) -> list[str]:
-    """The texts of `latency_sample` in a data file whose labels are `model`'s label names: the sentences that the
-    scripts timing or profiling batch 1 run, the same as the bench's."""
-    texts = load_task(data, label_names=[model.config.id2label[i] for i in range(model.config.num_labels)]).texts()
-    return [texts[i] for i in latency_sample(len(texts), count)]
 
 
 def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: int | None = 2,

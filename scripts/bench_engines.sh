@@ -2,8 +2,8 @@
 # The engine benchmarks: the shipped DACT-BERT on ONNX Runtime (float32 and int8) against the full-depth model of the
 # same size on the same engine and precision, and against eager PyTorch, on all of SST-2 dev at batch 1 and in
 # batches of 32 (assets/results/bench-sst2-onnx); then the guarantee on the engine for every precision on SST-2 dev
-# and AG News test (the AG News model is trained first: one epoch from the packaged backbone, about 4 minutes on 2
-# cores). Run on a quiet machine: the timer interleaves, but two processes still share the cores.
+# and AG News test (the AG News model is trained first: one epoch from the packaged backbone). Run on a quiet machine:
+# the timer interleaves, but two processes still share the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1

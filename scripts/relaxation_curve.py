@@ -1,8 +1,10 @@
-"""What the guarantee costs: DACT-BERT's accuracy and depth when the halting bound is relaxed.
+"""What the guarantee costs: DACT-BERT's accuracy and depth when the halting bound is relaxed, for
+assets/results/sst2-default/relaxation.json (scripts/train_sst2_default.sh runs it on the shipped model's dev traces).
 
 The relaxation factor r scales the layers-left term of the bound (r = 1 is exact). Below 1 the model
 halts earlier and may answer differently from its full depth. Each point is computed from the
-per-layer a_n and p_n that `dact eval` stored, so no model runs here.
+per-layer a_n and p_n that `dact eval` stored (`explore.rehalt`, as the app's Data set page does at the
+relaxation it is given), so no model runs here.
 
     dact eval --data ../shared/data/sst2/dev.tsv --output-dir runs/sst2/default-dev
     python scripts/relaxation_curve.py runs/sst2/default-dev/traces.parquet

@@ -1,11 +1,11 @@
-"""Evaluate the SST-2 ponder-penalty sweep (the earlier recipe), pick its default, write results and the plot.
+"""assets/results/sst2_sweep.json and sst2_sweep.png (the app's Compare page shows them): the SST-2 ponder-penalty
+sweep of scripts/train_sst2_sweep.sh evaluated on SST-2 dev, with the sweep's pick.
 
     python scripts/sst2_sweep.py                 # evaluate runs/sst2/* on SST-2 dev, print the table
 
-The models come from scripts/train_sst2_sweep.sh. The sweep's default is chosen on the held-out
-validation slice of train.tsv (never on dev): the fewest validation layers among the DACT models
-whose validation accuracy is within 1 point of the reference's. Dev numbers are only reported.
-The shipped model now comes from scripts/train_sst2_default.sh (see its NOTES.md, beside its model card).
+The pick is made on the held-out validation slice of train.tsv (never on dev): the fewest validation layers among
+the DACT models whose validation accuracy is within 1 point of the reference's. Dev numbers are only reported.
+The shipped model is another recipe's: scripts/train_sst2_default.sh.
 """
 
 from __future__ import annotations

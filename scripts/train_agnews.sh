@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Trains the AG News models with the project's own commands: the one-command recipe at tau 0.1 (bench-agnews-default), and the
-# models behind assets/results/bench-agnews:
-# a full-depth reference, then the token-reduction methods started from it (AdapLeR at several
-# length penalties phi, trainable token gates at several sparsity / bi-modal weights lambda:mu),
-# DACT-BERT at several ponder penalties tau, and the multi-exit early-exit model from the backbone.
-# About 3 minutes per epoch on a 2-core CPU (AdapLeR adds 4 for its saliency targets).
-# Then: dact bench (see README), python scripts/ship_agnews.py --ship, and scripts/model_cards.sh (the model cards).
+# The AG News models, each trained with `dact train`:
+#   * the shipped token-reduction models' candidates: token gates at several sparsity / bi-modal weights lambda:mu
+#     from a one-epoch full-depth reference, and AdapLeR at several length penalties phi from the one command's
+#     reference; `python scripts/ship_agnews.py --ship` then picks one of each on the validation slice and exports
+#     it to assets/models/adapler-agnews and assets/models/token-gates-agnews, and scripts/model_cards.sh writes
+#     their model cards;
+#   * the models they are measured against in assets/results/bench-agnews*: the one command at tau 0.1 (three
+#     seeds) and its second stage at tau 0.07 and 0.05, DACT-BERT from the backbone at several tau, the multi-exit
+#     model, and AdapLeR with fixed thresholds, also dropping tokens before layers 1 to 3 only.
+# The benches: `dact bench` over these folders (README, "Other methods and the benchmark").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/agnews/train.tsv}
@@ -17,16 +20,15 @@ COMMON=(--data "$DATA" --label-names World,Sports,Business,Sci/Tech --validation
   --freeze-word-embeddings --eval-steps 0)  # the settings these models were trained with (eval once per epoch)
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=${THREADS:-2}
 
-# the one-command recipe at tau 0.1 (the default when these ran; 0.07 now): a 3-epoch full-depth reference
-# (dact/reference), then DACT-BERT from its encoder (per-layer loss 0.5, one epoch); behind
-# assets/results/bench-agnews-default
+# the one command at tau 0.1: a 3-epoch full-depth reference (dact/reference), then DACT-BERT from its encoder
+# (per-layer loss 0.5, one epoch); assets/results/bench-agnews-default
 [ -f "$OUT/dact/config.json" ] || dact train --data "$DATA" --label-names World,Sports,Business,Sci/Tech \
   --validation-fraction 0.05 --seed 42 --ponder-penalty 0.1 --output-dir "$OUT/dact"
 for seed in 43 44; do  # two more seeds of the same command (the bench reports mean and spread)
   [ -f "$OUT/dact-seed$seed/config.json" ] || dact train --data "$DATA" --label-names World,Sports,Business,Sci/Tech \
     --validation-fraction 0.05 --seed "$seed" --ponder-penalty 0.1 --output-dir "$OUT/dact-seed$seed"
 done
-# the new default tau 0.07 as the second stage of each seed's one command, from that seed's reference
+# the default tau 0.07 as the second stage of each seed's one command, from that seed's reference
 # (assets/results/bench-agnews-tau-cpu, bench-agnews-tau007-seeds)
 [ -f "$OUT/dact-tau0.07/config.json" ] || dact train --data "$DATA" --label-names World,Sports,Business,Sci/Tech \
   --validation-fraction 0.05 --seed 42 --backbone "$OUT/dact/reference" --reference-epochs 0 --output-dir "$OUT/dact-tau0.07"
@@ -39,7 +41,8 @@ for seed in 43 44; do
     --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed "$seed" \
     --backbone "$OUT/dact-seed$seed/reference" --reference-epochs 0 --output-dir "$OUT/dact-seed$seed-tau0.07"
 done
-# the earlier models behind assets/results/bench-agnews and the shipped token models
+# a one-epoch reference and the models started from it or from the backbone (assets/results/bench-agnews); the
+# shipped token gates come from here
 [ -f "$OUT/reference/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 1 \
   --output-dir "$OUT/reference"
 for pair in $GATES; do
@@ -74,24 +77,17 @@ for eta in 0.3 0.4 0.45 0.5; do
     --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 --knob-learning-rate 0 \
     --eta-init "$eta" --output-dir "$OUT/adapler-fromref-eta$eta-fixed-4ep"
 done
-# tokens dropped only before layers 1 to 3: with fixed thresholds the later layers drop almost nothing, and no
-# predictor runs before them. Retrained with --removal-layers (assets/results/bench-agnews-adapler-layers), and the
-# fixed-threshold models above with their first three predictors kept, nothing retrained
-# (scripts/adapler_removal_layers.py; assets/results/bench-agnews-adapler-infer123)
+# tokens dropped only before layers 1 to 3 (--removal-layers): with fixed thresholds the later layers drop almost
+# nothing, and no predictor runs before them (assets/results/bench-agnews-adapler-layers)
 for eta in 0.4 0.45; do
   [ -f "$OUT/adapler-fromref-eta$eta-fixed-4ep-layers123/config.json" ] || dact train "${COMMON[@]}" --method adapler \
     --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 --knob-learning-rate 0 \
     --eta-init "$eta" --removal-layers 1,2,3 --output-dir "$OUT/adapler-fromref-eta$eta-fixed-4ep-layers123"
-  [ -f "$OUT/adapler-fromref-eta$eta-fixed-4ep-infer123/config.json" ] || python scripts/adapler_removal_layers.py \
-    "$OUT/adapler-fromref-eta$eta-fixed-4ep" "$OUT/adapler-fromref-eta$eta-fixed-4ep-infer123" --layers 1,2,3
 done
-# two more seeds of the eta 0.4 model, from the same reference, and their first three predictors
-# (assets/results/bench-agnews-adapler-infer123-seeds, -3seeds)
+# two more seeds of the eta 0.4 model, from the same reference
 for seed in 43 44; do
   [ -f "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed/config.json" ] || dact train --data "$DATA" \
     --label-names World,Sports,Business,Sci/Tech --validation-fraction 0.05 --seed "$seed" --freeze-word-embeddings \
     --eval-steps 0 --method adapler --init-from "$OUT/dact/reference" --epochs 4 --kl-weight 0.1 --length-weight 0.002 \
     --knob-learning-rate 0 --eta-init 0.4 --output-dir "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed"
-  [ -f "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed-infer123/config.json" ] || python scripts/adapler_removal_layers.py \
-    "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed" "$OUT/adapler-fromref-eta0.4-fixed-4ep-seed$seed-infer123" --layers 1,2,3
 done

@@ -1,17 +1,18 @@
-"""Train three seeds of the default recipe on SST-2 and the models compared with it, with `dact train`.
+"""The models of assets/results/bench-sst2-h100: three seeds of the one command at tau 0.1 on SST-2 and the models
+compared with it, each trained with `dact train`.
 
-  1. Full-depth references with the default recipe (3 epochs, word embeddings trained), three seeds;
-     and, for seed 42, other reference settings (learning rate, frozen embeddings) judged on validation.
-  2. From each seed's reference: DACT-BERT with the default recipe (`dact train`'s second stage: tau
-     0.1, per-layer loss 0.5, one epoch) and the multi-exit model (one epoch: the same budget); for
-     seed 42 also DACT-BERT at other ponder penalties, for the accuracy/depth curve.
-  3. DACT-BERT's halting units trained on each multi-exit model's frozen exits (`--init-from`).
+  1. Full-depth references (the one command's first stage: 3 epochs, word embeddings trained), seeds 42, 43 and
+     44; and, for seed 42, other reference settings (learning rate, frozen embeddings) judged on validation.
+  2. From each seed's reference: DACT-BERT at tau 0.1 (the one command's second stage with --ponder-penalty 0.1:
+     per-layer loss 0.5, one epoch) and the multi-exit model (one epoch: the same budget); for seed 42 also
+     DACT-BERT at tau 0.05 and 0.2, for the accuracy/depth curve.
+  3. DACT-BERT's halting units trained on each multi-exit model's frozen exits (`--init-from`), at tau 0.1.
 
-`dact train --data train.tsv --label-names negative,positive --validation-fraction 0.05` runs both stages
-of the default in one command; here the stages run apart so that one reference serves every model
-trained on it. Runs already finished (a config.json in their folder) are skipped, so the script resumes.
+`dact train --data train.tsv --label-names negative,positive --validation-fraction 0.05` runs both stages in one
+command (at the default tau 0.07); here the stages run apart so that one reference serves every model trained on
+it. Runs already finished (a config.json in their folder) are skipped, so the script resumes.
 
-    python scripts/train_sst2.py                 # 2-core CPU: one run at a time (many hours)
+    python scripts/train_sst2.py                 # one run at a time
     python scripts/train_sst2.py --jobs 8        # a GPU machine: several runs share the GPU
 """
 
@@ -80,7 +81,7 @@ def main() -> None:
     for seed in SEEDS:
         stage2 = ["--backbone", str(Path(args.out) / f"reference-s{seed}"), "--reference-epochs", "0",
                   "--seed", str(seed)]
-        jobs.append((f"dact-s{seed}", [*stage2, "--ponder-penalty", "0.1"]))  # the default when the H100 runs ran
+        jobs.append((f"dact-s{seed}", [*stage2, "--ponder-penalty", "0.1"]))
         jobs.append((f"multi-exit-s{seed}", [*stage2, "--method", "multi-exit", "--epochs", "1"]))
         if seed == SEEDS[0]:
             jobs += [(f"dact-tau{tau}-s{seed}", [*stage2, "--ponder-penalty", tau]) for tau in CURVE_TAUS]

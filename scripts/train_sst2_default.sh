@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Trains the shipped SST-2 default and every SST-2 bench row on this CPU with the project's own commands.
+# The shipped SST-2 model (assets/models/dact-sst2, its dev metrics in assets/results/sst2-default) and the SST-2
+# benches on a CPU (assets/results/bench-sst2-*, but bench-sst2-h100: scripts/train_sst2.py), each model trained
+# with `dact train`.
 #
 # The shipped model is what the one command gives:
 #     dact train --data ../shared/data/sst2/train.tsv --label-names negative,positive --validation-fraction 0.05 \
@@ -8,10 +10,10 @@
 # (one epoch, the default tau 0.07, per-layer loss 0.5). Below, its two stages run as two commands so that the
 # tau 0.1 and 0.05 runs share the same reference: `dact train` seeds torch afresh at the start of each stage, so a
 # second stage run as `--backbone DIR/reference --reference-epochs 0` is the one command's second stage.
-# About 90 minutes on a 2-core CPU for the reference, 12 for each DACT-BERT stage.
-# Then the controlled comparison behind bench-sst2-controlled (the earlier shipped model's recipe: reference-3ep,
-# a second stage with frozen word embeddings): a multi-exit model from the same reference with the same one-epoch
-# budget (static / DeeBERT / PABEE), and DACT-BERT's halting units trained on its frozen exits.
+# Then: the controlled comparison (bench-sst2-controlled: a 3-epoch reference validated every 1,000 steps, a second
+# stage with frozen word embeddings, a multi-exit model from the same reference with the same one-epoch budget, and
+# DACT-BERT's halting units trained on its frozen exits), seeds 43 and 44 of the one command, repeated timing runs,
+# and DACT-BERT distilled from its reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/sst2/train.tsv}
@@ -57,8 +59,9 @@ for RUN in dact-tau0.07 dact-tau0.05; do
   cp "$OUT/$RUN/training_config.json" "assets/results/bench-sst2-onecmd-tau-cpu/training/$RUN/"
 done
 
-# the controlled comparison (bench-sst2-controlled): the earlier shipped model's reference and second stage,
-# a multi-exit model from the same reference, and DACT-BERT on its frozen exits
+# the controlled comparison (bench-sst2-controlled): a 3-epoch reference validated every 1,000 steps, DACT-BERT's
+# second stage from it with frozen word embeddings, a multi-exit model from the same reference, and DACT-BERT on
+# its frozen exits
 [ -f "$OUT/reference-3ep/config.json" ] || dact train "${COMMON[@]}" --method reference --epochs 3 \
   --eval-steps 1000 --output-dir "$OUT/reference-3ep"
 [ -f "$OUT/dact-fromref-tau0.1/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/reference-3ep" \
@@ -94,7 +97,8 @@ for RUN in onecmd-seed43 onecmd-seed43/reference multi-exit-onecmd multi-exit-on
   mkdir -p "assets/results/bench-sst2-seeds/training/$RUN"
   cp "$OUT/$RUN/training_config.json" "assets/results/bench-sst2-seeds/training/$RUN/"
 done
-# seed 44, trained later, in a bench of its own; one table over the three seeds (accuracies are each bench's own)
+# seed 44 in a bench of its own; merge_seed_benches.py makes one table over the three seeds (accuracies are each
+# bench's own)
 dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/onecmd-seed44/reference" --dact "$OUT/onecmd-seed44" \
   --multi-exit "$OUT/multi-exit-onecmd-seed44" \
   --title "SST-2 dev (872): the one command (reference, DACT-BERT at the default tau 0.07) and a multi-exit model from its reference, seed 44, CPU" \
@@ -120,14 +124,8 @@ dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" 
   --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" --multi-exit "$OUT/multi-exit-onecmd" \
   --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 and a multi-exit model, all from one reference" \
   --output-dir assets/results/bench-sst2-curve-seed42 --overwrite
-# the batch-1 speed in three separate runs, timed in blocks of 10 inputs with each input's median over the rounds, and
-# once beside the multi-exit model; python scripts/bench_runs.py prints each run and their mean. (bench-sst2-blocks*
-# were timed the same way but summed the rounds, which the bench no longer does; bench-sst2-curve-blocks, rerun here,
-# takes the median, and its bench.json says so.)
-# the same three runs again after the stock layers became one sequence of operations, the reference also timed layer
-# by layer (README, "Layers as one sequence of operations"): bench-sst2-layers*
-# (bench-sst2-parts* are the same command, run again after the layers read their parts off the modules' own
-# dictionaries; README, "Parts read off the modules' own dictionaries")
+# the batch-1 speed in three separate runs of the same bench (how much the ratios move from run to run), and once
+# beside the multi-exit model
 MEDIAN="timer in blocks of 10, median of rounds"
 LAYERS="stock layers as one sequence of operations, the reference also timed layer by layer"
 for KIND in median layers; do
@@ -138,15 +136,14 @@ for KIND in median layers; do
       --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 from one reference; $NOTE" \
       --output-dir "assets/results/bench-sst2-$KIND$RUN" --overwrite
   done
-  python scripts/bench_runs.py "assets/results/bench-sst2-$KIND" "assets/results/bench-sst2-$KIND-run2" \
-    "assets/results/bench-sst2-$KIND-run3"
 done
 dact bench --data ../shared/data/sst2/dev.tsv --reference "$OUT/dact/reference" \
   --dact "$OUT/dact" assets/models/dact-sst2 "$OUT/dact-tau0.05" --multi-exit "$OUT/multi-exit-onecmd" \
   --title "SST-2 dev (872), seed 42: DACT-BERT at tau 0.1, 0.07 (the shipped file) and 0.05 and a multi-exit model, all from one reference; timer in blocks of 10" \
   --output-dir assets/results/bench-sst2-curve-blocks --overwrite
 
-# the shipped file's second stage with distillation from its reference (README, "Distillation from the reference")
+# the shipped file's second stage with distillation from its reference (--distill-weight), compared with the
+# shipped file on dev
 [ -f "$OUT/dact-distill0.5/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \
   --reference-epochs 0 --distill-weight 0.5 --output-dir "$OUT/dact-distill0.5"
 [ -f "$OUT/dact-distill0.5-T4/config.json" ] || dact train "${COMMON[@]}" --backbone "$OUT/dact/reference" \

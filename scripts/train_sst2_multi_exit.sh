@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The multi-exit early-exit model (static / DeeBERT / PABEE) for the SST-2 benchmark, with the same data,
+# The multi-exit early-exit model (static / DeeBERT / PABEE) of assets/results/bench-sst2, with the same data,
 # split and budget as the DACT-BERT models of scripts/train_sst2_sweep.sh (1.3 epochs).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Trains the SST-2 models behind assets/results/sst2_sweep.json with the project's own commands:
+# The SST-2 models of assets/results/sst2_sweep.json and assets/results/bench-sst2, each trained with `dact train`:
 # DACT-BERT (one epoch with a per-layer auxiliary loss, then a short run per ponder penalty started
 # from it) and a plain full-depth reference classifier with the same total budget.
-# About an hour on a 2-core CPU; minutes on a GPU. Then: python scripts/sst2_sweep.py
+# Then: python scripts/sst2_sweep.py, and scripts/train_sst2_multi_exit.sh for the bench's multi-exit model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/sst2/train.tsv}

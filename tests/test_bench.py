@@ -371,58 +371,6 @@ def test_benches_of_different_seeds_merge_into_one_table(tmp_path):
         merge_benches([tmp_path])
 
 
-def test_bench_runs_script_lists_each_run_and_the_mean(tmp_path, monkeypatch, capsys):
-    import runpy
-    import sys
-
-    script = str(Path(__file__).resolve().parents[1] / "scripts" / "bench_runs.py")
-    row = dict(method="DACT-BERT", setting="tau=0.1", source="runs/dact", avg_layers=2.5, speedup_batch1=2.0,
-               speedup_batch32=1.8, efficiency_batch1_low=0.85, efficiency_batch1_high=0.95)
-    timed = {"timer_block": 10, "timer_statistic": "median of rounds"}
-    for name, share, settings in [("run1", 0.88, timed), ("run2", 0.92, timed), ("summed", 0.9, {"timer_block": 10})]:
-        (tmp_path / name).mkdir()
-        pd.DataFrame([dict(method="reference", setting="full depth", source="runs/ref", avg_layers=6.0,
-                           speedup_batch1=1.0, speedup_batch32=1.0, efficiency_batch1=1.0, efficiency_batch1_low=1.0,
-                           efficiency_batch1_high=1.0),
-                      dict(row, efficiency_batch1=share)]).to_csv(tmp_path / name / "bench.csv", index=False)
-        (tmp_path / name / "bench.json").write_text(json.dumps({"settings": settings}))
-    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "run1"), str(tmp_path / "run2")])
-    runpy.run_path(script, run_name="__main__")
-    out = capsys.readouterr().out
-    assert "timer: blocks of 10 inputs, median of rounds" in out
-    assert "DACT-BERT tau=0.1 (runs/dact), 2.50 layers, 2 runs" in out and "reference" not in out
-    assert "run1" in out and "88.0% of the ideal [85.0%, 95.0%]" in out
-    assert "mean 90.0% (range 88.0% to 92.0%)" in out
-    assert "layer by layer" not in out  # neither bench timed the reference layer by layer
-    (tmp_path / "run3").mkdir()  # one that did
-    pd.DataFrame([dict(row, efficiency_batch1=0.94, efficiency_batch1_layer_by_layer=0.8,
-                       efficiency_batch1_layer_by_layer_low=0.79, efficiency_batch1_layer_by_layer_high=0.81)]).to_csv(
-        tmp_path / "run3" / "bench.csv", index=False)
-    (tmp_path / "run3" / "bench.json").write_text(json.dumps({"settings": timed}))
-    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "run1"), str(tmp_path / "run3")])
-    runpy.run_path(script, run_name="__main__")
-    out = capsys.readouterr().out
-    assert "94.0% of the ideal [85.0%, 95.0%]  b=1 2.00x  b=32 1.80x  layer by layer 80.0% [79.0%, 81.0%]" in out
-    assert "mean 91.0% (range 88.0% to 94.0%); b=1 2.00x, b=32 1.80x; layer by layer 80.0% (the 1 of these runs" in out
-    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path)])
-    with pytest.raises(SystemExit):
-        runpy.run_path(script, run_name="__main__")
-    assert "not a dact bench folder" in capsys.readouterr().err
-    # runs timed with the earlier sum over rounds (which older benches did not record) are not listed with these
-    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "run1"), str(tmp_path / "summed")])
-    with pytest.raises(SystemExit):
-        runpy.run_path(script, run_name="__main__")
-    assert "not timed alike: run1: blocks of 10, median of rounds; summed: blocks of 10, sum of rounds" in (
-        capsys.readouterr().err)
-    (tmp_path / "older").mkdir()  # a bench from before the batch-1 efficiency intervals
-    pd.DataFrame([dict(method="DACT-BERT", setting="tau=0.1", source="x")]).to_csv(tmp_path / "older" / "bench.csv")
-    (tmp_path / "older" / "bench.json").write_text("{}")
-    monkeypatch.setattr(sys, "argv", ["bench_runs.py", str(tmp_path / "older")])
-    with pytest.raises(SystemExit):
-        runpy.run_path(script, run_name="__main__")
-    assert "an older bench without avg_layers, efficiency_batch1" in capsys.readouterr().err
-
-
 def test_bench_on_onnx_runtime_without_a_trained_reference(tmp_path, bench_inputs, monkeypatch):
     monkeypatch.setenv("DACT_CACHE_DIR", str(tmp_path / "cache"))
     folders, data = bench_inputs
