@@ -231,7 +231,7 @@ def _load_task_for(model, args, require_labels: bool):
                      require_labels=require_labels)
 
 
-def _setting(args) -> dict:
+def _inference_setting(args) -> dict:
     """The DACT-BERT inference setting given on the command line (the model's own where not given)."""
     setting = {}
     if args.bound is not None:
@@ -263,7 +263,7 @@ def cmd_eval(args) -> int:
         dist.barrier()  # every process has checked the output folder before any writes to it
     model, tokenizer = load_model(args.model, device, args.quantize, _runtime(args), args.threads)
     is_dact = family_of(model).model_type == "dact-bert"
-    setting = _setting(args)
+    setting = _inference_setting(args)
     if setting and not is_dact:
         raise ValueError(f"--bound and --relaxation apply to DACT-BERT, not to a {family_of(model).display} model")
     task = _load_task_for(model, args, require_labels=False)
@@ -342,7 +342,7 @@ def _labels_are_names(label_names: list[str]) -> bool:
 def cmd_predict(args) -> int:
     import torch
 
-    from .halting import halting_margins, layer_weights
+    from .halting import layer_weights, margins_by_layer
     from .loading import load_model
     from .methods import family_of
     from .runner import run
@@ -351,7 +351,7 @@ def cmd_predict(args) -> int:
     model, tokenizer = load_model(args.model, args.device, args.quantize, _runtime(args), args.threads)
     family = family_of(model)
     is_dact = family.model_type == "dact-bert"
-    setting = _setting(args)
+    setting = _inference_setting(args)
     if setting and not is_dact:
         raise ValueError(f"--bound and --relaxation apply to DACT-BERT, not to a {family.display} model")
     cfg = model.config
@@ -365,7 +365,7 @@ def cmd_predict(args) -> int:
         print(f"note: the text has {result.num_tokens[0]} tokens; truncated to {result.max_length}")
     if is_dact:
         acc, rem = torch.from_numpy(result.acc_probs[0]), torch.from_numpy(result.remaining_probs[0])
-        margins = halting_margins(acc, rem, setting["halting_bound"], setting["halting_relaxation"])
+        margins = margins_by_layer(acc, rem, setting["halting_bound"], setting["halting_relaxation"])
         weights = layer_weights(rem)
         print(f"{'layer':>5}  {'h_n':>6}  {'p_n':>6}  {'a_n[' + name + ']':>14}  {'y_n[' + name + ']':>14}  "
               f"{'w_n':>6}  {'margin':>8}")

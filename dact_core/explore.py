@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from .bench import paired_interval
-from .halting import BOUNDS, exit_layers_from_trace, halting_margins
+from .halting import BOUNDS, exit_layers_from_trace, margins_by_layer
 
 TRACE_SUFFIXES = (".parquet", ".csv")
 
@@ -54,7 +54,7 @@ def rehalt(traces: pd.DataFrame, bound: str, relaxation: float) -> pd.DataFrame:
     exit_layer = exit_layers_from_trace(acc_t, rem_t, bound, relaxation).numpy()  # (rows,)
     rows = np.arange(len(traces))
     at_exit = acc[rows, exit_layer - 1]  # (rows, C)
-    margins = halting_margins(acc_t, rem_t, bound, relaxation).numpy()  # (rows, N)
+    margins = margins_by_layer(acc_t, rem_t, bound, relaxation).numpy()  # (rows, N)
     out = traces.copy()
     out["exit_layer"] = exit_layer
     out["prediction"] = at_exit.argmax(axis=1)

@@ -87,7 +87,7 @@ def bound_margin(top, runner_up, remaining_prob, layers_left, bound: str = "tigh
     raise ValueError(f"unknown halting bound {bound!r}; expected one of {BOUNDS}")
 
 
-def halting_margins(
+def margins_by_layer(
     acc_probs: torch.Tensor, remaining_probs: torch.Tensor, bound: str = "tight", relaxation: float = 1.0
 ) -> torch.Tensor:
     """The margin after every layer of a full-depth trace: acc_probs (..., N, C), remaining_probs (..., N) -> (..., N).

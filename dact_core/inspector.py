@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .halting import BOUNDS, exit_layers_from_trace, halting_margins, layer_weights
+from .halting import BOUNDS, exit_layers_from_trace, layer_weights, margins_by_layer
 from .methods import family_of
 from .runner import InputError, model_device, run, tokenize
 from .traces import ExampleTrace, TokenAttribution, TokenTrace
@@ -54,7 +54,7 @@ class DactInspector(_Inspector):
         setting = dict(halting_bound=bound, halting_relaxation=relaxation)
         result = run(self.model, self.tokenizer, [text], setting, max_length=self.max_length, full_depth=True)
         acc, rem = torch.from_numpy(result.acc_probs), torch.from_numpy(result.remaining_probs)  # (1, N, C), (1, N)
-        margins = {b: halting_margins(acc[0], rem[0], b, relaxation).numpy() for b in BOUNDS}
+        margins = {b: margins_by_layer(acc[0], rem[0], b, relaxation).numpy() for b in BOUNDS}
         exits = {b: int(exit_layers_from_trace(acc, rem, b, relaxation)[0]) for b in BOUNDS}
         return ExampleTrace(
             text=text,
