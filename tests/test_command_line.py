@@ -39,7 +39,8 @@ def _dact_code() -> str:
     return f"import sys; from {module} import {function} as main; sys.argv[0] = 'dact'; sys.exit(main())"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["predict", "--help"], ["app", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["predict", "--help"], ["app", "--help"],
+                                  ["compare-runs", "--help"]])
 def test_help_imports_neither_torch_nor_the_package(argv):
     module, function = _entry_point()
     code = (f"import sys\nfrom {module} import {function} as main\n"
