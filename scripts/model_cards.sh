@@ -13,9 +13,9 @@ export HF_HUB_OFFLINE=1
 dact eval --model assets/models/dact-sst2 --data ../shared/data/sst2/dev.tsv --threads "$THREADS" \
   --output-dir "$OUT/dact-sst2-dev" --overwrite
 # the shipped file was exported from runs/sst2/dact-tau0.07 (scripts/train_sst2_default.sh); that run's training
-# record is kept beside the bench that compared its tau with the others
+# record ships in the model's training/ folder (not beside the weights, where `dact bench` would read its seed)
 dact export --model assets/models/dact-sst2 --card-only --eval-dir "$OUT/dact-sst2-dev" \
-  --training-config assets/results/bench-sst2-onecmd-tau-cpu/training/dact-tau0.07/training_config.json
+  --training-config assets/models/dact-sst2/training/training_config.json
 
 # the AG News models' training records were not kept: their cards link NOTES.md, which gives the commands
 for MODEL in adapler-agnews token-gates-agnews; do
