@@ -49,6 +49,25 @@ def results(folder: str) -> dict[str, dict]:
     return {name: json.loads(path.read_text()) for name, path in found.items()}
 
 
+def matched_sentences(folder: str, name: str) -> list[str]:
+    """The report's sentences at matched compute for one result folder; none where it stored no per-example results,
+    a warning where its file cannot be read. Cached per version of the file: each pair's bootstrap resamples every
+    example thousands of times, and the page reruns on every click."""
+    path = Path(folder) / name / report.EXAMPLES_FILE  # not this module's EXAMPLES_FILE (the curated texts)
+    if not path.exists():
+        return []
+    try:
+        return _matched_sentences(str(path), path.stat().st_mtime)
+    except ValueError as err:
+        st.warning(str(err))
+        return []
+
+
+@st.cache_data(max_entries=16, show_spinner="Comparing the methods on the same examples...")
+def _matched_sentences(path: str, modified: float) -> list[str]:
+    return report.matched_sentences(report.load_examples(Path(path).parent))
+
+
 def ordered_results(folder: str, names: list[str]) -> tuple[list[str], str | None]:
     """The results in the order of the folder's index.json (unlisted ones after), and the one to open first:
     the one DACT_RESULTS_DEFAULT names, else the index's first. A malformed index is a warning, and ignored."""

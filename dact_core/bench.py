@@ -77,6 +77,8 @@ class PointResult:
     paired_reference: str = ""  # the reference folder the difference is taken against
     weights_sha256: str = ""  # of the source's model.safetensors when measured (a folder's file can be replaced)
     correct: np.ndarray = field(default=None, repr=False)  # (n,) per example, for paired intervals
+    exit_layer: np.ndarray = field(default=None, repr=False)  # (n,) per example, for `examples_table`
+    flops: np.ndarray = field(default=None, repr=False)  # (n,) per example
 
 
 def layer_flops(tokens: np.ndarray, hidden: int, intermediate: int) -> np.ndarray:
@@ -222,7 +224,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
             latency_ms_batch1=float(1000 * t1[i] / len(singles)),
             throughput_batch32=float(len(batch_idx) / t32[i]),
             accuracy_diff=diff, accuracy_diff_low=low, accuracy_diff_high=high, paired_reference=points[j].source,
-            weights_sha256=fingerprints[point.source], correct=correct,
+            weights_sha256=fingerprints[point.source], correct=correct, exit_layer=result.exit_layer, flops=flops,
         ))
     return results
 
@@ -232,8 +234,43 @@ def _precision(point: OperatingPoint) -> str:
     return getattr(point.model, "quantization", None) or ""
 
 
+PER_EXAMPLE = ("correct", "exit_layer", "flops")  # PointResult's arrays: in examples.parquet, not in bench.csv
+
+
 def results_table(results: list[PointResult]) -> pd.DataFrame:
-    return pd.DataFrame([{k: v for k, v in asdict(r).items() if k != "correct"} for r in results])
+    return pd.DataFrame([{k: v for k, v in asdict(r).items() if k not in PER_EXAMPLE} for r in results])
+
+
+EXAMPLES_FILE = "examples.parquet"
+
+
+def examples_table(results: list[PointResult]) -> pd.DataFrame:
+    """One row per (operating point, example): `point` (the row of bench.csv and of bench.json's "models"), the
+    point's method, setting, source and seed, the example's index in the data, whether it was classified correctly
+    (null where the accuracy is not measured: a reference with an untrained head), its exit layer (a token method
+    runs every layer) and its GFLOPs. Small types, so that a bench of thousands of examples stays a few MB: the other
+    files keep each point's averages, and two methods can be compared on the same examples only from these."""
+    frames = []
+    for i, r in enumerate(results):
+        n = len(r.correct)
+        correct = pd.array(r.correct.astype(bool), dtype="boolean")
+        if np.isnan(r.accuracy):
+            correct[:] = pd.NA
+        frames.append(pd.DataFrame({
+            "point": np.full(n, i, dtype=np.int16), "method": r.method, "setting": r.setting, "source": r.source,
+            "seed": pd.array([r.seed] * n, dtype="Int32"), "example": np.arange(n, dtype=np.int32), "correct": correct,
+            "exit_layer": r.exit_layer.astype(np.int8), "gflops": (r.flops / 1e9).astype(np.float32)}))
+    table = pd.concat(frames, ignore_index=True)
+    for column in ("method", "setting", "source"):
+        table[column] = table[column].astype("category")
+    return table
+
+
+def write_examples(results: list[PointResult], out_dir: Path) -> Path:
+    """`examples_table` as examples.parquet in the results folder."""
+    path = Path(out_dir) / EXAMPLES_FILE
+    examples_table(results).to_parquet(path, index=False, compression="zstd")
+    return path
 
 
 def recipe_settings(table: pd.DataFrame) -> pd.Series:
@@ -363,7 +400,8 @@ def seeds_markdown(merged: pd.DataFrame) -> str:
 
 def write_outputs(results: list[PointResult], out_dir: Path, title: str, settings: dict | None = None,
                   command: str | None = None) -> pd.DataFrame:
-    """bench.csv (every model), bench.json, bench.md (mean over seeds) and the plots; returns the summary table.
+    """bench.csv (every model), bench.json, bench.md (mean over seeds), the plots and examples.parquet (every point's
+    result on every example); returns the summary table.
     command: the command line that ran the bench, kept in bench.json so that `dact report` can say how to rerun it."""
     import plotly.express as px
 
@@ -381,6 +419,7 @@ def write_outputs(results: list[PointResult], out_dir: Path, title: str, setting
                       title=f"{title}: accuracy against {x.replace('_', ' ')}")
         fig.update_traces(textposition="top center")
         fig.write_html(out_dir / f"{name}.html", include_plotlyjs="cdn")
+    write_examples(results, out_dir)
     return summary
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .bench import recipe_settings
+from .bench import EXAMPLES_FILE, paired_interval, recipe_settings
+from .methods import FAMILIES, METHODS
 
 # in the results folder: the folder names in the order a reader should see them, the main comparison first
 INDEX_FILE = "index.json"
@@ -45,6 +46,7 @@ class Bench:
     record: dict
     models: pd.DataFrame | None = None
     folder: Path | None = None
+    examples: pd.DataFrame | None = None  # examples.parquet: every point on every example (benches before it: none)
     points: pd.DataFrame = field(init=False)
     model_settings: pd.Series | None = field(init=False, default=None)  # each model row's summary setting
 
@@ -88,7 +90,18 @@ def bench_from_record(name: str, record: dict, folder: Path | None = None) -> Be
         models = pd.read_csv(folder / "bench.csv", dtype={"weights_sha256": str})
     else:
         models = None
-    return Bench(name, record, models, folder)
+    return Bench(name, record, models, folder, load_examples(folder))
+
+
+def load_examples(folder: Path | None) -> pd.DataFrame | None:
+    """examples.parquet of a result folder; None where there is none (benches before it kept no per-example results)."""
+    path = None if folder is None else Path(folder) / EXAMPLES_FILE
+    if path is None or not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several kinds for a damaged file
+        raise ValueError(f"{path}: not a readable parquet file ({err})") from None
 
 
 def load_bench(folder: str | Path) -> Bench:
@@ -382,6 +395,151 @@ def findings(bench: Bench) -> Findings:
     return Findings(headline, claims, no_difference, not_compared)
 
 
+# --- at matched compute ---
+
+# DACT-BERT's recipes (float: an int8 copy is not set against float points), and every other method that saves
+# compute with what it is matched on: layers for the methods that skip layers, the FLOPs ratio for those that drop
+# tokens (they run every layer, so their layers say nothing)
+DACT_METHODS = tuple(m.name for m in METHODS.values() if m.family == "dact-bert")
+RIVALS = {m.name: FAMILIES[m.family].kind for m in METHODS.values()
+          if m.family != "dact-bert" and FAMILIES[m.family].kind in ("depth", "tokens")}
+# a point this much cheaper than DACT-BERT's is chosen over a closer, more expensive one
+TOLERANCE = {"layers": 0.5, "flops_ratio": 0.1}
+NOT_STORED = "Per-example results not stored: rerun the bench."
+
+
+@dataclass
+class MatchedPair:
+    """A DACT-BERT point against another method's point of about the same compute, on the same examples."""
+
+    dact_method: str
+    dact: str  # the point's name, e.g. "DACT-BERT at tau=0.07"
+    rival_method: str
+    rival: str
+    measure: str  # "layers" or "flops_ratio"
+    dact_compute: float
+    rival_compute: float
+    diff: float  # DACT-BERT's accuracy minus the other's, with its paired bootstrap 95% interval
+    low: float
+    high: float
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.low, self.high)
+
+
+def example_points(examples: pd.DataFrame) -> pd.DataFrame:
+    """One row per point of examples.parquet: its method, setting, source, seed, name (its setting as bench.md names
+    it, with its seed where the setting has several), average layers, FLOPs ratio against the first reference and
+    whether its accuracy was measured."""
+    groups = examples.groupby("point", sort=True)
+    points = groups[["method", "setting", "source", "seed"]].first()
+    for column in ("method", "setting", "source"):
+        points[column] = points[column].astype(str)
+    points["layers"] = groups["exit_layer"].mean()
+    points["gflops"] = groups["gflops"].sum().astype(np.float64)
+    points["measured"] = groups["correct"].apply(lambda c: bool(c.notna().all()))
+    reference = points[points["method"] == "reference"]
+    points["flops_ratio"] = points["gflops"] / reference["gflops"].iloc[0] if len(reference) else np.nan
+    settings = recipe_settings(points.reset_index(drop=True)).to_numpy()
+    seeds = points.assign(label=settings).groupby(["method", "label"])["seed"].transform("size").to_numpy()
+    points["name"] = [f"{method} at {label}" + (f" seed {seed}" if count > 1 and pd.notna(seed) else "")
+                      for method, label, seed, count in zip(points["method"], settings, points["seed"], seeds)]
+    return points
+
+
+def matched_point(target: float, values: pd.Series, tolerance: float):
+    """The index of the value that matches `target`'s compute: the closest of those not above it, where one lies
+    within `tolerance` below it; else the closest of all (a method whose cheapest point costs more than DACT-BERT's)."""
+    cheaper = values[(values <= target + 1e-9) & (values >= target - tolerance)]
+    pool = cheaper if len(cheaper) else values
+    return (pool - target).abs().idxmin()
+
+
+def matched_comparisons(examples: pd.DataFrame | None) -> list[MatchedPair]:
+    """Each DACT-BERT point against the matched point (`matched_point`) of each other method in the bench, with the
+    paired bootstrap interval of the accuracy difference on the same examples. A DACT-BERT model of a seed is set
+    against the other method's models of the same seed where there are any. None stored: none."""
+    if examples is None or examples.empty:
+        return []
+    points = example_points(examples)
+    points = points[points["measured"]]
+    correct = {point: rows.sort_values("example")["correct"].to_numpy(dtype=bool)
+               for point, rows in examples[examples["point"].isin(points.index)].groupby("point")}
+    pairs = []
+    for d, mine in points[points["method"].isin(DACT_METHODS)].iterrows():
+        for rival, kind in RIVALS.items():
+            theirs = points[points["method"] == rival]
+            same_seed = theirs[theirs["seed"].eq(mine["seed"]).fillna(False).astype(bool)]
+            theirs = same_seed if len(same_seed) else theirs
+            measure = "layers" if kind == "depth" else "flops_ratio"
+            if theirs.empty or np.isnan(mine[measure]):
+                continue
+            r = matched_point(mine[measure], theirs[measure], TOLERANCE[measure])
+            if len(correct[d]) != len(correct[r]):
+                raise ValueError(f"examples.parquet: {mine['name']} and {points.loc[r, 'name']} are not on the same "
+                                 "examples")
+            diff, low, high = paired_interval(correct[d], correct[r])
+            pairs.append(MatchedPair(mine["method"], mine["name"], rival, points.loc[r, "name"], measure,
+                                     float(mine[measure]), float(points.loc[r, measure]), diff, low, high))
+    return pairs
+
+
+def _compute(value: float, measure: str) -> str:
+    return f"{value:.2f} layers" if measure == "layers" else f"{100 * value:.0f}% of the FLOPs"
+
+
+def matched_sentence(pair: MatchedPair) -> str:
+    """One pair in words: which is ahead and by how much where the interval excludes zero, else "no difference
+    shown" with the numbers."""
+    head = (f"{pair.dact} ({_compute(pair.dact_compute, pair.measure)}) against {pair.rival} "
+            f"({_compute(pair.rival_compute, pair.measure)})")
+    if pair.verdict == "none":
+        return f"{head}: no difference shown ({_signed(100 * pair.diff)} points {_interval(pair.low, pair.high)})."
+    word = "more" if pair.verdict == "ahead" else "less"
+    return (f"{head}: {pair.dact_method} is {_size(100 * pair.diff)} points {word} accurate "
+            f"{_interval(pair.low, pair.high)}.")
+
+
+def matched_sentences(examples: pd.DataFrame | None) -> list[str]:
+    """`matched_sentence` of every pair (the Compare page's lines); none where no per-example results are stored."""
+    return [matched_sentence(pair) for pair in matched_comparisons(examples)]
+
+
+def matched_table(pairs: list[MatchedPair]) -> str:
+    cols = ["DACT-BERT point", "its compute", "matched point", "its compute", "difference, points [95% interval]",
+            "reading"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for pair in pairs:
+        reading = {"ahead": f"{pair.dact_method} ahead", "behind": f"{pair.rival_method} ahead",
+                   "none": "no difference shown"}[pair.verdict]
+        cells = [pair.dact, _compute(pair.dact_compute, pair.measure), pair.rival,
+                 _compute(pair.rival_compute, pair.measure),
+                 f"{_signed(100 * pair.diff, 2)} {_interval(pair.low, pair.high, 2)}", reading]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def matched_markdown(bench: Bench) -> list[str]:
+    """The page's lines on a bench at matched compute: the sentences and their table; one line where the bench has
+    points to pair but stored no per-example results; none where it has nothing to pair."""
+    methods = set(bench.points["method"])
+    if not methods & set(DACT_METHODS) or not methods & set(RIVALS):
+        return []
+    lines = ["### At matched compute", ""]
+    if bench.examples is None:
+        return lines + [NOT_STORED, ""]
+    pairs = matched_comparisons(bench.examples)
+    if not pairs:
+        return []
+    lines += ["Each DACT-BERT point against the point of each other method with the closest compute on the same "
+              "examples (layers for the methods that skip layers, FLOPs for those that drop tokens; a point using no "
+              f"more compute is chosen where one is within {TOLERANCE['layers']:g} layers or "
+              f"{TOLERANCE['flops_ratio']:g} of the FLOPs ratio):", ""]
+    lines += [f"- {markdown_text(matched_sentence(pair))}" for pair in pairs]
+    return lines + ["", matched_table(pairs)]
+
+
 # --- the page ---
 
 
@@ -498,6 +656,9 @@ READING = """How to read it:
   trained with several seeds: each seed against the reference of its own seed, and a difference is stated only where
   every seed's interval shows it.
 - Layers: the Transformer layers run per example, on average. FLOPs ratio: its FLOPs over the full-depth model's.
+- At matched compute: each DACT-BERT point against the point of each other method whose layers (FLOPs, for the
+  methods that drop tokens) are closest to its own, preferring one that uses no more; the difference in accuracy on
+  the same examples, with its paired bootstrap 95% interval, read as above.
 - Speed-up: the full-depth model's time over the method's on the same inputs, on the same engine and precision, one
   text at a time (b=1) and in batches of 32 (b=32); "vs eager torch": over the full-depth model's time in eager
   PyTorch float32 instead.
@@ -538,6 +699,7 @@ def report_markdown(benches: list[Bench], command: str | None, figures: dict[str
         rest = [*found.claims, found.no_difference, found.not_compared]
         lines += [f"- {markdown_text(line)}" for line in rest if line]
         lines += ([""] if any(rest) else []) + [table_markdown(bench)]
+        lines += matched_markdown(bench)
         for caption, link in figures.get(bench.name, []):
             lines += [f"![{markdown_text(caption)}]({link})", ""]
         if plots.get(bench.name):

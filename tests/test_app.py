@@ -121,15 +121,24 @@ def test_compare_page_opens_on_the_indexed_result_with_its_findings_in_words(tin
         (tmp_path / name).mkdir()
         (tmp_path / name / "bench.json").write_text(json.dumps(record))
     (tmp_path / "index.json").write_text(json.dumps(["bench-b", "bench-a"]))
+    from test_report import _correct, _examples, _layers
+
+    _examples([("reference", "full depth", None, [6] * 400, 6.0, _correct(0.9)),  # bench-b's examples, not bench-a's
+               ("DACT-BERT", "tau=0.07", None, _layers(2.5), 2.5, _correct(0.89)),
+               ("DeeBERT", "S=0.3", None, _layers(3.0), 3.0, _correct(0.95))]).to_parquet(
+        tmp_path / "bench-b" / "examples.parquet")
     at = _compare_page(tiny_model_dir, monkeypatch, tmp_path)
     box = at.selectbox(key="cmp_results")
     assert box.options == ["Run B", "Run A"] and box.value == "bench-b"  # the index's order; index.json is no result
     text = [m.value for m in at.markdown]
     assert any("less accurate than the reference" in t and t.startswith("**DACT") for t in text), text
     assert any("DeeBERT at S=0.3" in t and "0.8 points more accurate than the reference" in t for t in text), text
+    assert any(t.startswith("**At matched compute**") and "against DeeBERT at S=0.3 (3.00 layers): DACT-BERT is 6.0 "
+               "points less accurate" in t for t in text), text
     box.set_value("bench-a").run()
     text = [m.value for m in at.markdown]
     assert any("no difference shown" in t for t in text) and not any("less accurate" in t for t in text), text
+    assert not any("matched compute" in t for t in text)  # no per-example results: nothing said
     monkeypatch.setenv("DACT_RESULTS_DEFAULT", "bench-a")  # names the result to open on, over the index
     assert _compare_page(tiny_model_dir, monkeypatch, tmp_path).selectbox(key="cmp_results").value == "bench-a"
 

@@ -105,6 +105,23 @@ def test_bench_command(tmp_path, bench_inputs, capsys, monkeypatch):
     assert "NaN" not in (out / "bench.json").read_text()
     # the command line that wrote the folder, for `dact report` to show how to rerun it
     assert summary["command"].startswith("dact bench --data ") and "--timer-block 2" in summary["command"]
+    # every point on every example, in bench.csv's order, with the numbers bench.csv averages
+    examples = pd.read_parquet(out / "examples.parquet")
+    assert len(examples) == 40 * len(table) and list(examples["example"][:40]) == list(range(40))
+    assert {c: str(t) for c, t in examples.dtypes.items()} == {
+        "point": "int16", "method": "category", "setting": "category", "source": "category", "seed": "Int32",
+        "example": "int32", "correct": "boolean", "exit_layer": "int8", "gflops": "float32"}
+    per_point = examples.groupby("point").agg(method=("method", "first"), setting=("setting", "first"),
+                                              accuracy=("correct", "mean"), layers=("exit_layer", "mean"),
+                                              gflops=("gflops", "sum"))
+    assert list(per_point.method) == list(table.method) and list(per_point.setting) == list(table.setting)
+    np.testing.assert_allclose(per_point.accuracy, table.accuracy)
+    np.testing.assert_allclose(per_point.layers, table.avg_layers)
+    np.testing.assert_allclose(per_point.gflops / per_point.gflops.iloc[0], table.flops_ratio, rtol=1e-5)
+    from dact_core.report import matched_comparisons
+
+    assert [(p.dact, p.rival_method) for p in matched_comparisons(examples)] == [
+        (f"DACT-BERT at {dact.setting}", rival) for rival in ("static", "DeeBERT", "PABEE", "AdapLeR", "token gates")]
 
 
 def test_paired_interval():
@@ -392,5 +409,8 @@ def test_bench_on_onnx_runtime_without_a_trained_reference(tmp_path, bench_input
     np.testing.assert_allclose(dact8.speedup_batch1, ref8.latency_ms_batch1 / dact8.latency_ms_batch1)
     np.testing.assert_allclose(dact.speedup_batch1, reference.latency_ms_batch1 / dact.latency_ms_batch1)
     assert np.isfinite(table.speedup_batch1_vs_torch).all()
+    examples = pd.read_parquet(out / "examples.parquet")
+    untrained = examples["method"].isin(["reference", "reference int8"])
+    assert examples.loc[untrained, "correct"].isna().all() and examples.loc[~untrained, "correct"].notna().all()
     assert main(["bench", "--data", str(data), "--token-methods", str(folders["adapler"]), "--runtime", "onnx",
                  "--output-dir", str(tmp_path / "refused")]) == 2

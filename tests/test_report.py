@@ -190,3 +190,117 @@ def test_the_shipped_results_read_in_words(folder):
     found = report.findings(bench)
     assert found.headline and found.headline.startswith("DACT-BERT at ")
     assert not any("nan" in line.lower() for line in found.lines())
+
+
+def _examples(points, n=400):
+    """examples.parquet's rows for (method, setting, seed, layers, flops per example, correct) points, in bench order."""
+    import numpy as np
+    import pandas as pd
+
+    frames = []
+    for i, (method, setting, seed, layers, gflops, correct) in enumerate(points):
+        frames.append(pd.DataFrame({
+            "point": np.full(n, i, dtype=np.int16), "method": method, "setting": setting, "source": f"runs/{method}",
+            "seed": pd.array([seed] * n, dtype="Int32"), "example": np.arange(n, dtype=np.int32),
+            "correct": pd.array(correct, dtype="boolean"), "exit_layer": np.asarray(layers, dtype=np.int8),
+            "gflops": np.full(n, gflops, dtype=np.float32)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _correct(share, n=400, shift=0):
+    """n answers of which the first share * n are right (moved by `shift`, so that two sets differ on examples)."""
+    import numpy as np
+
+    return np.roll(np.arange(n) < round(share * n), shift)
+
+
+def _layers(mean, n=400):
+    """Exit layers whose mean is `mean` (two neighbouring integers)."""
+    import numpy as np
+
+    low = int(mean)
+    return np.where(np.arange(n) < round((mean - low) * n), low + 1, low)
+
+
+def test_the_point_at_matched_compute_is_the_closest_that_costs_no_more():
+    import pandas as pd
+
+    values = pd.Series({"a": 2.2, "b": 2.9, "c": 3.05, "d": 4.0})
+    assert report.matched_point(3.0, values, 0.5) == "b"  # c is closer but runs more layers
+    assert report.matched_point(2.95, values.drop("b"), 0.5) == "c"  # nothing cheaper within 0.5: the closest
+    assert report.matched_point(1.0, values, 0.5) == "a"  # every point costs more: the closest of them
+    assert report.matched_point(2.9, values, 0.5) == "b"  # the same compute counts as no more
+    assert report.matched_point(0.5, pd.Series({"x": 0.38, "y": 0.52}), 0.1) == "y"  # 0.38 is 0.12 below: too far
+
+
+def test_dact_bert_is_compared_with_each_method_at_matched_compute():
+    ref = _correct(0.90)
+    examples = _examples([
+        ("reference", "full depth", 42, [6] * 400, 6.0, ref),
+        ("DACT-BERT", "tau=0.07", 42, _layers(2.7), 2.7, _correct(0.88)),
+        ("DeeBERT", "S=0.1", 42, _layers(4.5), 4.5, _correct(0.89)),
+        ("DeeBERT", "S=0.3", 42, _layers(2.5), 2.5, _correct(0.80)),  # 8 points worse on the same examples
+        ("DeeBERT", "S=0.5", 42, _layers(2.75), 2.75, _correct(0.95)),  # closer, but more layers
+        ("PABEE", "t=2", 42, _layers(2.6), 2.6, _correct(0.97)),  # 9 points better
+        ("static", "k=3", 42, [3] * 400, 3.0, _correct(0.88, shift=200)),  # as accurate, on other examples
+        ("AdapLeR", "phi=0.01", 42, [6] * 400, 2.4, _correct(0.88, shift=7)),  # 40% of the FLOPs
+        ("DeeBERT int8", "S=0.3", 42, _layers(2.7), 2.7, _correct(0.5)),  # an int8 copy: never matched
+    ])
+    pairs = report.matched_comparisons(examples)
+    assert [(p.rival, p.verdict) for p in pairs] == [
+        ("static at k=3", "none"), ("DeeBERT at S=0.3", "ahead"), ("PABEE at t=2", "behind"),
+        ("AdapLeR at phi=0.01", "none")]
+    deebert, pabee, adapler = pairs[1], pairs[2], pairs[3]
+    assert deebert.diff == pytest.approx(0.08) and deebert.low > 0
+    assert adapler.measure == "flops_ratio" and adapler.rival_compute == pytest.approx(0.4)
+    sentences = report.matched_sentences(examples)
+    assert sentences[1] == ("DACT-BERT at tau=0.07 (2.70 layers) against DeeBERT at S=0.3 (2.50 layers): DACT-BERT is "
+                            f"8.0 points more accurate {report._interval(deebert.low, deebert.high)}.")
+    assert sentences[2].startswith("DACT-BERT at tau=0.07 (2.70 layers) against PABEE at t=2 (2.60 layers): DACT-BERT "
+                                   "is 9.0 points less accurate [\u2212")
+    assert sentences[0].startswith("DACT-BERT at tau=0.07 (2.70 layers) against static at k=3 (3.00 layers): no "
+                                   "difference shown (+0.0 points [\u2212")
+    assert sentences[3].startswith("DACT-BERT at tau=0.07 (45% of the FLOPs) against AdapLeR at phi=0.01 (40% of the "
+                                   "FLOPs): no difference shown")
+    table = report.matched_table(pairs).splitlines()
+    assert table[3].endswith("| DACT-BERT ahead |") and table[4].endswith("| PABEE ahead |")
+    assert table[2].endswith("| no difference shown |")
+
+
+def test_each_seed_is_matched_with_the_other_method_of_its_own_seed():
+    examples = _examples([
+        ("reference", "full depth", 42, [6] * 400, 6.0, _correct(0.9)),
+        ("DACT-BERT", "tau=0.07", 42, _layers(3.0), 3.0, _correct(0.9)),
+        ("DACT-BERT", "tau=0.07", 43, _layers(3.0), 3.0, _correct(0.7)),
+        ("DeeBERT", "S=0.3", 42, _layers(3.0), 3.0, _correct(0.9)),
+        ("DeeBERT", "S=0.3", 43, _layers(2.9), 2.9, _correct(0.7)),
+    ])
+    pairs = report.matched_comparisons(examples)
+    assert [(p.dact, p.rival, p.diff) for p in pairs] == [
+        ("DACT-BERT at tau=0.07 seed 42", "DeeBERT at S=0.3 seed 42", 0.0),
+        ("DACT-BERT at tau=0.07 seed 43", "DeeBERT at S=0.3 seed 43", 0.0)]
+
+
+def test_the_page_compares_at_matched_compute_only_where_examples_are_stored(tmp_path):
+    stored = _write(tmp_path / "bench-stored", TRAINED)
+    _examples([
+        ("reference", "full depth", None, [6] * 400, 6.0, _correct(0.9)),
+        ("DACT-BERT", "tau=0.07", None, _layers(2.85), 2.85, _correct(0.886)),
+        ("DeeBERT", "S=0.3", None, _layers(3.0), 3.0, _correct(0.886, shift=100)),
+        ("PABEE", "t=1", None, _layers(2.1), 2.1, _correct(0.85)),
+    ]).to_parquet(stored / "examples.parquet")
+    older = _write(tmp_path / "bench-older", {**TRAINED, "title": "older"})
+    alone = _write(tmp_path / "bench-alone", {**TRAINED, "title": "alone", "points": TRAINED["points"][:2]})
+    page = tmp_path / "results.md"
+    report.write_report([report.load_bench(f) for f in (stored, older, alone)], page)
+    text = page.read_text()
+    stored_part, older_part = text.split("## older")
+    assert "### At matched compute" in stored_part and report.NOT_STORED not in stored_part
+    assert ("- DACT-BERT at tau=0.07 (2.85 layers) against DeeBERT at S=0.3 (3.00 layers): no difference shown"
+            in stored_part)  # no cheaper DeeBERT point: the closest
+    assert "against PABEE at t=1 (2.10 layers): DACT-BERT is 3.5 points more accurate" in stored_part
+    assert "| DACT-BERT point | its compute | matched point |" in stored_part
+    older_part, alone_part = older_part.split("## alone")
+    assert "### At matched compute" in older_part and report.NOT_STORED in older_part
+    assert "At matched compute" not in alone_part  # only the reference beside DACT-BERT: nothing to pair
+    assert "nan" not in text.lower()

@@ -26,6 +26,9 @@ if "points" in res:  # a `dact bench` run: every method, accuracy against comput
         st.markdown(f"**{report.markdown_text(found.headline)}**")
     if found.claims:
         st.markdown("\n".join(f"- {report.markdown_text(claim)}" for claim in found.claims))
+    matched = sources.matched_sentences(folder, name)  # none for benches that stored no per-example results
+    if matched:
+        st.markdown("**At matched compute**\n\n" + "\n".join(f"- {report.markdown_text(line)}" for line in matched))
     points = res["points"]
     methods = list(dict.fromkeys(p["method"] for p in points if p["method"] != "reference"))
     c1, c2 = st.columns([3, 2])
