@@ -32,7 +32,7 @@ def examples(label_names: list[str] | None = None) -> pd.DataFrame:
     return frame
 
 
-# ---- benchmark results: `dact bench` runs and sweep files ----
+# ---- benchmark results: `dact bench` runs ----
 
 def results_dir() -> str:
     """DACT_RESULTS_DIR names another results folder; unset means assets/results."""
@@ -41,12 +41,8 @@ def results_dir() -> str:
 
 @st.cache_data(max_entries=16)
 def results(folder: str) -> dict[str, dict]:
-    """Every `dact bench` run (first, in reverse name order: bench-sst2-shipped before bench-sst2) and every
-    sweep file; the folder's index.json orders them (`report.ordered_names`) and is none of them."""
-    benches = sorted(Path(folder).glob("*/bench.json"), key=lambda p: p.parent.name, reverse=True)
-    found = {p.parent.name: p for p in benches}
-    found.update({p.stem: p for p in sorted(Path(folder).glob("*.json")) if p.name != report.INDEX_FILE})
-    return {name: json.loads(path.read_text()) for name, path in found.items()}
+    """Every `dact bench` run in the folder, by folder name; its index.json orders them (`report.ordered_names`)."""
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*/bench.json"))}
 
 
 def matched_sentences(folder: str, name: str) -> list[str]:

@@ -435,42 +435,6 @@ def mean_curves_figure(traces: pd.DataFrame, num_layers: int, quantity: str = "r
     return _layout(fig, f"Mean {label} by exit layer", label, num_layers, [0, 1.05])
 
 
-def sweep_figure(results: dict) -> go.Figure:
-    """Accuracy against average executed layers: the ponder-penalty sweep, other methods, the reference."""
-    fig = go.Figure()
-    sweep = pd.DataFrame(results.get("dact", []))
-    if len(sweep):
-        sweep = sweep.sort_values("avg_layers_tight")
-        fig.add_scatter(x=sweep["avg_layers_tight"], y=100 * sweep["accuracy"], mode="lines+markers+text",
-                        name="DACT-BERT (tight bound)", text=[f"tau={t:g}" for t in sweep["ponder_penalty"]],
-                        textposition="bottom right", line=dict(color="#1f77b4", width=3), marker=dict(size=11),
-                        cliponaxis=False)
-        shipped = sweep[sweep["model"] == results.get("default_model")] if "model" in sweep else sweep.iloc[:0]
-        if len(shipped):
-            fig.add_scatter(x=shipped["avg_layers_tight"], y=100 * shipped["accuracy"], mode="markers",
-                            name="the sweep's choice", marker=dict(symbol="star", size=22, color="#ffd400",
-                                                              line=dict(color="#333", width=1.5)))
-        if "avg_layers_paper" in sweep:
-            fig.add_scatter(x=sweep["avg_layers_paper"], y=100 * sweep["accuracy"], mode="markers",
-                            name="same models, paper bound", marker=dict(color="#ff7f0e", size=9, symbol="x"))
-    for method, points in results.get("methods", {}).items():
-        pts = pd.DataFrame(points).sort_values("avg_layers")
-        fig.add_scatter(x=pts["avg_layers"], y=100 * pts["accuracy"], mode="lines+markers", name=method)
-    ref = results.get("reference")
-    if ref:
-        fig.add_hline(y=100 * ref["accuracy"], line_dash="dash", line_color="#444",
-                      annotation_text=f"full-depth reference {100 * ref['accuracy']:.1f}",
-                      annotation_position="top left")
-    num_layers = results.get("num_layers", 6)
-    values = [100 * p["accuracy"] for p in results.get("dact", [])] + ([100 * ref["accuracy"]] if ref else [])
-    y_range = [min(values) - 0.8, max(values) + 0.8] if values else None  # room for the labels
-    fig = _layout(fig, results.get("title", "Accuracy against compute"), "accuracy (%)", num_layers, y_range)
-    # also written to PNG outside the app (scripts/sst2_sweep.py), where Streamlit's theme does not apply
-    fig.update_layout(template="plotly_white")
-    fig.update_xaxes(title="average executed layers", range=[0.5, num_layers + 0.5])
-    return fig
-
-
 METHOD_COLORS = {"reference": "#444444", "DACT-BERT": "#1f77b4", "DeeBERT": "#ff7f0e", "PABEE": "#2ca02c",
                  "static": "#7f7f7f", "AdapLeR": "#9467bd", "token gates": "#8c564b",
                  "DACT-BERT on frozen exits": "#17becf"}

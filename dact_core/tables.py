@@ -1,5 +1,5 @@
 """Tables built from traces and results, never from the model: pandas DataFrames with readable columns for the app's
-tables (one input's layers, a data set's traces, benchmark runs and sweeps), the row of numbers the Present page
+tables (one input's layers, a data set's traces, benchmark runs), the row of numbers the Present page
 shows above its figure, a bench's caption, and the data behind a figure as CSV. Like the charts, they are plain
 functions, testable without Streamlit."""
 
@@ -67,7 +67,7 @@ def explorer_table(traces: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-# ---- benchmark results (a `dact bench` run or a sweep file) ----
+# ---- benchmark results (a `dact bench` run) ----
 
 def bench_caption(bench: dict) -> str:
     """A bench's title and how it was timed (unless the title names the timer's blocks and statistic). The settings
@@ -88,7 +88,8 @@ def bench_caption(bench: dict) -> str:
 
 
 def bench_table(points: list[dict]) -> pd.DataFrame:
-    """A bench run as a readable table: accuracy in %, intervals in points, no empty cells."""
+    """A bench run as a readable table: accuracy in %, intervals in points. Number columns stay numbers (a timing-only
+    reference's accuracy is a blank cell), so the browser gets them as numbers; text columns have no empty cells."""
     table = pd.DataFrame(points)
     out = pd.DataFrame({"method": table.method, "setting": table.setting,
                         "accuracy (%)": (100 * table.accuracy).round(2)})
@@ -112,27 +113,7 @@ def bench_table(points: list[dict]) -> pd.DataFrame:
             out[column.replace("_", " ")] = table[column].round(digits)
     if "seeds" in table:
         out["seeds"] = table.seeds
-    return out.astype(object).fillna("")
-
-
-def sweep_table(res: dict):
-    """A sweep file's reference and DACT points as one table (accuracy in %); numbers stay numbers (a column of
-    numbers and blanks cannot be sent to the browser as it is), and a value a row lacks shows as a blank cell."""
-    rows = []
-    if res.get("reference"):
-        rows.append({"model": "full-depth reference",
-                     **{k: v for k, v in res["reference"].items() if not isinstance(v, dict)}})
-    for point in res.get("dact", []):
-        rows.append({"model": f"DACT tau={point['ponder_penalty']:g}"
-                     + (" (the sweep's choice)" if point.get("model") == res.get("default_model") else ""),
-                     **{k: v for k, v in point.items() if not isinstance(v, dict)}})
-    if not rows:
-        return None
-    table = pd.DataFrame(rows)
-    for column in [c for c in table.columns if "accuracy" in c]:
-        table[column] = (100 * table[column]).round(2)
-    table = table.round(3).rename(columns=lambda c: c.replace("accuracy", "accuracy (%)"))
-    return table.style.format(lambda v: f"{v:g}" if isinstance(v, float) else v, na_rep="")
+    return out.fillna({column: "" for column in out.columns if out[column].dtype == object})
 
 
 # ---- the data behind a figure ----

@@ -80,22 +80,17 @@ def _compare_page(tiny_model_dir, monkeypatch, results_dir) -> AppTest:
     return at
 
 
-def test_compare_page_with_sweep_and_bench_results(tiny_model_dir, monkeypatch, tmp_path):
+def test_compare_page_offers_bench_runs_by_title(tiny_model_dir, monkeypatch, tmp_path):
     import json
 
     (tmp_path / "bench-x").mkdir()
-    (tmp_path / "sweep_x.json").write_text(json.dumps({
-        "num_layers": 6, "reference": {"accuracy": 0.9},
-        "dact": [{"ponder_penalty": 0.05, "accuracy": 0.89, "avg_layers_tight": 3.0, "avg_layers_paper": 3.2}]}))
+    (tmp_path / "stray.json").write_text("{}")  # not a bench run: not offered
     (tmp_path / "bench-x" / "bench.json").write_text(json.dumps({"title": "t", "targets": {"x": 1}, "points": [
         {"method": "reference", "setting": "full depth", "accuracy": 0.9, "avg_layers": 6, "speedup_batch1": 1,
          "speedup_batch32": 1, "flops_ratio": 1}]}))
     at = _compare_page(tiny_model_dir, monkeypatch, tmp_path)
-    assert at.selectbox(key="cmp_results").options == ["t", "sweep_x"]  # bench runs first, by their titles
-    at.selectbox(key="cmp_results").set_value("sweep_x").run()
-    assert not at.exception and len(at.dataframe) == 1
-    at.selectbox(key="cmp_results").set_value("bench-x").run()
-    assert not at.exception and at.radio(key="cmp_axis").value == "avg_layers"
+    assert at.selectbox(key="cmp_results").options == ["t"]  # bench runs only, by their titles
+    assert not at.exception and len(at.dataframe) == 1 and at.radio(key="cmp_axis").value == "avg_layers"
     at.radio(key="cmp_axis").set_value("speedup_batch1").run()
     assert not at.exception
     assert at.caption[0].value == "t (earlier timer: a median of per-example times, paths timed one after the other)"
@@ -416,13 +411,16 @@ def test_dataset_says_how_many_rows_were_cut(app, tmp_path, tiny_model_dir):
     assert any("2 of 4 rows are longer than the model's input" in i.value for i in app.info)
 
 
-def test_compare_sweep_table_reaches_the_browser_as_numbers(tiny_model_dir, monkeypatch, tmp_path):
+def test_compare_table_reaches_the_browser_as_numbers(tiny_model_dir, monkeypatch, tmp_path):
     import json
     import logging
 
-    (tmp_path / "sweep_x.json").write_text(json.dumps({
-        "num_layers": 6, "reference": {"accuracy": 0.9, "avg_layers": 6},
-        "dact": [{"ponder_penalty": 0.05, "accuracy": 0.89, "avg_layers_tight": 3.0}]}))
+    (tmp_path / "bench-x").mkdir()
+    (tmp_path / "bench-x" / "bench.json").write_text(json.dumps({"title": "t", "points": [  # a timing-only reference
+        {"method": "reference", "setting": "same size", "accuracy": float("nan"), "avg_layers": 6,
+         "speedup_batch1": 1, "speedup_batch32": 1, "flops_ratio": 1},
+        {"method": "DACT-BERT", "setting": "tau=0.07", "accuracy": 0.88, "avg_layers": 2.9, "speedup_batch1": 1.7,
+         "speedup_batch32": 1.6, "flops_ratio": 0.5}]}))
     monkeypatch.setenv("DACT_MODEL", str(tiny_model_dir))
     monkeypatch.setenv("DACT_RESULTS_DIR", str(tmp_path))
     fallbacks = []

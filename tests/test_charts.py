@@ -87,7 +87,7 @@ def test_unknown_words_get_attributions(inspector):
     assert attribution.scores[0] == 0 and attribution.scores[-1] == 0  # [CLS] and [SEP] equal their baseline
 
 
-def test_dataset_and_sweep_figures():
+def test_dataset_figures():
     rng = np.random.default_rng(0)
     traces = pd.DataFrame({
         "exit_layer": rng.integers(1, 5, 50), "correct": rng.random(50) > 0.3,
@@ -114,12 +114,6 @@ def test_dataset_and_sweep_figures():
     assert {"all", "class bad", "class good", "correct", "wrong"} == set(breakdown.data[0].x)
     curves = charts.mean_curves_figure(traces, 4, "halting_prob")
     assert len(curves.data) == traces.exit_layer.nunique()
-    sweep = charts.sweep_figure({
-        "num_layers": 6, "reference": {"accuracy": 0.9},
-        "dact": [{"ponder_penalty": 0.01, "accuracy": 0.89, "avg_layers_tight": 4.0, "avg_layers_paper": 4.2},
-                 {"ponder_penalty": 0.1, "accuracy": 0.85, "avg_layers_tight": 2.0, "avg_layers_paper": 2.3}],
-    })
-    assert list(sweep.data[0].x) == [2.0, 4.0] and sweep.layout.shapes[0].y0 == 90.0
 
 
 def test_bench_figure():
