@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--output", required=True,
                     help="the Markdown page to write, e.g. docs/results.md; its figures go into the folder of the same "
                     "name beside it (docs/results/)")
+    rp.add_argument("--readme", default=None, metavar="FILE",
+                    help="also write the headline table and sentences into FILE (e.g. README.md), between its "
+                    "results:start and results:end comment lines")
 
     cr = sub.add_parser("compare-runs", help="two dact eval runs on the same examples: the accuracy difference with a "
                         "paired 95%% interval, and how often they agree")

@@ -99,10 +99,16 @@ def _command_line(args) -> str | None:
 
 
 def cmd_report(args) -> int:
-    from .report import load_bench, write_report
+    from .report import load_bench, readme_block, replace_readme_block, write_report
 
     benches = [load_bench(folder) for folder in args.folders]
+    if args.readme:  # checked first: a README without the markers stops the command before it writes anything
+        replace_readme_block(Path(args.readme).read_text(), "")
     figures = write_report(benches, Path(args.output), command=_command_line(args))
+    if args.readme:
+        text = Path(args.readme).read_text()
+        Path(args.readme).write_text(replace_readme_block(text, readme_block(benches, _command_line(args))))
+        print(f"wrote the results block of {args.readme}")
     print(f"wrote {args.output} ({len(benches)} result folders) and {len(figures)} figures in "
           f"{Path(args.output).with_suffix('')}")
     return 0

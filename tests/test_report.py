@@ -304,3 +304,33 @@ def test_the_page_compares_at_matched_compute_only_where_examples_are_stored(tmp
     assert "### At matched compute" in older_part and report.NOT_STORED in older_part
     assert "At matched compute" not in alone_part  # only the reference beside DACT-BERT: nothing to pair
     assert "nan" not in text.lower()
+
+
+def test_the_readme_block_shows_the_matched_points_and_keeps_the_rest(tmp_path, capsys, monkeypatch):
+    from dact_core.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    stored = _write(tmp_path / "bench-stored", {**TRAINED, "points": [
+        *TRAINED["points"], _point("DeeBERT", "S=0.6", 0.85, 2.5, 2.3, -0.05, -0.07, -0.03)]})
+    _examples([
+        ("reference", "full depth", None, [6] * 400, 6.0, _correct(0.9)),
+        ("DACT-BERT", "tau=0.07", None, _layers(2.85), 2.85, _correct(0.886)),
+        ("DeeBERT", "S=0.3", None, _layers(3.0), 3.0, _correct(0.886, shift=100)),
+        ("PABEE", "t=1", None, _layers(2.1), 2.1, _correct(0.85)),
+        ("DeeBERT", "S=0.6", None, _layers(2.5), 2.5, _correct(0.85)),
+    ]).to_parquet(stored / "examples.parquet")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Tool\n\n## Results\n\n{report.README_START}\nold\n{report.README_END}\n\n## Citation\n")
+    assert main(["report", "bench-stored", "--output", "docs/results.md", "--readme", "README.md"]) == 0
+    text = readme.read_text()
+    assert text.startswith("# Tool\n\n## Results\n\n") and text.endswith(f"{report.README_END}\n\n## Citation\n")
+    assert "old" not in text and "dact report bench-stored --output docs/results.md --readme README.md" in text
+    block = text[text.index(report.README_START):text.index(report.README_END)]
+    assert "| DeeBERT | S=0.6 |" in block  # matched to DACT-BERT's 2.85 layers: the closest that costs no more
+    assert "| DeeBERT | S=0.3 |" not in block and "| PABEE | t=1 |" in block and "| reference | full depth |" in block
+    assert "against PABEE at t=1 (2.10 layers): DACT-BERT is 3.5 points more accurate" in block
+    readme.write_text("# Tool without the markers\n")
+    capsys.readouterr()
+    assert main(["report", "bench-stored", "--output", "docs/other.md", "--readme", "README.md"]) == 2
+    assert "the README has no results block" in capsys.readouterr().err
+    assert not (tmp_path / "docs" / "other.md").exists()  # nothing written
