@@ -1,6 +1,7 @@
 """`dact report` and the findings in words, on small result folders written here (no model runs)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -181,12 +182,14 @@ def test_the_results_order_and_the_result_opened_first(tmp_path):
         report.read_index(tmp_path)
 
 
-@pytest.mark.parametrize("folder", ["bench-sst2-onnx", "bench-agnews-default"])
-def test_the_shipped_results_read_in_words(folder):
-    """The canonical folders as committed: their findings are whole sentences with no NaN in them."""
-    from pathlib import Path
+SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "assets" / "results"
 
-    bench = report.load_bench(Path(__file__).resolve().parents[1] / "assets" / "results" / folder)
+
+@pytest.mark.parametrize("folder", report.read_index(SHIPPED_RESULTS))
+def test_the_shipped_results_read_in_words(folder):
+    """The canonical folders as committed (those assets/results/index.json lists): their findings are whole sentences
+    with no NaN in them."""
+    bench = report.load_bench(SHIPPED_RESULTS / folder)
     found = report.findings(bench)
     assert found.headline and found.headline.startswith("DACT-BERT at ")
     assert not any("nan" in line.lower() for line in found.lines())
