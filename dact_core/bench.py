@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from .data import TaskData
 from .loading import weights_fingerprint
@@ -161,7 +162,7 @@ def run_bench(points: list[OperatingPoint], tokenizer, task: TaskData, threads: 
     labels = np.asarray(task.dataset["label"])
     with torch_threads(threads):
         runs = []
-        for point in points:
+        for point in tqdm(points, desc="accuracy (every point on every example)", disable=not progress):
             runs.append(run(point.model, tokenizer, texts, point.inference, batch_size=32, max_length=max_length))
         device = model_device(points[0].model)
         singles_idx = latency_sample(len(texts), latency_examples)
