@@ -61,7 +61,8 @@ def matched_sentences(folder: str, name: str) -> list[str]:
 
 @st.cache_data(max_entries=16, show_spinner="Comparing the methods on the same examples...")
 def _matched_sentences(path: str, modified: float) -> list[str]:
-    return report.matched_sentences(report.load_examples(Path(path).parent))
+    bench = report.load_bench(Path(path).parent)  # its points give each pair's batch-1 speed-ups
+    return report.matched_sentences(bench.examples, bench.points)
 
 
 def ordered_results(folder: str, names: list[str]) -> tuple[list[str], str | None]:

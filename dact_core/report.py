@@ -423,6 +423,9 @@ class MatchedPair:
     diff: float  # DACT-BERT's accuracy minus the other's, with its paired bootstrap 95% interval
     low: float
     high: float
+    dact_setting: str = ""
+    dact_speedup: float = np.nan  # each point's batch-1 speed-up, where the bench's points are given
+    rival_speedup: float = np.nan
 
     @property
     def verdict(self) -> str:
@@ -457,10 +460,11 @@ def matched_point(target: float, values: pd.Series, tolerance: float):
     return (pool - target).abs().idxmin()
 
 
-def matched_comparisons(examples: pd.DataFrame | None) -> list[MatchedPair]:
+def matched_comparisons(examples: pd.DataFrame | None, bench_points: pd.DataFrame | None = None) -> list[MatchedPair]:
     """Each DACT-BERT point against the matched point (`matched_point`) of each other method in the bench, with the
     paired bootstrap interval of the accuracy difference on the same examples. A DACT-BERT model of a seed is set
-    against the other method's models of the same seed where there are any. None stored: none."""
+    against the other method's models of the same seed where there are any. None stored: none. With the bench's
+    points, each pair also carries both points' batch-1 speed-ups (timed, so with no interval)."""
     if examples is None or examples.empty:
         return []
     points = example_points(examples)
@@ -483,8 +487,18 @@ def matched_comparisons(examples: pd.DataFrame | None) -> list[MatchedPair]:
             diff, low, high = paired_interval(correct[d], correct[r])
             pairs.append(MatchedPair(mine["method"], mine["name"], rival, points.loc[r, "name"], points.loc[r, "setting"],
                                      measure,
-                                     float(mine[measure]), float(points.loc[r, measure]), diff, low, high))
+                                     float(mine[measure]), float(points.loc[r, measure]), diff, low, high,
+                                     dact_setting=mine["setting"],
+                                     dact_speedup=_speedup(bench_points, mine["method"], mine["setting"]),
+                                     rival_speedup=_speedup(bench_points, rival, points.loc[r, "setting"])))
     return pairs
+
+
+def _speedup(bench_points: pd.DataFrame | None, method: str, setting: str) -> float:
+    if bench_points is None or "speedup_batch1" not in bench_points:
+        return np.nan
+    found = bench_points[(bench_points["method"] == method) & (bench_points["setting"] == setting)]
+    return float(found["speedup_batch1"].iloc[0]) if len(found) else np.nan
 
 
 def _compute(value: float, measure: str) -> str:
@@ -496,16 +510,21 @@ def matched_sentence(pair: MatchedPair) -> str:
     shown" with the numbers."""
     head = (f"{pair.dact} ({_compute(pair.dact_compute, pair.measure)}) against {pair.rival} "
             f"({_compute(pair.rival_compute, pair.measure)})")
+    speed = ""
+    if np.isfinite(pair.dact_speedup) and np.isfinite(pair.rival_speedup):
+        speed = (f" Speed-up at batch size 1 over the full-depth model: {pair.dact_speedup:.2f}x and "
+                 f"{pair.rival_speedup:.2f}x.")
     if pair.verdict == "none":
-        return f"{head}: no difference shown ({_signed(100 * pair.diff)} points {_interval(pair.low, pair.high)})."
+        return (f"{head}: no difference in accuracy shown ({_signed(100 * pair.diff)} points "
+                f"{_interval(pair.low, pair.high)}).{speed}")
     word = "more" if pair.verdict == "ahead" else "less"
     return (f"{head}: {pair.dact_method} is {_size(100 * pair.diff)} points {word} accurate "
-            f"{_interval(pair.low, pair.high)}.")
+            f"{_interval(pair.low, pair.high)}.{speed}")
 
 
-def matched_sentences(examples: pd.DataFrame | None) -> list[str]:
+def matched_sentences(examples: pd.DataFrame | None, bench_points: pd.DataFrame | None = None) -> list[str]:
     """`matched_sentence` of every pair (the Compare page's lines); none where no per-example results are stored."""
-    return [matched_sentence(pair) for pair in matched_comparisons(examples)]
+    return [matched_sentence(pair) for pair in matched_comparisons(examples, bench_points)]
 
 
 def matched_table(pairs: list[MatchedPair]) -> str:
@@ -531,7 +550,7 @@ def matched_markdown(bench: Bench) -> list[str]:
     lines = ["### At matched compute", ""]
     if bench.examples is None:
         return lines + [NOT_STORED, ""]
-    pairs = matched_comparisons(bench.examples)
+    pairs = matched_comparisons(bench.examples, bench.points)
     if not pairs:
         return []
     lines += ["Each DACT-BERT point against the point of each other method with the closest compute on the same "
@@ -549,10 +568,10 @@ README_END = "<!-- results:end -->"
 
 
 def headline_points(bench: Bench) -> pd.DataFrame:
-    """The points a short table shows: the references, DACT-BERT's, and each other method's point at the compute
+    """The points a short table shows: the float references, DACT-BERT's, and each other method's point at the compute
     matched to DACT-BERT's (every point of theirs where the bench stored no per-example results)."""
     points = bench.points
-    keep = points["method"].str.startswith("reference") | points["method"].str.startswith("DACT-BERT")
+    keep = points["method"].isin(["reference", *DACT_METHODS])
     if bench.examples is None:
         return points
     for pair in matched_comparisons(bench.examples):
@@ -561,20 +580,26 @@ def headline_points(bench: Bench) -> pd.DataFrame:
 
 
 def readme_block(benches: list[Bench], command: str | None) -> str:
-    """The results block of a README: per bench its title, the headline sentence, the short table and the sentences
-    at matched compute, between the two markers that `replace_readme_block` looks for."""
+    """The results block of a README between the two markers that `replace_readme_block` looks for: per bench (by
+    number) its title and headline sentence, one table of every bench's short list of points, then the sentences at
+    matched compute."""
     lines = [README_START, ""]
     if command:
-        lines += [f"Generated by `{command}`; [the results page](docs/results.md) has every point and the "
-                  "figures.", ""]
-    for bench in benches:
+        lines += [f"Generated by `{command}`.", ""]
+    matched = []
+    for number, bench in enumerate(benches, 1):
         found = findings(bench)
-        lines += [f"**{markdown_text(bench.title)}.** " + (markdown_text(found.headline) if found.headline else ""), ""]
-        lines += [table_markdown(bench, headline_points(bench))]
-        matched = matched_sentences(bench.examples)
-        if matched:
-            lines += [f"- {markdown_text(sentence)}" for sentence in matched] + [""]
-    return "\n".join(lines + [README_END])
+        lines += [f"{number}. **{markdown_text(bench.title)}.** "
+                  + (markdown_text(found.headline) if found.headline else "")]
+        matched += matched_sentences(bench.examples, bench.points)
+    cols = ["", "method", "setting", "accuracy (%)", "vs reference, points [95% interval]", "layers", "FLOPs",
+            "speed-up b=1", "speed-up b=32"]
+    lines += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for number, bench in enumerate(benches, 1):
+        for _, point in headline_points(bench).iterrows():
+            lines.append("| " + " | ".join([str(number), *(_cell(c) for c in _row_cells(bench, point))]) + " |")
+    lines += [""] + [f"- {markdown_text(sentence)}" for sentence in matched]
+    return "\n".join(lines + ["", README_END])
 
 
 def replace_readme_block(text: str, block: str) -> str:
@@ -601,38 +626,43 @@ def _cell(text: str) -> str:
     return markdown_text(text)
 
 
-def table_markdown(bench: Bench, points: pd.DataFrame | None = None) -> str:
-    """One row per point (every point of the bench unless given some): accuracy, its difference with the interval,
-    layers, FLOPs, speed-ups; an accuracy that was not measured reads so."""
-    points = bench.points if points is None else points
-    torch_columns = [c for c in ("speedup_batch1_vs_torch", "speedup_batch32_vs_torch") if points[c].notna().any()]
+def _row_cells(bench: Bench, point: pd.Series, extra: tuple[str, ...] = ()) -> list[str]:
+    """A point's cells: method, setting, accuracy, its difference with the interval, layers, FLOPs ratio, the speed-ups
+    at batch 1 and 32, then the `extra` columns' numbers; an accuracy that was not measured reads so."""
+    if np.isnan(point["accuracy"]):
+        accuracy = "not measured"
+    else:
+        accuracy = f"{100 * point['accuracy']:.2f}"
+        if point["seeds"] > 1 and np.isfinite(point["accuracy_std"]):
+            accuracy += f" ± {100 * point['accuracy_std']:.2f} ({point['seeds']} seeds)"
+    comp = comparison(bench, point)
+    if point["method"] == "reference":
+        diff = "(the reference)" if not np.isnan(point["accuracy"]) else "not measured"
+    elif comp is None:
+        diff = "not measured" if np.isnan(point["accuracy"]) else "not compared"
+    elif len(comp.intervals) == 1:
+        _, low, high = comp.intervals[0]
+        diff = f"{_signed(100 * comp.mean, 2)} {_interval(low, high, 2)}"
+        diff += " vs float32" if comp.against == FLOAT_COPY else ""
+    else:
+        diff = f"{_signed(100 * comp.mean, 2)} (mean of {len(comp.intervals)} seeds)"
+    return [point["method"], point["setting"], accuracy, diff, _number(point["avg_layers"], ".2f"),
+            _number(point["flops_ratio"], ".3f"),
+            *(_number(point[c], ".2f") for c in ("speedup_batch1", "speedup_batch32", *extra))]
+
+
+def table_markdown(bench: Bench) -> str:
+    """One row per point of the bench (`_row_cells`), with the speed-ups against eager torch where it timed them."""
+    points = bench.points
+    torch_columns = tuple(c for c in ("speedup_batch1_vs_torch", "speedup_batch32_vs_torch")
+                          if points[c].notna().any())
     cols = ["method", "setting", "accuracy (%)", "difference, points [95% interval]", "layers", "FLOPs ratio",
             "speed-up b=1", "speed-up b=32", *({"speedup_batch1_vs_torch": "b=1 vs eager torch",
                                                   "speedup_batch32_vs_torch": "b=32 vs eager torch"}[c]
                                                  for c in torch_columns)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, point in points.iterrows():
-        if np.isnan(point["accuracy"]):
-            accuracy = "not measured"
-        else:
-            accuracy = f"{100 * point['accuracy']:.2f}"
-            if point["seeds"] > 1 and np.isfinite(point["accuracy_std"]):
-                accuracy += f" ± {100 * point['accuracy_std']:.2f} ({point['seeds']} seeds)"
-        comp = comparison(bench, point)
-        if point["method"] == "reference":
-            diff = "(the reference)" if not np.isnan(point["accuracy"]) else "not measured"
-        elif comp is None:
-            diff = "not measured" if np.isnan(point["accuracy"]) else "not compared"
-        elif len(comp.intervals) == 1:
-            _, low, high = comp.intervals[0]
-            diff = f"{_signed(100 * comp.mean, 2)} {_interval(low, high, 2)}"
-            diff += " vs float32" if comp.against == FLOAT_COPY else ""
-        else:
-            diff = f"{_signed(100 * comp.mean, 2)} (mean of {len(comp.intervals)} seeds)"
-        cells = [point["method"], point["setting"], accuracy, diff,
-                 *(_number(point[c], ".2f") for c in ("avg_layers",)), _number(point["flops_ratio"], ".3f"),
-                 *(_number(point[c], ".2f") for c in ("speedup_batch1", "speedup_batch32", *torch_columns))]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(_cell(c) for c in _row_cells(bench, point, torch_columns)) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -262,9 +262,9 @@ def test_dact_bert_is_compared_with_each_method_at_matched_compute():
     assert sentences[2].startswith("DACT-BERT at tau=0.07 (2.70 layers) against PABEE at t=2 (2.60 layers): DACT-BERT "
                                    "is 9.0 points less accurate [\u2212")
     assert sentences[0].startswith("DACT-BERT at tau=0.07 (2.70 layers) against static at k=3 (3.00 layers): no "
-                                   "difference shown (+0.0 points [\u2212")
+                                   "difference in accuracy shown (+0.0 points [\u2212")
     assert sentences[3].startswith("DACT-BERT at tau=0.07 (45% of the FLOPs) against AdapLeR at phi=0.01 (40% of the "
-                                   "FLOPs): no difference shown")
+                                   "FLOPs): no difference in accuracy shown")
     table = report.matched_table(pairs).splitlines()
     assert table[3].endswith("| DACT-BERT ahead |") and table[4].endswith("| PABEE ahead |")
     assert table[2].endswith("| no difference shown |")
@@ -299,7 +299,7 @@ def test_the_page_compares_at_matched_compute_only_where_examples_are_stored(tmp
     text = page.read_text()
     stored_part, older_part = text.split("## older")
     assert "### At matched compute" in stored_part and report.NOT_STORED not in stored_part
-    assert ("- DACT-BERT at tau=0.07 (2.85 layers) against DeeBERT at S=0.3 (3.00 layers): no difference shown"
+    assert ("- DACT-BERT at tau=0.07 (2.85 layers) against DeeBERT at S=0.3 (3.00 layers): no difference in accuracy shown"
             in stored_part)  # no cheaper DeeBERT point: the closest
     assert "against PABEE at t=1 (2.10 layers): DACT-BERT is 3.5 points more accurate" in stored_part
     assert "| DACT-BERT point | its compute | matched point |" in stored_part
@@ -331,7 +331,8 @@ def test_the_readme_block_shows_the_matched_points_and_keeps_the_rest(tmp_path, 
     block = text[text.index(report.README_START):text.index(report.README_END)]
     assert "| DeeBERT | S=0.6 |" in block  # matched to DACT-BERT's 2.85 layers: the closest that costs no more
     assert "| DeeBERT | S=0.3 |" not in block and "| PABEE | t=1 |" in block and "| reference | full depth |" in block
-    assert "against PABEE at t=1 (2.10 layers): DACT-BERT is 3.5 points more accurate" in block
+    assert ("against PABEE at t=1 (2.10 layers): DACT-BERT is 3.5 points more accurate \\[+1.7, +5.5\\]. Speed-up at "
+            "batch size 1 over the full-depth model: 1.70x and 2.50x.") in block  # the bench's timed speed-ups
     readme.write_text("# Tool without the markers\n")
     capsys.readouterr()
     assert main(["report", "bench-stored", "--output", "docs/other.md", "--readme", "README.md"]) == 2
