@@ -50,6 +50,7 @@ def test_sharded_eval_equals_one_process(tmp_path, tiny_model_dir, data):
     assert sorted(p.name for p in sharded.iterdir()) == ["metrics.json", "traces.parquet"]
     one, two = (json.loads((d / "metrics.json").read_text()) for d in (single, sharded))
     assert two["processes"] == 2
+    assert one.pop("command").endswith(str(single)) and two.pop("command").endswith(str(sharded))  # its own folder
     for key in ("seconds", "processes"):
         one.pop(key, None), two.pop(key, None)
     assert one == two
