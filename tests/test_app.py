@@ -128,8 +128,9 @@ def test_compare_page_opens_on_the_indexed_result_with_its_findings_in_words(tin
     text = [m.value for m in at.markdown]
     assert any("less accurate than the reference" in t and t.startswith("**DACT") for t in text), text
     assert any("DeeBERT at S=0.3" in t and "0.8 points more accurate than the reference" in t for t in text), text
-    assert any(t.startswith("**At matched compute**") and "against DeeBERT at S=0.3 (3.00 layers): DACT-BERT is 6.0 "
-               "points less accurate" in t for t in text), text
+    assert any(t.startswith("At matched compute:") and "against DeeBERT at S=0.3 (3.00 layers): DACT-BERT is 6.0 "
+               "points less accurate" in t and "over the full-depth model: 1.80x and 1.70x." in t for t in text), text
+    assert at.expander[0].label == "Every point against the reference, in words (1)"  # DeeBERT's claim, folded
     box.set_value("bench-a").run()
     text = [m.value for m in at.markdown]
     assert any("no difference shown" in t for t in text) and not any("less accurate" in t for t in text), text
