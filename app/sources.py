@@ -41,8 +41,15 @@ def results_dir() -> str:
 
 @st.cache_data(max_entries=16)
 def results(folder: str) -> dict[str, dict]:
-    """Every `dact bench` run in the folder, by folder name; its index.json orders them (`report.ordered_names`)."""
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*/bench.json"))}
+    """Every `dact bench` run in the folder, by folder name; its index.json orders them (`report.ordered_names`). A
+    bench.json that cannot be read, or holds no measured points, is a warning and is not offered."""
+    found = {}
+    for path in sorted(Path(folder).glob("*/bench.json")):
+        try:
+            found[path.parent.name] = report.load_bench(path.parent).record
+        except ValueError as err:
+            st.warning(str(err))
+    return found
 
 
 def matched_sentences(folder: str, name: str) -> list[str]:

@@ -84,9 +84,13 @@ def add_options(p: argparse.ArgumentParser, names: tuple[str, ...] | None = None
         group.add_argument(flag, **settings)
 
 
-def train_config(args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig of parsed `dact train` arguments: every field on the command line is the option of its name."""
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.metadata.get("cli", True)})
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of parsed `dact train` arguments: every field on the command line is the option of its name,
+    and the command is the one these arguments came from (not this process's, when `main` is called from code)."""
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.metadata.get("cli", True)}
+    if getattr(args, "argv", None) is not None:
+        values["command"] = ["dact", *args.argv]
+    return TrainConfig(**values)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from dact_cli import train_config
+from dact_cli import config_from_args
 
 from .loading import CheckpointError
 
@@ -220,7 +220,7 @@ def cmd_train(args) -> int:
             raise ValueError(f"{args.output_dir}: this run has already finished; nothing to resume")
     else:
         check_output_dir(args.output_dir, args.overwrite)
-    metrics = train(train_config(args))
+    metrics = train(config_from_args(args))
     if distributed_rank()[0] == 0:
         layers = metrics.get("eval_avg_layers")
         print(f"validation accuracy {metrics['eval_accuracy']:.4f}, average layers {layers:.2f}; "

@@ -157,6 +157,9 @@ def read_run(folder: str | Path) -> tuple[dict, pd.DataFrame]:
                          f"{metrics.get('num_examples')} examples: not one run's files")
     if "correct" not in traces or traces["correct"].isna().any():
         raise ValueError(f"{folder}: the traces have no gold label for every example; run dact eval on labelled data")
+    missing = [c for c in ("text", "label_name", "prediction_name") if c not in traces]
+    if missing:
+        raise ValueError(f"{folder}: the traces lack the column(s) {', '.join(missing)}: not written by dact eval")
     return metrics, traces.assign(correct=traces["correct"].astype(bool))
 
 

@@ -239,7 +239,7 @@ def card_text(model_dir: str | Path, evaluations: list[dict], record: dict | Non
         body += ["Read from the metrics.json of each `dact eval` output folder given to `dact export --eval-dir`:", "",
                  _table(evaluations, bool(family and family.kind == "tokens")), "", "Each row's command:", ""]
         body += [f"    {m['command']}" if m.get("command") else
-                 f"    (not recorded in its metrics.json: an evaluation of `{m['source']}` by an older `dact eval`)"
+                 f"    (not recorded in its metrics.json: an evaluation of `{m['source']}` whose metrics.json records no command)"
                  for m in evaluations]
         body.append("")
     else:

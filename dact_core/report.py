@@ -35,6 +35,7 @@ NUMERIC = ("accuracy", "accuracy_std", "avg_layers", "flops_ratio", "speedup_bat
 FIGURES = (("avg_layers", "accuracy-vs-layers", "average layers run per example", "accuracy_vs_layers.html"),
            ("speedup_batch1", "accuracy-vs-speedup-batch1", "speed-up at batch size 1 (same engine and precision)",
             "accuracy_vs_speedup_batch1.html"))
+TOKEN_METHODS = tuple(m.name for m in METHODS.values() if FAMILIES[m.family].kind == "tokens")
 FLOAT_COPY = "the same model in float32"
 
 
@@ -447,6 +448,7 @@ def example_points(examples: pd.DataFrame) -> pd.DataFrame:
     points["flops_ratio"] = points["gflops"] / reference["gflops"].iloc[0] if len(reference) else np.nan
     settings = recipe_settings(points.reset_index(drop=True)).to_numpy()
     seeds = points.assign(label=settings).groupby(["method", "label"])["seed"].transform("size").to_numpy()
+    points["label"] = settings  # the setting as bench.json's points name it
     points["name"] = [f"{method} at {label}" + (f" seed {seed}" if count > 1 and pd.notna(seed) else "")
                       for method, label, seed, count in zip(points["method"], settings, points["seed"], seeds)]
     return points
@@ -485,12 +487,11 @@ def matched_comparisons(examples: pd.DataFrame | None, bench_points: pd.DataFram
                 raise ValueError(f"examples.parquet: {mine['name']} and {points.loc[r, 'name']} are not on the same "
                                  "examples")
             diff, low, high = paired_interval(correct[d], correct[r])
-            pairs.append(MatchedPair(mine["method"], mine["name"], rival, points.loc[r, "name"], points.loc[r, "setting"],
-                                     measure,
-                                     float(mine[measure]), float(points.loc[r, measure]), diff, low, high,
-                                     dact_setting=mine["setting"],
-                                     dact_speedup=_speedup(bench_points, mine["method"], mine["setting"]),
-                                     rival_speedup=_speedup(bench_points, rival, points.loc[r, "setting"])))
+            pairs.append(MatchedPair(mine["method"], mine["name"], rival, points.loc[r, "name"], points.loc[r, "label"],
+                                     measure, float(mine[measure]), float(points.loc[r, measure]), diff, low, high,
+                                     dact_setting=mine["label"],
+                                     dact_speedup=_speedup(bench_points, mine["method"], mine["label"]),
+                                     rival_speedup=_speedup(bench_points, rival, points.loc[r, "label"])))
     return pairs
 
 
@@ -676,6 +677,8 @@ def write_figure(bench: Bench, x: str, label: str, path: Path) -> bool:
     from matplotlib.figure import Figure
 
     points = bench.points[bench.points["accuracy"].notna() & bench.points[x].notna()]
+    if x == "avg_layers":  # token-dropping methods run every layer: layers say nothing of their compute
+        points = points[~points["method"].str.removesuffix(" int8").isin(TOKEN_METHODS)]
     if points.empty:
         return False
     fig = Figure(figsize=(7.5, 4.5), dpi=110)
@@ -767,8 +770,7 @@ def report_markdown(benches: list[Bench], command: str | None, figures: dict[str
         if bench.command:
             lines += ["Produced by:", "", "```sh", bench.command, "```", ""]
         else:
-            lines += ["The command that produced it is not recorded: this folder was written before `dact bench` "
-                      "kept its command line in bench.json.", ""]
+            lines += ["The command that produced it is not recorded: its bench.json has no `command`.", ""]
         found = findings(bench)
         if found.headline:
             lines += [f"**{markdown_text(found.headline)}**", ""]
@@ -789,6 +791,8 @@ def write_report(benches: list[Bench], output: Path, command: str | None = None)
     docs/results/); returns the figures written. Figures of this report's own naming that no bench wrote this time are
     removed, so that the folder holds only what the page shows."""
     names = [bench.name for bench in benches]
+    if Path(output).suffix != ".md":  # its figures go into the folder of the same name without the suffix
+        raise ValueError(f"--output {output}: give a Markdown file (.md), e.g. docs/results.md")
     if len(set(names)) < len(names):
         raise ValueError(f"each result folder must have a name of its own (its figures are named after it): {names}")
     output = Path(output)

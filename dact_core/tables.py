@@ -75,7 +75,7 @@ def bench_caption(bench: dict) -> str:
     every point on each input in turn, and one that names no statistic summed each input's rounds."""
     settings = bench.get("settings", {})
     if not settings.get("timer"):
-        timer = "earlier timer: a median of per-example times, paths timed one after the other"
+        timer = "timer not recorded: a median of per-example times, paths timed one after the other"
     else:
         block = settings.get("timer_block", 1)
         timer = f"timer: {settings['timer']}, " + (f"blocks of {block} inputs" if block > 1 else "input by input")

@@ -323,6 +323,7 @@ def test_compare_runs_gives_the_paired_difference_of_two_evals(tmp_path, tiny_mo
     traces.to_parquet(both / "traces.parquet")
     refused(both, "holds both traces.parquet and traces.csv")
     refused(run("unlabelled", traces.drop(columns=["label", "label_name", "correct"])), "no gold label")
+    refused(run("no-texts", traces.drop(columns=["text"])), "lack the column(s) text: not written by dact eval")
     refused(run("shorter", traces.iloc[:90]), "runs on different data: 96 and 90 examples")
     shuffled = traces.iloc[::-1].reset_index(drop=True)
     refused(run("shuffled", shuffled), f"runs on different data: example 0 is {traces.text[0]!r} in the first, "

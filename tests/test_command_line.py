@@ -74,11 +74,11 @@ def test_the_parser_offers_the_registry_s_training_methods():
 def test_train_options_come_from_the_train_config_with_its_defaults():
     from dataclasses import asdict, fields
 
-    from dact_cli import build_parser, train_config
+    from dact_cli import build_parser, config_from_args
     from dact_cli.train_config import TrainConfig
 
     def config(*argv):
-        return train_config(build_parser().parse_args(["train", "--data", "d.tsv", "--output-dir", "o", *argv]))
+        return config_from_args(build_parser().parse_args(["train", "--data", "d.tsv", "--output-dir", "o", *argv]))
 
     given = {"command": ["dact"]}  # the only field off the command line
     assert asdict(config()) | given == asdict(TrainConfig(data="d.tsv", output_dir="o")) | given

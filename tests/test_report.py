@@ -163,6 +163,8 @@ def test_dact_report_command(tmp_path, capsys, monkeypatch):
     assert main(["report", "bench-trained", "empty", "--output", "docs/results.md"]) == 2
     err = capsys.readouterr().err
     assert err == "dact report: error: empty: no bench.json (not a folder that `dact bench` wrote)\n"
+    assert main(["report", "bench-trained", "--output", "docs/results"]) == 2  # the figures' folder, not a page
+    assert "give a Markdown file (.md)" in capsys.readouterr().err and not (tmp_path / "docs" / "results").is_file()
 
 
 def test_the_results_order_and_the_result_opened_first(tmp_path):
