@@ -39,7 +39,10 @@ def _layer(page) -> str:
 
 
 def _title(page) -> str:
-    return page.locator(".js-plotly-plot .gtitle").text_content()
+    """The figure's title, read once a rerun has replaced the previous figure (while Streamlit swaps them, the old
+    and the new one are both in the page for a moment)."""
+    return page.wait_for_function("() => { const t = document.querySelectorAll('.js-plotly-plot .gtitle');"
+                                  " return t.length === 1 ? t[0].textContent : null; }", timeout=30_000).json_value()
 
 
 def _shot(page, name: str) -> None:
