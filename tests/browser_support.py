@@ -93,6 +93,13 @@ def _inside(page, locator) -> bool:
         and box["y"] + box["height"] <= view["height"] + 1
 
 
+def _figure_title(page) -> str:
+    """The only figure's title, read once a rerun has replaced the previous figure (while Streamlit swaps them, the
+    old and the new one are both in the page for a moment)."""
+    return page.wait_for_function("() => { const t = document.querySelectorAll('.js-plotly-plot .gtitle');"
+                                  " return t.length === 1 ? t[0].textContent : null; }", timeout=30_000).json_value()
+
+
 def _figure_data(page, index: int) -> list[dict]:
     return page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{index}]._fullData"
                          ".map(t => ({name: t.name, x: Array.from(t.x || []), y: Array.from(t.y || [])}))")

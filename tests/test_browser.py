@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser_support import (BROWSER_MARKS, IDLE, ROOT, _eventually, _figure_data, _inside, _open,  # noqa: F401
-                             browser, server)
+                             _figure_title, browser, server)
 
 SCREENSHOT = ROOT / "test-artifacts" / "browser-inspect.png"
 pytestmark = BROWSER_MARKS
@@ -27,13 +27,13 @@ def test_present_fits_a_projector_and_steps(server, browser, tmp_path):
     assert page.get_by_text("Deploy").count() == 0 and page.locator(".modebar").count() == 0
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT.parent / "present-1280x720-layer1.png"))
-    before = page.locator(".js-plotly-plot .gtitle").text_content()
+    before = _figure_title(page)
     for _ in range(3):
         page.get_by_role("button", name="next ▶").click()
         page.wait_for_timeout(300)
         page.wait_for_selector(IDLE, timeout=60_000)
     assert page.get_by_text("4 of 4", exact=True).count() == 1 and "layer=4" in page.url
-    after = page.locator(".js-plotly-plot .gtitle").text_content()
+    after = _figure_title(page)
     assert before != after and ("Halted at layer" in after or "Layer 4" in after)
     page.screenshot(path=str(SCREENSHOT.parent / "present-1280x720-layer4.png"))
 

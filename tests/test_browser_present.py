@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from browser_support import BROWSER_MARKS, IDLE, ROOT, _eventually, _inside, _open, browser, server  # noqa: F401
+from browser_support import (BROWSER_MARKS, IDLE, ROOT, _eventually, _figure_title, _inside, _open,  # noqa: F401
+                             browser, server)
 
 sys.path.insert(0, str(ROOT / "app"))
 import presenting  # noqa: E402
@@ -39,10 +40,7 @@ def _layer(page) -> str:
 
 
 def _title(page) -> str:
-    """The figure's title, read once a rerun has replaced the previous figure (while Streamlit swaps them, the old
-    and the new one are both in the page for a moment)."""
-    return page.wait_for_function("() => { const t = document.querySelectorAll('.js-plotly-plot .gtitle');"
-                                  " return t.length === 1 ? t[0].textContent : null; }", timeout=30_000).json_value()
+    return _figure_title(page)
 
 
 def _shot(page, name: str) -> None:
