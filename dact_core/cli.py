@@ -249,7 +249,7 @@ def _inference_setting(args) -> dict:
 
 def cmd_eval(args) -> int:
     from .evaluate import distributed_rank, evaluate, merge_shards, save_result, shard, write_traces
-    from .loading import load_model, resolve_model
+    from .loading import load_model, resolve_model, weights_fingerprint
     from .methods import family_of
 
     rank, world = distributed_rank()
@@ -302,8 +302,9 @@ def cmd_eval(args) -> int:
     if args.output_dir:
         # (the data file is `source`); which model, which rows and the command that made these numbers, for whatever
         # reads them later (`dact export`'s model card)
-        result.metrics.update(model=resolve_model(args.model), split=args.split, max_rows=args.max_rows,
-                              command=_command_line(args))
+        model_path = resolve_model(args.model)
+        result.metrics.update(model=model_path, weights=weights_fingerprint(model_path), split=args.split,
+                              max_rows=args.max_rows, command=_command_line(args))
         traces_path = save_result(result, Path(args.output_dir), args.traces_format)
         print(f"wrote {Path(args.output_dir) / 'metrics.json'} and {traces_path}")
     return 0

@@ -43,7 +43,7 @@ def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = Tru
         model_type = json.loads((model_dir / "config.json").read_text()).get("model_type")
     except (OSError, ValueError):
         model_type = None
-    evaluations = read_evaluations(eval_dirs, model_type)
+    evaluations = read_evaluations(eval_dirs, model_type, model_dir)
     if training_config is None and (model_dir / "training_config.json").is_file():
         training_config = model_dir / "training_config.json"
     record = read_training_record(training_config)

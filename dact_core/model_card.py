@@ -36,9 +36,11 @@ def _read_json(path: Path):
         raise ValueError(f"{path}: not valid JSON ({err})") from None
 
 
-def read_evaluations(eval_dirs, model_type: str | None) -> list[dict]:
+def read_evaluations(eval_dirs, model_type: str | None, model_dir: str | Path | None = None) -> list[dict]:
     """The metrics.json of each `dact eval` output folder, checked to be an evaluation of a model of this type (when
-    given)."""
+    given), of the float model itself, and of the weights in `model_dir` (where both record them)."""
+    from .loading import weights_fingerprint
+
     evaluations = []
     for folder in map(Path, eval_dirs):
         path = folder / "metrics.json"
@@ -52,6 +54,10 @@ def read_evaluations(eval_dirs, model_type: str | None) -> list[dict]:
             raise ValueError(f"{path}: not a `dact eval` metrics file (no {', '.join(missing)})")
         if model_type is not None and metrics["model_type"] != model_type:
             raise ValueError(f"{path}: an evaluation of a {metrics['model_type']} model, not of this {model_type} model")
+        if metrics.get("quantization"):  # its numbers are the quantized copy's, not these weights'
+            raise ValueError(f"{path}: an evaluation of a {metrics['quantization']} copy; evaluate the model itself")
+        if model_dir is not None and metrics.get("weights") and metrics["weights"] != weights_fingerprint(model_dir):
+            raise ValueError(f"{path}: an evaluation of other weights ({metrics.get('model')}), not of {model_dir}")
         evaluations.append(metrics)
     return evaluations
 
@@ -269,7 +275,7 @@ def write_model_card(model_dir: str | Path, eval_dirs=(), training_config: str |
         model_type = json.loads((model_dir / "config.json").read_text())["model_type"]
     except (OSError, ValueError, KeyError, TypeError):
         raise ValueError(f"{model_dir}: no readable config.json with a model_type; pass a model folder") from None
-    evaluations = read_evaluations(eval_dirs, model_type)
+    evaluations = read_evaluations(eval_dirs, model_type, model_dir)
     if training_config is None and (model_dir / "training_config.json").is_file():
         training_config = model_dir / "training_config.json"
     return write_card(model_dir, evaluations, read_training_record(training_config), command)

@@ -157,10 +157,19 @@ def test_card_refuses_bad_evaluations_and_writes_nothing(tiny_model_dir, tiny_ev
     other.mkdir()
     metrics = json.loads((tiny_eval / "metrics.json").read_text())
     (other / "metrics.json").write_text(json.dumps({**metrics, "model_type": "adapler-bert"}))
+    assert metrics["weights"]  # `dact eval` records which weights it evaluated
+    retrained = tmp_path / "retrained-eval"
+    retrained.mkdir()
+    (retrained / "metrics.json").write_text(json.dumps({**metrics, "weights": "0" * 64, "model": "runs/elsewhere"}))
+    quantized = tmp_path / "int8-eval"
+    quantized.mkdir()
+    (quantized / "metrics.json").write_text(json.dumps({**metrics, "quantization": "int8"}))
     before = (tiny_model_dir / "config.json").read_text()
-    for bad in (empty, other):
+    for bad in (empty, other, retrained, quantized):
         assert main(["export", "--model", str(tiny_model_dir), "--card-only", "--eval-dir", str(bad)]) == 2
-    assert "an evaluation of a adapler-bert model" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "an evaluation of a adapler-bert model" in err
+    assert "an evaluation of other weights (runs/elsewhere)" in err and "an evaluation of a int8 copy" in err
     assert not (tiny_model_dir / "README.md").exists() and (tiny_model_dir / "config.json").read_text() == before
 
 
