@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from .loading import SHARED_WEIGHTS_FILE, CheckpointError, backbone_tensor, tensor_digest, load_model, resolve_backbone
-from .model_card import read_evaluations, read_training_record, write_card
+from .model_card import card_inputs, write_card
 
 
 def check_output_dir(source: Path, out_dir: Path, overwrite: bool) -> None:
@@ -43,10 +43,7 @@ def export_model(model_dir: str | Path, out_dir: str | Path, float16: bool = Tru
         model_type = json.loads((model_dir / "config.json").read_text()).get("model_type")
     except (OSError, ValueError):
         model_type = None
-    evaluations = read_evaluations(eval_dirs, model_type, model_dir)
-    if training_config is None and (model_dir / "training_config.json").is_file():
-        training_config = model_dir / "training_config.json"
-    record = read_training_record(training_config)
+    evaluations, record = card_inputs(model_dir, eval_dirs, training_config, model_type)
     model, tokenizer = load_model(str(model_dir), device="cpu")
     original_state = model.state_dict()
     state = dict(original_state)  # the tensors to store

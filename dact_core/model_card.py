@@ -62,6 +62,16 @@ def read_evaluations(eval_dirs, model_type: str | None, model_dir: str | Path | 
     return evaluations
 
 
+def card_inputs(model_dir: Path, eval_dirs, training_config: str | Path | None,
+                model_type: str | None) -> tuple[list[dict], dict | None]:
+    """A card's evaluations and training record, every one checked before anything is written; the training record
+    defaults to the model folder's own training_config.json, where there is one."""
+    evaluations = read_evaluations(eval_dirs, model_type, model_dir)
+    if training_config is None and (model_dir / "training_config.json").is_file():
+        training_config = model_dir / "training_config.json"
+    return evaluations, read_training_record(training_config)
+
+
 def read_training_record(path: str | Path | None) -> dict | None:
     """A `dact train` record (training_config.json), or None when there is none to read."""
     if path is None:
@@ -275,7 +285,4 @@ def write_model_card(model_dir: str | Path, eval_dirs=(), training_config: str |
         model_type = json.loads((model_dir / "config.json").read_text())["model_type"]
     except (OSError, ValueError, KeyError, TypeError):
         raise ValueError(f"{model_dir}: no readable config.json with a model_type; pass a model folder") from None
-    evaluations = read_evaluations(eval_dirs, model_type, model_dir)
-    if training_config is None and (model_dir / "training_config.json").is_file():
-        training_config = model_dir / "training_config.json"
-    return write_card(model_dir, evaluations, read_training_record(training_config), command)
+    return write_card(model_dir, *card_inputs(model_dir, eval_dirs, training_config, model_type), command)

@@ -47,8 +47,9 @@ class Bench:
     record: dict
     models: pd.DataFrame | None = None
     folder: Path | None = None
-    examples: pd.DataFrame | None = None  # examples.parquet: every point on every example (benches before it: none)
+    examples: pd.DataFrame | None = None  # examples.parquet: every point on every example (none where not stored)
     points: pd.DataFrame = field(init=False)
+    pairs: list | None = field(init=False, default=None, repr=False)  # `bench_pairs`, once computed
     model_settings: pd.Series | None = field(init=False, default=None)  # each model row's summary setting
 
     def __post_init__(self):
@@ -523,6 +524,14 @@ def matched_sentence(pair: MatchedPair) -> str:
             f"{_interval(pair.low, pair.high)}.{speed}")
 
 
+def bench_pairs(bench: Bench) -> list[MatchedPair]:
+    """`matched_comparisons` of a bench, computed once: the page, the README's table and its sentences all read them,
+    and each pair's bootstrap resamples every example."""
+    if bench.pairs is None:
+        bench.pairs = matched_comparisons(bench.examples, bench.points)
+    return bench.pairs
+
+
 def matched_sentences(examples: pd.DataFrame | None, bench_points: pd.DataFrame | None = None) -> list[str]:
     """`matched_sentence` of every pair (the Compare page's lines); none where no per-example results are stored."""
     return [matched_sentence(pair) for pair in matched_comparisons(examples, bench_points)]
@@ -551,7 +560,7 @@ def matched_markdown(bench: Bench) -> list[str]:
     lines = ["### At matched compute", ""]
     if bench.examples is None:
         return lines + [NOT_STORED, ""]
-    pairs = matched_comparisons(bench.examples, bench.points)
+    pairs = bench_pairs(bench)
     if not pairs:
         return []
     lines += ["Each DACT-BERT point against the point of each other method with the closest compute on the same "
@@ -575,7 +584,7 @@ def headline_points(bench: Bench) -> pd.DataFrame:
     keep = points["method"].isin(["reference", *DACT_METHODS])
     if bench.examples is None:
         return points
-    for pair in matched_comparisons(bench.examples):
+    for pair in bench_pairs(bench):
         keep |= (points["method"] == pair.rival_method) & (points["setting"] == pair.rival_setting)
     return points[keep]
 
@@ -592,7 +601,7 @@ def readme_block(benches: list[Bench], command: str | None) -> str:
         found = findings(bench)
         lines += [f"{number}. **{markdown_text(bench.title)}.** "
                   + (markdown_text(found.headline) if found.headline else "")]
-        matched += matched_sentences(bench.examples, bench.points)
+        matched += [matched_sentence(pair) for pair in bench_pairs(bench)]
     cols = ["", "method", "setting", "accuracy (%)", "vs reference, points [95% interval]", "layers", "FLOPs",
             "speed-up b=1", "speed-up b=32"]
     lines += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

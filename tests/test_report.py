@@ -333,7 +333,9 @@ def test_the_readme_block_shows_the_matched_points_and_keeps_the_rest(tmp_path, 
     block = text[text.index(report.README_START):text.index(report.README_END)]
     assert "| DeeBERT | S=0.6 |" in block  # matched to DACT-BERT's 2.85 layers: the closest that costs no more
     assert "| DeeBERT | S=0.3 |" not in block and "| PABEE | t=1 |" in block and "| reference | full depth |" in block
-    assert ("against PABEE at t=1 (2.10 layers): DACT-BERT is 3.5 points more accurate \\[+1.7, +5.5\\]. Speed-up at "
+    _, low, high = report.paired_interval(_correct(0.886), _correct(0.85))
+    interval = report.markdown_text(report._interval(low, high))
+    assert (f"against PABEE at t=1 (2.10 layers): DACT-BERT is 3.5 points more accurate {interval}. Speed-up at "
             "batch size 1 over the full-depth model: 1.70x and 2.50x.") in block  # the bench's timed speed-ups
     readme.write_text("# Tool without the markers\n")
     capsys.readouterr()
