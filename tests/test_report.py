@@ -335,8 +335,10 @@ def test_the_readme_block_shows_the_matched_points_and_keeps_the_rest(tmp_path, 
     assert "| DeeBERT | S=0.3 |" not in block and "| PABEE | t=1 |" in block and "| reference | full depth |" in block
     _, low, high = report.paired_interval(_correct(0.886), _correct(0.85))
     interval = report.markdown_text(report._interval(low, high))
-    assert (f"against PABEE at t=1 (2.10 layers): DACT-BERT is 3.5 points more accurate {interval}. Speed-up at "
-            "batch size 1 over the full-depth model: 1.70x and 2.50x.") in block  # the bench's timed speed-ups
+    assert (f"At matched compute, DACT-BERT at tau=0.07 (2.85 layers) against DeeBERT at S=0.6 (2.50 layers), "
+            f"DACT-BERT ahead by 3.5 points {interval}") in block
+    assert f"against PABEE at t=1 (2.10 layers), DACT-BERT ahead by 3.5 points {interval}." in block
+    assert "| PABEE | t=1 | 85.00 |" in block and "| 2.50 |" in block  # the bench's timed speed-ups in the table
     readme.write_text("# Tool without the markers\n")
     capsys.readouterr()
     assert main(["report", "bench-stored", "--output", "docs/other.md", "--readme", "README.md"]) == 2
