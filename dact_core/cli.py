@@ -193,7 +193,8 @@ def cmd_app(args) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
                "--server.address", args.address, "--browser.gatherUsageStats", "false",
                "--client.toolbarMode", "viewer",  # no Deploy button: the app is shown to audiences
-               "--runner.postScriptGC", "false"]  # why: .streamlit/config.toml
+               "--runner.postScriptGC", "false",  # why: .streamlit/config.toml
+               "--server.showEmailPrompt", "false"]  # a first run on a desktop would stop at Streamlit's e-mail prompt
     # the server takes this process's place (and PID): a signal sent to `dact app` reaches Streamlit itself, and no
     # server is left behind when the command is stopped
     sys.stdout.flush()

@@ -100,7 +100,7 @@ METHODS = {
                           for t in range(1, c.num_hidden_layers)]),
         Method("AdapLeR", "adapler-bert", "length weight phi (trained)",
                lambda c: [(FAMILIES["adapler-bert"].knob(c), {})]),
-        Method("token gates", "token-gate-bert", "gate sparsity lambda (trained)",
+        Method("token gates", "token-gate-bert", "gate sparsity lambda and bimodal weight mu (trained)",
                lambda c: [(FAMILIES["token-gate-bert"].knob(c), {})]),
     )
 }

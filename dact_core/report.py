@@ -608,6 +608,17 @@ def matched_summary(pairs: list[MatchedPair]) -> str | None:
     return f"At matched compute, {'. '.join(parts)}." if parts else None
 
 
+def table_legend(methods: list[str], benches: list[Bench]) -> str:
+    """What the short table's columns and each shown method's setting mean, in one paragraph."""
+    threads = {bench.settings.get("threads") for bench in benches}
+    where = f" with {threads.pop()} threads" if len(threads) == 1 and None not in threads else ""
+    knobs = [f"{name}, {METHODS[name].knob}" for name in dict.fromkeys(methods)
+             if name in METHODS and name != "reference"]
+    return ("# numbers the findings above. Setting: " + "; ".join(knobs) + ". Layers: the average number run per "
+            "example. FLOPs: the share of the full-depth model's. Speed-up: the reference's time over the method's on "
+            f"the same inputs, at batch size 1 and 32, on the engine each title names{where}.")
+
+
 def readme_block(benches: list[Bench], command: str | None) -> str:
     """The results block of a README between the two markers that `replace_readme_block` looks for: per bench (by
     number) its title, headline sentence and the comparisons at matched compute in one sentence, then one table of
@@ -620,13 +631,15 @@ def readme_block(benches: list[Bench], command: str | None) -> str:
         summary = matched_summary(bench_pairs(bench))
         lines += [f"{number}. **{markdown_text(bench.title)}.** "
                   + " ".join(markdown_text(text) for text in (found.headline, summary) if text)]
-    cols = ["", "method", "setting", "accuracy (%)", "vs reference, points [95% interval]", "layers", "FLOPs",
+    cols = ["#", "method", "setting", "accuracy (%)", "vs reference, points [95% interval]", "layers", "FLOPs",
             "speed-up b=1", "speed-up b=32"]
     lines += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    shown = []
     for number, bench in enumerate(benches, 1):
         for _, point in headline_points(bench).iterrows():
             lines.append("| " + " | ".join([str(number), *(_cell(c) for c in _row_cells(bench, point))]) + " |")
-    return "\n".join(lines + ["", README_END])
+            shown.append(point["method"])
+    return "\n".join(lines + ["", markdown_text(table_legend(shown, benches)), "", README_END])
 
 
 def replace_readme_block(text: str, block: str) -> str:

@@ -193,6 +193,15 @@ def test_dact_app_passes_a_hub_name_on_and_a_folder_by_its_path(launched, tiny_m
     assert folder["DACT_MODEL"] == str(tiny_model_dir) and "DACT_THREADS" not in folder
 
 
+def test_dact_app_starts_without_streamlit_s_first_run_e_mail_prompt(launched, tiny_model_dir):
+    """On a machine with a display, a first `streamlit run` waits at a terminal prompt for an e-mail address."""
+    from dact_core.cli import main
+
+    main(["app", "--model", str(tiny_model_dir)])
+    (command, _), = launched
+    assert command[command.index("--server.showEmailPrompt") + 1] == "false"
+
+
 def test_the_app_s_thread_count_is_fixed_at_start_up(tiny_model_dir):
     code = ("import sys, torch\n"
             "from app import models\n"
