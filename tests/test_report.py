@@ -329,7 +329,7 @@ def test_the_readme_block_shows_the_matched_points_and_keeps_the_rest(tmp_path, 
     assert main(["report", "bench-stored", "--output", "docs/results.md", "--readme", "README.md"]) == 0
     text = readme.read_text()
     assert text.startswith("# Tool\n\n## Results\n\n") and text.endswith(f"{report.README_END}\n\n## Citation\n")
-    assert "old" not in text and "dact report bench-stored --output docs/results.md --readme README.md" in text
+    assert "\nold\n" not in text and "dact report bench-stored --output docs/results.md --readme README.md" in text
     block = text[text.index(report.README_START):text.index(report.README_END)]
     assert "| DeeBERT | S=0.6 |" in block  # matched to DACT-BERT's 2.85 layers: the closest that costs no more
     assert "| DeeBERT | S=0.3 |" not in block and "| PABEE | t=1 |" in block and "| reference | full depth |" in block
