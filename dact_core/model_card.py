@@ -211,7 +211,9 @@ def card_text(model_dir: str | Path, evaluations: list[dict], record: dict | Non
     if base_model:
         backbone += f" from `{base_model}`"
     elif record and record["train_config"].get("backbone"):
-        backbone += f", trained from the checkpoint `{record['train_config']['backbone']}`"
+        # a folder of the machine it was trained on (its reference, say): the reader has the command, not the folder
+        backbone += (f", started from the checkpoint `{record['train_config']['backbone']}` of the machine it was "
+                     "trained on (see Training)")
     notes = (model_dir / NOTES_FILE).is_file()
     if record and record.get("command"):
         training = f"Trained with (from its training record, training_config.json):\n\n    {record['command']}\n"

@@ -339,6 +339,8 @@ def test_the_readme_block_shows_the_matched_points_and_keeps_the_rest(tmp_path, 
             f"DACT-BERT ahead by 3.5 points {interval}") in block
     assert f"against PABEE at t=1 (2.10 layers), DACT-BERT ahead by 3.5 points {interval}." in block
     assert "| PABEE | t=1 | 85.00 |" in block and "| 2.50 |" in block  # the bench's timed speed-ups in the table
+    legend = block[block.index("Setting:"):]
+    assert "DACT-BERT, ponder penalty tau" in legend and "PABEE, patience t" in legend and "AdapLeR" not in legend
     readme.write_text("# Tool without the markers\n")
     capsys.readouterr()
     assert main(["report", "bench-stored", "--output", "docs/other.md", "--readme", "README.md"]) == 2
