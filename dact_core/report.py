@@ -578,10 +578,12 @@ README_END = "<!-- results:end -->"
 
 
 def headline_points(bench: Bench) -> pd.DataFrame:
-    """The points a short table shows: the float references, DACT-BERT's, and each other method's point at the compute
-    matched to DACT-BERT's (every point of theirs where the bench stored no per-example results)."""
+    """The points a short table shows: the references and DACT-BERT's (float and quantized), and each other method's
+    point at the compute matched to DACT-BERT's (every point of theirs where the bench stored no per-example results)."""
     points = bench.points
-    keep = points["method"].isin(["reference", *DACT_METHODS])
+    quantize = str(bench.settings.get("quantize") or "int8")
+    own = ["reference", *DACT_METHODS]
+    keep = points["method"].isin(own + [f"{name} {quantize}" for name in own])  # their quantized copies too
     if bench.examples is None:
         return points
     for pair in bench_pairs(bench):

@@ -346,3 +346,12 @@ def test_the_readme_block_shows_the_matched_points_and_keeps_the_rest(tmp_path, 
     assert main(["report", "bench-stored", "--output", "docs/other.md", "--readme", "README.md"]) == 2
     assert "the README has no results block" in capsys.readouterr().err
     assert not (tmp_path / "docs" / "other.md").exists()  # nothing written
+
+
+def test_the_short_table_keeps_the_quantized_copies_of_dact_bert_and_the_reference():
+    """With per-example results stored, the README's table still shows the int8 points beside the float ones: the
+    engine bench's one finding about precision is in them."""
+    bench = report.load_bench(SHIPPED_RESULTS / "bench-sst2-onnx")
+    assert bench.examples is not None
+    shown = set(report.headline_points(bench)["method"])
+    assert {"reference", "DACT-BERT", "reference int8", "DACT-BERT int8"} <= shown
