@@ -581,9 +581,8 @@ def headline_points(bench: Bench) -> pd.DataFrame:
     """The points a short table shows: the references and DACT-BERT's (float and quantized), and each other method's
     point at the compute matched to DACT-BERT's (every point of theirs where the bench stored no per-example results)."""
     points = bench.points
-    quantize = str(bench.settings.get("quantize") or "int8")
-    own = ["reference", *DACT_METHODS]
-    keep = points["method"].isin(own + [f"{name} {quantize}" for name in own])  # their quantized copies too
+    float_method = points["method"].map(lambda m: m.rsplit(" ", 1)[0] if _quantized(bench, m) else m)
+    keep = float_method.isin(["reference", *DACT_METHODS])  # their quantized copies too
     if bench.examples is None:
         return points
     for pair in bench_pairs(bench):
